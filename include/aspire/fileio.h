@@ -1,0 +1,33 @@
+/* fileio.h — files written atomically (temporary file in the same folder, fsync, rename), whole-file
+ * reads, and folders. A writer that fails or is aborted leaves the old file untouched. */
+#ifndef ASPIRE_FILEIO_H
+#define ASPIRE_FILEIO_H
+
+#include "aspire/common.h"
+
+#include <stdio.h>
+
+typedef struct aspire_atomic_file {
+    FILE *fp;          /* write through this */
+    char *path;        /* final path */
+    char *tmp_path;    /* temporary path beside it */
+} aspire_atomic_file;
+
+/* Opens a temporary file beside `path` for writing. */
+ASPIRE_API int aspire_atomic_open(aspire_atomic_file *af, const char *path);
+/* Flushes, fsyncs, closes and renames over `path` (then fsyncs the folder). On any failure the
+ * temporary file is removed and the old file is untouched. Always releases af. */
+ASPIRE_API int aspire_atomic_commit(aspire_atomic_file *af);
+/* Closes and removes the temporary file; accepts an af that was never opened (zeroed). */
+ASPIRE_API void aspire_atomic_abort(aspire_atomic_file *af);
+
+ASPIRE_API int aspire_write_file_atomic(const char *path, const void *data, size_t n);
+/* Reads a whole file into a new buffer (NUL-terminated, *n excludes the NUL); free with aspire_free(buf, n + 1). */
+ASPIRE_API int aspire_read_file(const char *path, char **buf, size_t *n);
+/* mkdir -p. */
+ASPIRE_API int aspire_mkdir_p(const char *path);
+ASPIRE_API int aspire_file_exists(const char *path);
+/* Joins a folder and a name into a new string ("dir/name"); free with aspire_strfree. */
+ASPIRE_API char *aspire_path_join(const char *dir, const char *name);
+
+#endif

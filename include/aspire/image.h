@@ -1,0 +1,37 @@
+/* image.h — 8-bit images in memory, PNG and JPEG files, resizing, and conversion to the engine's
+ * float layout. Pixels are interleaved rows (HWC), c = 1 (grey), 3 (RGB) or 4 (RGBA). */
+#ifndef ASPIRE_IMAGE_H
+#define ASPIRE_IMAGE_H
+
+#include "aspire/common.h"
+
+typedef struct aspire_image {
+    int w, h, c;
+    uint8_t *data;  /* h * w * c bytes, owned by the image */
+} aspire_image;
+
+/* Allocates a zero-filled w×h×c image into *img (caller-owned struct). */
+ASPIRE_API int aspire_image_init(aspire_image *img, int w, int h, int c);
+/* Frees the pixels; accepts a zeroed or already-destroyed image. */
+ASPIRE_API void aspire_image_destroy(aspire_image *img);
+
+/* Reads a PNG or JPEG (decided by the file's first bytes, not its name) and converts it to
+ * `channels` (1, 3 or 4; 0 keeps the file's own). A missing, truncated or corrupt file is refused
+ * with a message naming it; never crashes. On failure *img is left zeroed. */
+ASPIRE_API int aspire_image_load(aspire_image *img, const char *path, int channels);
+/* Writes atomically (temporary file, fsync, rename). */
+ASPIRE_API int aspire_image_save_png(const aspire_image *img, const char *path);
+ASPIRE_API int aspire_image_save_jpeg(const aspire_image *img, const char *path, int quality);
+
+typedef enum aspire_resize_mode { ASPIRE_RESIZE_BILINEAR = 0, ASPIRE_RESIZE_AREA = 1 } aspire_resize_mode;
+/* Resizes src into a new image *dst of w×h (same channels). Bilinear samples at pixel centres
+ * (align_corners = false); area averages the covered source pixels (best for shrinking). */
+ASPIRE_API int aspire_image_resize(aspire_image *dst, const aspire_image *src, int w, int h, aspire_resize_mode mode);
+
+/* Writes the image as floats in HWC order into dst (h*w*c floats): (x / 255 - mean[ch]) / std[ch].
+ * mean and std have c entries, or are NULL for 0 and 1. */
+ASPIRE_API void aspire_image_to_float(const aspire_image *img, float *dst, const float *mean, const float *std);
+/* The inverse, clamping to [0, 255]. */
+ASPIRE_API void aspire_image_from_float(aspire_image *img, const float *src, const float *mean, const float *std);
+
+#endif

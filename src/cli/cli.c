@@ -1,0 +1,89 @@
+/* cli.c — option parsing shared by the subcommands. */
+#include "cli/cli.h"
+
+#include "aspire/common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_default(const cli_opt *o) {
+    switch (o->kind) {
+    case CLI_STR: if (*(const char **)o->dst) fprintf(stderr, " [%s]", *(const char **)o->dst); break;
+    case CLI_INT: fprintf(stderr, " [%d]", *(int *)o->dst); break;
+    case CLI_I64: fprintf(stderr, " [%lld]", (long long)*(int64_t *)o->dst); break;
+    case CLI_FLOAT: fprintf(stderr, " [%g]", (double)*(float *)o->dst); break;
+    case CLI_DOUBLE: fprintf(stderr, " [%g]", *(double *)o->dst); break;
+    case CLI_FLAG: break;
+    }
+}
+
+void cli_usage(const char *cmd, const char *summary, const cli_opt *opts, int nopts) {
+    fprintf(stderr, "usage: aspire %s [options]\n%s\n\noptions:\n", cmd, summary ? summary : "");
+    for (int i = 0; i < nopts; i++) {
+        const char *arg = opts[i].kind == CLI_FLAG ? "" : opts[i].kind == CLI_STR ? " VALUE" : " N";
+        char left[64];
+        snprintf(left, sizeof left, "%s%s", opts[i].name, arg);
+        fprintf(stderr, "  %-22s %s", left, opts[i].help);
+        print_default(&opts[i]);
+        fputc('\n', stderr);
+    }
+}
+
+int cli_fail(const char *cmd, const char *msg) {
+    fprintf(stderr, "aspire %s: %s\n", cmd, msg ? msg : aspire_errmsg());
+    return 1;
+}
+
+static int parse_value(const char *cmd, const cli_opt *o, const char *v) {
+    char *end = NULL;
+    errno = 0;
+    switch (o->kind) {
+    case CLI_STR: *(const char **)o->dst = v; return 0;
+    case CLI_INT: { long x = strtol(v, &end, 10); if (*end || errno || x < -2147483647L || x > 2147483647L) break; *(int *)o->dst = (int)x; return 0; }
+    case CLI_I64: { long long x = strtoll(v, &end, 10); if (*end || errno) break; *(int64_t *)o->dst = x; return 0; }
+    case CLI_FLOAT: { float x = strtof(v, &end); if (*end || errno) break; *(float *)o->dst = x; return 0; }
+    case CLI_DOUBLE: { double x = strtod(v, &end); if (*end || errno) break; *(double *)o->dst = x; return 0; }
+    case CLI_FLAG: return 0;
+    }
+    fprintf(stderr, "aspire %s: %s expects a number, got '%s'\n", cmd, o->name, v);
+    return 2;
+}
+
+int cli_parse(const char *cmd, const char *summary, int argc, char **argv, const cli_opt *opts, int nopts,
+              const char **positional, int max_positional, int *npositional) {
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { cli_usage(cmd, summary, opts, nopts); return -1; }
+        if (strncmp(a, "--", 2) != 0) {
+            if (!positional || npos >= max_positional) {
+                fprintf(stderr, "aspire %s: unexpected argument '%s' (see aspire %s --help)\n", cmd, a, cmd);
+                return 2;
+            }
+            positional[npos++] = a;
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const cli_opt *o = NULL;
+        for (int k = 0; k < nopts; k++)
+            if (strlen(opts[k].name) == len && strncmp(opts[k].name, a, len) == 0) o = &opts[k];
+        if (!o) {
+            fprintf(stderr, "aspire %s: unknown option '%.*s' (see aspire %s --help)\n", cmd, (int)len, a, cmd);
+            return 2;
+        }
+        if (o->kind == CLI_FLAG) {
+            if (eq) { fprintf(stderr, "aspire %s: %s takes no value\n", cmd, o->name); return 2; }
+            *(int *)o->dst = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) { fprintf(stderr, "aspire %s: %s needs a value\n", cmd, o->name); return 2; }
+        int rc = parse_value(cmd, o, v);
+        if (rc) return rc;
+    }
+    if (npositional) *npositional = npos;
+    return 0;
+}

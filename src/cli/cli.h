@@ -1,0 +1,33 @@
+/* cli.h — the `aspire` program's shared pieces: the subcommand signature and option parsing.
+ * Each subcommand lives in its own cmd_<name>.c, parses its own options into a struct with
+ * cli_parse, and returns the process exit code (0 ok, 1 failure, 2 usage). */
+#ifndef ASPIRE_CLI_H
+#define ASPIRE_CLI_H
+
+#include <stdint.h>
+
+typedef int (*cli_fn)(int argc, char **argv);
+
+typedef enum { CLI_STR, CLI_INT, CLI_I64, CLI_FLOAT, CLI_DOUBLE, CLI_FLAG } cli_kind;
+
+typedef struct cli_opt {
+    const char *name;   /* "--epochs" */
+    cli_kind kind;
+    void *dst;          /* const char **, int *, int64_t *, float *, double *, int * (flag) */
+    const char *help;   /* one line; the default is shown from *dst */
+} cli_opt;
+
+/* Parses argv[1..] (argv[0] is the subcommand) into the options. Positional arguments are
+ * refused unless `positional` is not NULL, in which case they are collected there (at most
+ * max_positional). Returns 0 on success, 2 on a usage error (printed as one line), and -1 after
+ * `--help` printed the usage. Callers: `if (rc) return rc < 0 ? 0 : rc;` */
+int cli_parse(const char *cmd, const char *summary, int argc, char **argv, const cli_opt *opts, int nopts,
+              const char **positional, int max_positional, int *npositional);
+void cli_usage(const char *cmd, const char *summary, const cli_opt *opts, int nopts);
+/* Prints "aspire CMD: message" (with aspire_errmsg() when msg is NULL) on stderr; returns 1. */
+int cli_fail(const char *cmd, const char *msg);
+
+/* The subcommands (one per cmd_*.c). */
+int cmd_version(int argc, char **argv);
+
+#endif

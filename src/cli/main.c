@@ -1,0 +1,55 @@
+/* main.c — the `aspire` program: a table of subcommands, each with a one-line help. */
+#include "cli/cli.h"
+
+#include "aspire/common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    cli_fn fn;
+    const char *help;
+} command;
+
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"help", cmd_help, "list the commands, or show one command's options: aspire help COMMAND"},
+    {"version", cmd_version, "print the version and the build's backends"},
+};
+static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
+
+static const command *find(const char *name) {
+    for (int i = 0; i < ncommands; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static int cmd_help(int argc, char **argv) {
+    if (argc >= 2) {
+        const command *c = find(argv[1]);
+        if (!c) { fprintf(stderr, "aspire help: no command '%s'\n", argv[1]); return 2; }
+        char *sub[] = {(char *)c->name, "--help", NULL};
+        c->fn(2, sub);
+        return 0;
+    }
+    printf("aspire %s — finds the spurious features an image classifier relies on and augments the\n"
+           "training set to remove them (ASPIRE, arXiv 2308.10103), offline on a CPU.\n\n"
+           "usage: aspire COMMAND [options]     (aspire help COMMAND for its options)\n\ncommands:\n",
+           ASPIRE_VERSION);
+    for (int i = 0; i < ncommands; i++) printf("  %-14s %s\n", commands[i].name, commands[i].help);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { cmd_help(0, NULL); return 2; }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(0, NULL);
+    if (strcmp(argv[1], "--version") == 0) return cmd_version(1, argv + 1);
+    const command *c = find(argv[1]);
+    if (!c) {
+        fprintf(stderr, "aspire: unknown command '%s' (aspire help lists them)\n", argv[1]);
+        return 2;
+    }
+    return c->fn(argc - 1, argv + 1);
+}
