@@ -23,8 +23,8 @@ static int64_t numel_of(int ndim, const int64_t *s) {
 }
 
 /* Normal(0, 1) inputs; values with |v| < away are pushed out to |v| >= away (for kinks like relu). */
-static double run_gc(const char *what, gc_fn fn, void *ud, spec *s, uint64_t seed, float away, double eps,
-                     double tol) {
+static double run_gc_probe(const char *what, gc_fn fn, void *ud, spec *s, uint64_t seed, float away, double eps,
+                           double tol, int max_probe) {
     aspire_rng rng;
     aspire_rng_seed(&rng, seed);
     float *data[4];
@@ -38,9 +38,14 @@ static double run_gc(const char *what, gc_fn fn, void *ud, spec *s, uint64_t see
         }
     }
     double w = gradcheck(what, fn, ud, s->nin, data, s->ndim, (const int64_t(*)[ASPIRE_MAX_DIMS])s->shape, s->mask,
-                         eps, tol, 200);
+                         eps, tol, max_probe);
     for (int k = 0; k < s->nin; k++) free(data[k]);
     return w;
+}
+
+static double run_gc(const char *what, gc_fn fn, void *ud, spec *s, uint64_t seed, float away, double eps,
+                     double tol) {
+    return run_gc_probe(what, fn, ud, s, seed, away, eps, tol, 200);
 }
 
 static aspire_ctx *new_ctx(int reference) {
@@ -120,7 +125,7 @@ static void test_binary_grads(void) {
     run_gc("mul x*x", f_add_self, NULL, &self, 5, 0, 1e-2, 2e-3);
     /* a large broadcast (parallel column sums) */
     spec big = {2, {2, 1}, {{300, 130}, {130}}, {1, 1}};
-    run_gc("mul big broadcast", f_mul, NULL, &big, 6, 0, 1e-2, 5e-3);
+    run_gc_probe("mul big broadcast", f_mul, NULL, &big, 6, 0, 1e-2, 5e-3, 40);
 }
 
 static aspire_tensor *f_relu(aspire_ctx *c, aspire_tensor **in, void *ud) { (void)ud; return aspire_relu(c, in[0]); }
@@ -711,6 +716,36 @@ static void det_run(float *out, float *grad, int64_t n) {
     aspire_ctx_free(ctx);
 }
 
+/* The shared reductions are built to give the same bits for any thread count. */
+static void test_reductions_thread_independent(void) {
+    int64_t rows = 5000, cols = 24, n = rows * cols;
+    float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+    fill_normal(a, n, 1);
+    fill_normal(b, n, 2);
+    float c1[24], c2[24];
+    static float w1[3000], w2[3000];  /* n / 40 columns */
+    int keep = aspire_get_threads();
+    aspire_set_threads(1);
+    aspire_colsum(c1, a, b, rows, cols, 0.5f, 0);
+    aspire_colsum(w1, a, NULL, 40, n / 40, 1.0f, 0);  /* wide: column blocks */
+    double d1 = aspire_dot_det(a, b, n);
+    aspire_set_threads(2);
+    aspire_colsum(c2, a, b, rows, cols, 0.5f, 0);
+    aspire_colsum(w2, a, NULL, 40, n / 40, 1.0f, 0);
+    double d2 = aspire_dot_det(a, b, n);
+    aspire_set_threads(keep);
+    CHECK(memcmp(c1, c2, sizeof c1) == 0 && memcmp(w1, w2, sizeof w1) == 0 && d1 == d2);
+    double want = 0;
+    for (int64_t r = 0; r < rows; r++) want += (double)a[r * cols + 5] * b[r * cols + 5];
+    CHECK_CLOSE(c1[5], 0.5 * want, 1e-6);
+    free(a);
+    free(b);
+    /* a bias over many rows through the chunked column sums */
+    spec s = {2, {2, 1}, {{2100, 16}, {16}}, {1, 1}};  /* just over the parallel threshold */
+    run_gc_probe("add bias over many rows", f_add, NULL, &s, 60, 0, 1e-2, 2e-3, 24);
+    run_gc_probe("mul bias over many rows", f_mul, NULL, &s, 61, 0, 1e-2, 5e-3, 24);
+}
+
 static void test_determinism(void) {
     int64_t n = 64 * 96;
     float l1, l2, *g1 = malloc(sizeof(float) * (size_t)n), *g2 = malloc(sizeof(float) * (size_t)n);
@@ -740,6 +775,7 @@ int main(void) {
     RUN(test_layernorm);
     RUN(test_attention);
     RUN(test_mse);
+    RUN(test_reductions_thread_independent);
     RUN(test_determinism);
     return TEST_REPORT();
 }
