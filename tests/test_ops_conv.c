@@ -234,6 +234,8 @@ static void test_conv_paths_agree(void) {
         {2, 11, 12, 5, 6, 3, 3, {1, 1, 2, 2, 2, 2}, 1},   /* dilation 2 */
         {1, 12, 10, 4, 7, 3, 5, {1, 2, 0, 2, 3, 1}, 0},   /* non-square, asymmetric */
         {2, 9, 9, 16, 16, 3, 3, {1, 1, 0, 0, 1, 1}, 0},   /* valid padding */
+        {2, 32, 32, 16, 16, 3, 3, {1, 1, 1, 1, 1, 1}, 0}, /* reference-network stage 1 */
+        {2, 16, 16, 32, 32, 3, 3, {1, 1, 1, 1, 1, 1}, 0}, /* reference-network stage 2 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gspec s = conv_spec(&cases[i], 0);
