@@ -58,7 +58,7 @@ static void gc_both(const char *what, gc_fn fn, void *ud, const gspec *s, double
     }
 }
 
-/* Runs `fn` on both paths with the same inputs and upstream gradient r; compares the outputs and
+/* Runs `fn` on both paths with the same inputs and upstream gradients; compares the outputs and
  * every input gradient: max |a - b| <= tol * max(1, max |b|). */
 static void paths_agree(const char *what, gc_fn fn, void *ud, const gspec *s, double tol) {
     float *out[2] = {0}, *grads[2][5] = {{0}};
@@ -76,9 +76,13 @@ static void paths_agree(const char *what, gc_fn fn, void *ud, const gspec *s, do
         CHECK_MSG(y != NULL, "%s: forward failed: %s", what, aspire_errmsg());
         if (!y) { aspire_ctx_free(ctx); return; }
         nout = y->numel;
-        aspire_tensor *r = aspire_tensor_new(ctx, y->ndim, y->shape);
+        /* applied twice, so that every input gradient is also accumulated into once */
+        aspire_tensor *y2 = fn(ctx, in, ud);
+        aspire_tensor *r = aspire_tensor_new(ctx, y->ndim, y->shape), *r2 = aspire_tensor_new(ctx, y->ndim, y->shape);
         fill_normal(r->data, r->numel, 77, 1.0f);
-        CHECK(aspire_backward(ctx, aspire_sum(ctx, aspire_mul(ctx, y, r))) == ASPIRE_OK);
+        fill_normal(r2->data, r2->numel, 78, 1.0f);
+        CHECK(aspire_backward(ctx, aspire_add(ctx, aspire_sum(ctx, aspire_mul(ctx, y, r)),
+                                              aspire_sum(ctx, aspire_mul(ctx, y2, r2)))) == ASPIRE_OK);
         out[path] = malloc(sizeof(float) * (size_t)nout);
         memcpy(out[path], y->data, sizeof(float) * (size_t)nout);
         for (int k = 0; k < s->nin; k++) {

@@ -133,7 +133,7 @@ typedef struct conv_geom {
 typedef struct conv_saved {
     conv_geom g;
     aspire_prim *fwd; /* the forward primitive when the forward ran on oneDNN, else NULL */
-    const float *xp;  /* x in fwd's source layout (x->data when that is NHWC) */
+    const float *xp;  /* x->data when fwd's source layout is NHWC, else NULL (reordered again) */
     const float *wp;  /* w in fwd's weights layout */
 } conv_saved;
 
@@ -273,7 +273,9 @@ static int conv_fwd_dnnl(aspire_ctx *ctx, float *y, const float *x, const float 
                              *py = aspire_prim_md(p, DNNL_ARG_DST);
     const float *xs = NULL, *ws = NULL;
     int same_x = aspire_dnnl_md_same(&ux, px), same_y = aspire_dnnl_md_same(&uy, py);
-    ASPIRE_TRY(as_layout(d, &ux, x, px, same_x ? NULL : layout_buf(ctx, d, sv != NULL, 0, px), &xs));
+    /* x in the primitive's layout is not kept for the backward pass (it is reordered again there):
+     * activations dominate the arena and a reorder is cheap next to the convolution. */
+    ASPIRE_TRY(as_layout(d, &ux, x, px, same_x ? NULL : aspire_dnnl_tmp(d, 0, dnnl_memory_desc_get_size(px)), &xs));
     ASPIRE_TRY(as_layout(d, &uw, w, pw, aspire_dnnl_md_same(&uw, pw) ? NULL : layout_buf(ctx, d, sv != NULL, 1, pw), &ws));
     float *ys = same_y ? y : aspire_dnnl_tmp(d, 2, dnnl_memory_desc_get_size(py));
     if (!ys) return ASPIRE_ERR_NOMEM;
@@ -282,7 +284,7 @@ static int conv_fwd_dnnl(aspire_ctx *ctx, float *y, const float *x, const float 
     if (!same_y) ASPIRE_TRY(aspire_dnnl_reorder(d, py, ys, &uy, y));
     if (sv) {
         sv->fwd = p;
-        sv->xp = xs;
+        sv->xp = same_x ? x : NULL;
         sv->wp = ws;
     }
     return ASPIRE_OK;
@@ -290,9 +292,10 @@ fail:
     return rc;
 }
 
-/* Gradients on oneDNN. gx, gw, gb: where to write d x, d w, d b (NULL: not wanted). */
+/* Gradients on oneDNN. gx, gw, gb: where to write d x, d w, d b (NULL: not wanted); acc_x: add
+ * into gx instead of assigning. */
 static int conv_bwd_dnnl(aspire_ctx *ctx, const conv_saved *sv, const float *dy, const float *x, const float *w,
-                         int has_bias, float *gx, float *gw, float *gb) {
+                         int has_bias, float *gx, int acc_x, float *gw, float *gb) {
     int rc;
     const conv_geom *g = &sv->g;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
@@ -308,7 +311,7 @@ static int conv_bwd_dnnl(aspire_ctx *ctx, const conv_saved *sv, const float *dy,
         const dnnl_memory_desc_t *px = aspire_prim_md(p, DNNL_ARG_SRC), *pdy = aspire_prim_md(p, DNNL_ARG_DIFF_DST),
                                  *pdw = aspire_prim_md(p, DNNL_ARG_DIFF_WEIGHTS);
         const float *xs = NULL;
-        if (aspire_dnnl_md_same(fx, px)) xs = sv->xp;
+        if (sv->xp && aspire_dnnl_md_same(fx, px)) xs = sv->xp;
         else ASPIRE_TRY(as_layout(d, &ux, x, px, aspire_dnnl_tmp(d, 0, dnnl_memory_desc_get_size(px)), &xs));
         ASPIRE_TRY(as_layout(d, &uy, dy, pdy, aspire_dnnl_tmp(d, 1, dnnl_memory_desc_get_size(pdy)), &dys));
         dymd = pdy;
@@ -332,11 +335,22 @@ static int conv_bwd_dnnl(aspire_ctx *ctx, const conv_saved *sv, const float *dy,
         if (dymd && aspire_dnnl_md_same(dymd, pdy)) dyd = dys;
         else ASPIRE_TRY(as_layout(d, &uy, dy, pdy, aspire_dnnl_tmp(d, 2, dnnl_memory_desc_get_size(pdy)), &dyd));
         int same_x = aspire_dnnl_md_same(&ux, pdx);
-        float *dxs = same_x ? gx : aspire_dnnl_tmp(d, 3, dnnl_memory_desc_get_size(pdx));
+        float *dxs = same_x && !acc_x ? gx : aspire_dnnl_tmp(d, 3, dnnl_memory_desc_get_size(pdx));
         if (!dxs) return ASPIRE_ERR_NOMEM;
         aspire_dnnl_arg args[3] = {{DNNL_ARG_DIFF_DST, dyd}, {DNNL_ARG_WEIGHTS, ws}, {DNNL_ARG_DIFF_SRC, dxs}};
         ASPIRE_TRY(aspire_dnnl_exec(d, p, 3, args));
-        if (!same_x) ASPIRE_TRY(aspire_dnnl_reorder(d, pdx, dxs, &ux, gx));
+        if (!same_x) {
+            float *plain = acc_x ? aspire_dnnl_tmp(d, 0, sizeof(float) * (size_t)(g->n * g->ih * g->iw * g->ci)) : gx;
+            if (!plain) return ASPIRE_ERR_NOMEM;
+            ASPIRE_TRY(aspire_dnnl_reorder(d, pdx, dxs, &ux, plain));
+            dxs = plain;
+        }
+        if (acc_x) {
+            /* gx already holds a gradient: add (through reused scratch, not the arena) */
+            int64_t n = g->n * g->ih * g->iw * g->ci;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+            for (int64_t i = 0; i < n; i++) gx[i] += dxs[i];
+        }
     }
     return ASPIRE_OK;
 fail:
@@ -447,15 +461,24 @@ static void conv_backward(aspire_ctx *ctx, aspire_node *node) {
     aspire_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2], *y = node->out;
     const conv_saved *sv = node->saved;
     int ax = 0, aw = 0, ab = 0;
-    float *gx = aspire_needs_grad(x) ? aspire_grad_begin(ctx, x, &ax) : NULL;
+    /* d x is added straight into x->grad when x already has one (a shortcut's input): no arena
+     * scratch for it on the oneDNN path. */
+    const int acc_x = aspire_needs_grad(x) && x->grad_valid;
+    float *gx = !aspire_needs_grad(x) ? NULL : acc_x ? x->grad : aspire_grad_begin(ctx, x, &ax);
     float *gw = aspire_needs_grad(w) ? aspire_grad_begin(ctx, w, &aw) : NULL;
     float *gb = aspire_needs_grad(b) ? aspire_grad_begin(ctx, b, &ab) : NULL;
     if ((aspire_needs_grad(x) && !gx) || (aspire_needs_grad(w) && !gw) || (aspire_needs_grad(b) && !gb)) return;
     int rc = ASPIRE_ERR_BACKEND;
-    if (sv->fwd) rc = conv_bwd_dnnl(ctx, sv, y->grad, x->data, w->data, b != NULL, gx, gw, gb);
-    /* The reference path also stands in should oneDNN fail here (the forward already succeeded
-     * on the same shapes, so this is not expected); backward functions cannot return errors. */
-    if (rc != ASPIRE_OK) conv_bwd_ref(ctx, &sv->g, y->grad, x->data, w->data, gx, gw, gb);
+    if (sv->fwd) rc = conv_bwd_dnnl(ctx, sv, y->grad, x->data, w->data, b != NULL, gx, acc_x, gw, gb);
+    if (rc == ASPIRE_OK) {
+        if (gw) aspire_grad_end(ctx, w, gw, aw);
+        if (gb) aspire_grad_end(ctx, b, gb, ab);
+        return;
+    }
+    /* The reference path (also the stand-in should oneDNN fail here: the forward already succeeded
+     * on the same shapes, so this is not expected; backward functions cannot return errors). */
+    if (acc_x && !(gx = aspire_grad_begin(ctx, x, &ax))) return;
+    conv_bwd_ref(ctx, &sv->g, y->grad, x->data, w->data, gx, gw, gb);
     if (gx) aspire_grad_end(ctx, x, gx, ax);
     if (gw) aspire_grad_end(ctx, w, gw, aw);
     if (gb) aspire_grad_end(ctx, b, gb, ab);
