@@ -387,43 +387,63 @@ static void copy_example(const uint8_t *src, int S, int C, float *dst, const nor
     for (int y = 0; y < S; y++) {
         const uint8_t *row = src + (size_t)y * (size_t)S * (size_t)C;
         float *out = dst + (size_t)y * (size_t)S * (size_t)C;
-        for (int x = 0; x < S; x++) {
-            const uint8_t *p = row + (size_t)(flip ? S - 1 - x : x) * (size_t)C;
-            for (int c = 0; c < C; c++) out[x * C + c] = nm->lut[c][p[c]];
+        if (C == 3) {
+            const float *l0 = nm->lut[0], *l1 = nm->lut[1], *l2 = nm->lut[2];
+            if (flip)
+                for (int x = 0; x < S; x++) {
+                    const uint8_t *p = row + (size_t)(S - 1 - x) * 3;
+                    out[3 * x] = l0[p[0]]; out[3 * x + 1] = l1[p[1]]; out[3 * x + 2] = l2[p[2]];
+                }
+            else
+                for (int x = 0; x < S; x++) {
+                    const uint8_t *p = row + (size_t)x * 3;
+                    out[3 * x] = l0[p[0]]; out[3 * x + 1] = l1[p[1]]; out[3 * x + 2] = l2[p[2]];
+                }
+        } else {
+            for (int x = 0; x < S; x++) {
+                const uint8_t *p = row + (size_t)(flip ? S - 1 - x : x) * (size_t)C;
+                for (int c = 0; c < C; c++) out[x * C + c] = nm->lut[c][p[c]];
+            }
         }
     }
 }
 
+/* Source sample positions of a bilinear resize (align_corners = false) of n pixels to S, as torch
+ * computes them: i0[o], i1[o] and the weight w[o] of i1. */
+static void bilinear_taps(int n, int S, int *i0, int *i1, float *w) {
+    for (int o = 0; o < S; o++) {
+        double s = ((double)o + 0.5) * n / S - 0.5;
+        if (s < 0) s = 0;
+        int i = (int)s;
+        if (i >= n - 1) { i0[o] = i1[o] = n - 1; w[o] = 0; continue; }
+        i0[o] = i;
+        i1[o] = i + 1;
+        w[o] = (float)(s - i);
+    }
+}
+
 /* The crop (x0, y0, cw, ch) of src resized bilinearly (align_corners = false) to S×S, optionally
- * mirrored, normalised into dst. The interpolated value is not rounded to a byte (torchvision
- * on PIL images would round: a difference below half a level). */
-static void crop_example(const uint8_t *src, int S, int C, float *dst, const norm *nm, int flip, int x0, int y0, int cw, int ch) {
+ * mirrored, normalised into dst. taps holds 3 * 2 * S ints/floats of scratch. The interpolated
+ * value is not rounded to a byte (torchvision on PIL images would round: under half a level). */
+static void crop_example(const uint8_t *src, int S, int C, float *dst, const norm *nm, int flip, int x0, int y0, int cw, int ch,
+                         int *itaps, float *wtaps) {
+    int *xi0 = itaps, *xi1 = itaps + S, *yi0 = itaps + 2 * S, *yi1 = itaps + 3 * S;
+    float *xw = wtaps, *yw = wtaps + S;
+    bilinear_taps(cw, S, xi0, xi1, xw);
+    bilinear_taps(ch, S, yi0, yi1, yw);
     for (int oy = 0; oy < S; oy++) {
-        double sy = ((double)oy + 0.5) * ch / S - 0.5;
-        if (sy < 0) sy = 0;
-        int iy = (int)sy;
-        if (iy > ch - 1) iy = ch - 1;
-        int iy1 = iy + 1 < ch ? iy + 1 : iy;
-        float ly = (float)(sy - iy);
-        if (iy == ch - 1) ly = 0;
-        const uint8_t *r0 = src + (size_t)(y0 + iy) * (size_t)S * (size_t)C;
-        const uint8_t *r1 = src + (size_t)(y0 + iy1) * (size_t)S * (size_t)C;
+        const uint8_t *r0 = src + (size_t)(y0 + yi0[oy]) * (size_t)S * (size_t)C;
+        const uint8_t *r1 = src + (size_t)(y0 + yi1[oy]) * (size_t)S * (size_t)C;
+        float ly = yw[oy];
         float *out = dst + (size_t)oy * (size_t)S * (size_t)C;
         for (int ox = 0; ox < S; ox++) {
             int tx = flip ? S - 1 - ox : ox;
-            double sx = ((double)tx + 0.5) * cw / S - 0.5;
-            if (sx < 0) sx = 0;
-            int ix = (int)sx;
-            if (ix > cw - 1) ix = cw - 1;
-            int ix1 = ix + 1 < cw ? ix + 1 : ix;
-            float lx = (float)(sx - ix);
-            if (ix == cw - 1) lx = 0;
-            size_t a = (size_t)(x0 + ix) * (size_t)C, b = (size_t)(x0 + ix1) * (size_t)C;
+            size_t a = (size_t)(x0 + xi0[tx]) * (size_t)C, b = (size_t)(x0 + xi1[tx]) * (size_t)C;
+            float lx = xw[tx];
             for (int c = 0; c < C; c++) {
                 float top = (1 - lx) * r0[a + c] + lx * r0[b + c];
                 float bot = (1 - lx) * r1[a + c] + lx * r1[b + c];
-                float v = (1 - ly) * top + ly * bot;
-                out[ox * C + c] = v * nm->scale[c] + nm->bias[c];
+                out[ox * C + c] = ((1 - ly) * top + ly * bot) * nm->scale[c] + nm->bias[c];
             }
         }
     }
@@ -461,12 +481,16 @@ struct aspire_loader {
     int64_t epoch, order_epoch, pos;
     aspire_rng base, aug;     /* aug: this epoch's augmentation stream (forked per example) */
     norm nm;
+    int *itaps;               /* crop scratch: (batch_size, 4, size) */
+    float *wtaps;             /* (batch_size, 2, size) */
 };
 
 void aspire_loader_free(aspire_loader *ld) {
     if (!ld) return;
     aspire_free(ld->cum, sizeof(double) * (size_t)ld->ds->n);
     aspire_free(ld->order, sizeof(int64_t) * (size_t)ld->per_epoch);
+    aspire_free(ld->itaps, sizeof(int) * 4 * (size_t)ld->opt.batch_size * (size_t)ld->ds->size);
+    aspire_free(ld->wtaps, sizeof(float) * 2 * (size_t)ld->opt.batch_size * (size_t)ld->ds->size);
     aspire_free(ld, sizeof *ld);
 }
 
@@ -515,7 +539,9 @@ int aspire_loader_new(aspire_loader **out, const aspire_dataset *ds, const aspir
     norm_init(&ld->nm, ds->channels, ld->mean, ld->std);
     ld->per_epoch = opt->weights && opt->num_samples > 0 ? opt->num_samples : ds->n;
     ld->order = aspire_malloc(sizeof(int64_t) * (size_t)(ld->per_epoch ? ld->per_epoch : 1));
-    if (!ld->order) { aspire_loader_free(ld); return ASPIRE_ERR_NOMEM; }
+    ld->itaps = aspire_malloc(sizeof(int) * 4 * (size_t)opt->batch_size * (size_t)ds->size);
+    ld->wtaps = aspire_malloc(sizeof(float) * 2 * (size_t)opt->batch_size * (size_t)ds->size);
+    if (!ld->order || !ld->itaps || !ld->wtaps) { aspire_loader_free(ld); return ASPIRE_ERR_NOMEM; }
     aspire_rng_seed(&ld->base, opt->seed);
     ld->order_epoch = -1;
     if (opt->weights) {
@@ -618,7 +644,8 @@ int aspire_loader_next(aspire_loader *ld, aspire_batch *b) {
         const uint8_t *src = ds->pix + (size_t)i * per;
         float *dst = b->x + (size_t)k * per;
         if (cw == S && ch == S) copy_example(src, S, C, dst, &ld->nm, flip);
-        else crop_example(src, S, C, dst, &ld->nm, flip, x0, y0, cw, ch);
+        else crop_example(src, S, C, dst, &ld->nm, flip, x0, y0, cw, ch, ld->itaps + (size_t)k * 4 * (size_t)S,
+                          ld->wtaps + (size_t)k * 2 * (size_t)S);
         b->y[k] = ds->y[i];
         b->group[k] = ds->group[i];
         b->index[k] = i;
