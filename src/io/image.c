@@ -264,11 +264,13 @@ int aspire_image_load(aspire_image *img, const char *path, int channels) {
 
 /* ---- save ------------------------------------------------------------------------------------ */
 
-int aspire_image_save_png(const aspire_image *img, const char *path) {
+int aspire_image_save_png(const aspire_image *img, const char *path) { return aspire_image_save_png_ex(img, path, 0); }
+
+int aspire_image_save_png_ex(const aspire_image *img, const char *path, int flags) {
     ASPIRE_ASSERT(img->data && img->w > 0 && img->h > 0);
     ASPIRE_ASSERT(img->c == 1 || img->c == 2 || img->c == 3 || img->c == 4, "(c %d)", img->c);
     aspire_atomic_file af;
-    int rc = aspire_atomic_open(&af, path);
+    int rc = aspire_atomic_open_ex(&af, path, flags);
     if (rc) return rc;
     png_image pi;
     memset(&pi, 0, sizeof pi);
@@ -287,6 +289,10 @@ int aspire_image_save_png(const aspire_image *img, const char *path) {
 }
 
 int aspire_image_save_jpeg(const aspire_image *img, const char *path, int quality) {
+    return aspire_image_save_jpeg_ex(img, path, quality, 0);
+}
+
+int aspire_image_save_jpeg_ex(const aspire_image *img, const char *path, int quality, int flags) {
     ASPIRE_ASSERT(img->data && img->w > 0 && img->h > 0);
     ASPIRE_ASSERT(img->c >= 1 && img->c <= 4, "(c %d)", img->c);
     ASPIRE_ASSERT(quality >= 1 && quality <= 100, "(quality %d)", quality);
@@ -302,7 +308,7 @@ int aspire_image_save_jpeg(const aspire_image *img, const char *path, int qualit
         px = conv;
     }
     aspire_atomic_file af;
-    int rc = aspire_atomic_open(&af, path);
+    int rc = aspire_atomic_open_ex(&af, path, flags);
     if (rc) { aspire_free(conv, npx * (size_t)oc); return rc; }
     struct jpeg_compress_struct cinfo;
     jpeg_err err;
