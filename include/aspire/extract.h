@@ -60,7 +60,7 @@ ASPIRE_API int aspire_extractor_new(const aspire_extractor_backend *backend, voi
                                     const char *const *classes, int nclasses, aspire_extractor **out);
 
 /* The built-in WordNet backend for the given class names (index = class id, e.g. {"landbird",
- * "waterbird"}). Each class name is mapped to a WordNet noun concept ("waterbird" → aquatic bird;
+ * "waterbird"}). Each class name is mapped to a WordNet noun concept ("waterbird" → waterfowl;
  * a name WordNet lacks falls back to its head noun: "landbird" → bird, "big dog" → dog), and the
  * nearest concept that the classes share (bird) counts as the label too; see docs/extract.md.
  * A class that maps to no concept is allowed (its objects are then never recognised as the label:
@@ -75,7 +75,7 @@ ASPIRE_API void aspire_extractor_free(aspire_extractor *ex);
 ASPIRE_API const char *aspire_extractor_backend_name(const aspire_extractor *ex);
 ASPIRE_API int aspire_extractor_nclasses(const aspire_extractor *ex);
 ASPIRE_API const char *aspire_extractor_class_name(const aspire_extractor *ex, int cls);
-/* What the backend takes class `cls` to be ("bird", "aquatic bird; shares bird"), or NULL. */
+/* What the backend takes class `cls` to be ("bird", "waterbird (shares bird)"), or NULL. */
 ASPIRE_API const char *aspire_extractor_concept(const aspire_extractor *ex, int cls);
 
 /* Extracts one caption of class `cls` into *out (overwritten; destroy it afterwards, also after a

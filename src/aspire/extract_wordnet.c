@@ -1028,10 +1028,10 @@ static int setup_locked(wn_backend *b, const char *const *classes, int nclasses)
     if (common >= 0) synset_name(common, cname, sizeof cname);
     for (int c = 0; c < nclasses; c++) {
         if (concept[c] < 0) continue;
-        char own[WORDBUF], desc[2 * WORDBUF + 32];
-        synset_name(concept[c], own, sizeof own);
-        if (common >= 0 && common != concept[c]) snprintf(desc, sizeof desc, "%s (shares %s)", own, cname);
-        else snprintf(desc, sizeof desc, "%s", own);
+        char desc[2 * WORDBUF + 32];
+        for (char *p = words[c]; *p; p++) if (*p == '_') *p = ' ';
+        if (common >= 0 && common != concept[c]) snprintf(desc, sizeof desc, "%.255s (shares %.255s)", words[c], cname);
+        else snprintf(desc, sizeof desc, "%.255s", words[c]);
         if (!(b->concepts[c] = aspire_strdup(desc))) return ASPIRE_ERR_NOMEM;
     }
     return ASPIRE_OK;
