@@ -86,6 +86,9 @@ enum {
     F_OBJECT = 1u << 3,     /* physical object, or a "thing" like a body of water */
     F_PHYSICAL = 1u << 4,   /* physical entity: substances, phenomena (a cloud) */
     F_LIVING = 1u << 5,     /* living thing */
+    F_BG_COVER = 1u << 6,   /* a ground cover (grass, sand, snow, a road): second to a scene */
+    F_LOCATION = 1u << 7,   /* a location that is no scene ("post" the position, "top"): not an object */
+    F_BODYPART = 1u << 8,   /* body part */
 };
 #define F_BG (F_BG_WATER | F_BG_LAND | F_BG_SKY)
 
@@ -106,25 +109,30 @@ typedef struct root_spec {
 
 static const root_spec root_specs[] = {
     /* backgrounds: places and surfaces a scene is set in */
-    {"location", 1, NULL, F_BG_LAND, false, false},           /* region, field, desert, meadow, park, city */
+    {"region", 3, NULL, F_BG_LAND, false, false},             /* geographical area: field, desert, meadow, park, city */
+    {"geographic_point", 1, "geographical_point", F_BG_LAND, false, false}, /* harbor, port */
+    {"jungle", 1, NULL, F_BG_LAND, false, false},
     {"body_of_water", 1, "water", F_BG_WATER, false, false},  /* lake, ocean, river, pond, sea, stream */
     {"dry_land", 1, "terra_firma", F_BG_LAND, false, false},  /* land, ground, island */
     {"land", 2, "soil", F_BG_LAND, false, false},             /* wetland, marsh, farmland, turf */
     {"geological_formation", 1, "formation", F_BG_LAND, false, false}, /* beach, shore, mountain, hill, cliff */
     {"biome", 1, NULL, F_BG_LAND, false, false},              /* forest (woodland), desert, grassland */
     {"vegetation", 1, "flora", F_BG_LAND, false, false},      /* forest, woods, jungle, bush */
-    {"earth", 2, "ground", F_BG_LAND, false, false},          /* the material: soil, dirt, sand, mud */
-    {"road", 1, "route", F_BG_LAND, false, false},            /* road, street, highway */
+    {"earth", 2, "ground", F_BG_LAND | F_BG_COVER, false, false}, /* the material: soil, dirt, sand, mud */
+    {"road", 1, "route", F_BG_LAND | F_BG_COVER, false, false},   /* road, street, highway */
     {"sky", 1, NULL, F_BG_SKY, false, false},
     {"air", 1, NULL, F_BG_SKY, true, false},                  /* "flying in the air" */
-    {"grass", 1, NULL, F_BG_LAND, true, false},               /* "standing in the grass" */
-    {"snow", 2, NULL, F_BG_LAND, true, false},                /* the layer on the ground */
-    {"ice", 1, "water_ice", F_BG_WATER, true, false},
+    {"grass", 1, NULL, F_BG_LAND | F_BG_COVER, true, false},  /* "standing in the grass" */
+    {"snow", 2, NULL, F_BG_LAND | F_BG_COVER, true, false},   /* the layer on the ground */
+    {"ice", 1, "water_ice", F_BG_WATER | F_BG_COVER, true, false},
+    /* other places (a position, a point, outer space, "top"): neither scene nor object */
+    {"location", 1, NULL, F_LOCATION, false, false},
     /* objects */
     {"physical_object", 1, "object", F_OBJECT, false, false},
     {"body_of_water", 1, "water", F_OBJECT, false, true},    /* "thing": a self-contained entity */
     {"physical_entity", 1, NULL, F_PHYSICAL, false, false},
     {"living_thing", 1, "animate_thing", F_LIVING, false, false},
+    {"body_part", 1, NULL, F_BODYPART, false, false},
 };
 #define NROOTS ((int)(sizeof root_specs / sizeof root_specs[0]))
 
@@ -222,6 +230,8 @@ typedef struct wn_word {
     uint8_t noun, verb, verb_infl, adj, adv;
     uint8_t cat;          /* CAT_*: from the first decisive sense (classify_word) */
     uint8_t living;       /* that sense is a living thing */
+    uint8_t rank;         /* backgrounds: 2 a scene (lake, field), 1 a ground cover (grass), 0 the sky */
+    uint8_t bodypart;     /* some sense is a body part */
     uint8_t stop, bgmark; /* lemma is a stop noun; a background mark */
     uint32_t group;       /* F_BG_* of the deciding sense, for the contrast */
 } wn_word;
@@ -229,11 +239,12 @@ typedef struct wn_word {
 typedef struct wn_syn {
     long offset;
     uint32_t inherit, exact;  /* root flags from above (and of the synset itself) / of itself only */
-    uint64_t classes;         /* class bits from above and itself */
+    uint64_t classes;         /* class bits from above and itself: under a class concept */
+    uint64_t parts;           /* the same for the concepts' parts */
     bool proper;              /* every word capitalised: a name (Hart Crane, Turkey the country) */
 } wn_syn;
 
-typedef struct class_root { long offset; uint64_t bit; } class_root;
+typedef struct class_root { long offset; uint64_t bit; bool part; } class_root;
 
 #define COMMON_BIT (1ull << 63)
 
@@ -292,7 +303,10 @@ static int syn_flags(wn_backend *b, long off, int depth, wn_syn *out) {
             else s.inherit |= root_specs[r].flags;
         }
     for (int r = 0; r < b->ncroots; r++)
-        if (b->croots[r].offset == off) s.classes |= b->croots[r].bit;
+        if (b->croots[r].offset == off) {
+            if (b->croots[r].part) s.parts |= b->croots[r].bit;
+            else s.classes |= b->croots[r].bit;
+        }
     if (depth < MAXDEPTH) {
         SynsetPtr ss = read_synset(NOUN, off, NULL);
         if (ss) {
@@ -305,6 +319,7 @@ static int syn_flags(wn_backend *b, long off, int depth, wn_syn *out) {
                 if (rc) { free_synset(ss); return rc; }
                 s.inherit |= h.inherit;
                 s.classes |= h.classes;
+                s.parts |= h.parts;
             }
             free_synset(ss);
         }
@@ -340,9 +355,12 @@ static IndexPtr noun_index(const char *key) {
  *    country) are skipped, unless the word has no other sense ("paris");
  *  - labels: the union over *all* other senses of the class concepts they fall under, so that a
  *    word that can name the class is never left in the foreground ("crane", whose bird sense is
- *    its fifth; the price is that "kite" the toy also counts as a bird under a bird class);
+ *    its fifth; the price is that "kite" the toy also counts as a bird under a bird class); the
+ *    concepts' parts (wing, beak, head) count only in the sense that decides the category below,
+ *    as many common words have a rare anatomical sense ("hand" a forefoot, "dock" a tail);
  *  - otherwise the first sense that is a background (under a background root) or a physical object
- *    decides (water: sense 1 is the substance, sense 2 the body of water → background);
+ *    decides (water: sense 1 is the substance, sense 2 the body of water → background); a sense
+ *    that is a location but no scene (a position, a point: "post" sense 1) decides nothing;
  *  - else, if some sense is still physical (a substance, a phenomenon: "cloud"), an object;
  *  - else (abstractions only: "swimming", "group", "day") nothing to emit.
  * Caller holds wn_lock. */
@@ -358,11 +376,16 @@ static int classify_word(wn_backend *b, IndexPtr idx, wn_word *w) {
             any_common = true;
             uint32_t f = s.inherit | s.exact;
             w->labels |= s.classes;
+            if (f & F_BODYPART) w->bodypart = 1;
             if (decided) continue;
+            w->labels |= s.parts;   /* parts count in the deciding sense only ("hand" is no paw) */
             if (f & F_BG) {
                 w->cat = CAT_BG;
                 w->group = f & F_BG;
+                w->rank = (f & F_BG_COVER) ? 1 : (f & (F_BG_LAND | F_BG_WATER)) ? 2 : 0;
                 decided = true;
+            } else if (f & F_LOCATION) {
+                /* a place but no scene: not decisive */
             } else if (f & F_OBJECT) {
                 w->cat = CAT_OBJ;
                 w->living = (f & F_LIVING) != 0;
@@ -616,9 +639,10 @@ static bool adj_pair(wn_backend *b, int nt, const token *next) {
 
 /* Tags the units (tokens and collocations) as noun, verb, adjective... with a handful of context
  * rules where WordNet allows several parts of speech:
- *  - an inflected verb form right after a noun, pronoun, auxiliary, adverb or verb is a verb
- *    ("a swan standing", "a duck swims") — except an "-s" form whose noun is concrete after a
- *    noun that is not alive ("sea shells", but "a bird lands");
+ *  - an inflected verb form ("-ing", "-ed", irregular) right after a noun, pronoun, auxiliary,
+ *    adverb or verb is a verb ("a swan standing"); an "-s" form is a verb right after a noun,
+ *    pronoun or adverb, except a concrete one after a noun that is not alive ("a bird lands",
+ *    "a duck swims", but "sea shells"; "eating seeds" keeps its noun);
  *  - a base verb form after an infinitive "to" is a verb ("about to land");
  *  - a word that can be an adjective, followed by a noun, is an adjective ("a white boat");
  *    so is one after an auxiliary ("is white") or before "and" + adjective ("black and white");
@@ -647,11 +671,15 @@ static void tag(wn_backend *b, int nt) {
                                 prev == K_VERB || (prev == K_CONJ && before_conj == K_VERB);
                 if (w->noun) {
                     t->kind = K_NOUN;
-                    if (w->verb_infl && verb_ctx) {
-                        bool s_form = ends_with(t->s, "s") && !ends_with(t->s, "ss");
+                    bool s_form = ends_with(t->s, "s") && !ends_with(t->s, "ss");
+                    if (w->verb_infl && verb_ctx && !s_form) {
+                        t->kind = K_VERB;   /* "a swan standing", "a duck landed" */
+                    } else if (w->verb_infl && s_form && (prev == K_NOUN || prev == K_PRON || prev == K_ADV)) {
+                        /* "a duck swims" vs "sea shells", "eating seeds": a present-tense verb
+                         * follows its subject; a concrete plural after a lifeless noun is a compound */
                         bool concrete = w->cat == CAT_OBJ || w->cat == CAT_BG;
-                        bool alive_subject = prev_noun && prev == K_NOUN && prev_noun->w && prev_noun->w->living;
-                        if (!s_form || !concrete || prev != K_NOUN || alive_subject) t->kind = K_VERB;
+                        bool alive_subject = prev == K_NOUN && prev_noun && prev_noun->w && prev_noun->w->living;
+                        if (!concrete || prev != K_NOUN || alive_subject) t->kind = K_VERB;
                     } else if (prev == K_INF && w->verb) {
                         t->kind = K_VERB;
                     } else if (w->adj && ((next && noun_capable(next)) || prev == K_AUX || adj_pair(b, nt, next))) {
@@ -672,7 +700,8 @@ typedef struct phrase {
     char text[160];
     uint8_t cat;
     bool label, marked_bg;
-    bool sky;             /* a sky background: second choice after land and water */
+    uint8_t rank;         /* backgrounds: scene 2 > ground cover 1 > sky 0 */
+    bool owned_part;      /* a body part of the label ("its beak", "a bird's head") */
     int pos;              /* token index after the phrase */
 } phrase;
 
@@ -705,13 +734,29 @@ static void run_phrase(wn_backend *b, const int *units, int nu, uint64_t labelbi
         if (n + l + 2 > sizeof ph->text) return;
         if (n) ph->text[n++] = ' ';
         memcpy(ph->text + n, s, l);
+        /* WordNet's spelling "tall-grass" for a caption's "tall grass": keep the caption's spaces */
+        bool hyphens = u->span > 1;
+        for (int j = 1; j < u->span; j++) hyphens = hyphens && u[j].hyphen_before;
+        if (u->span > 1 && !hyphens)
+            for (size_t j = n; j < n + l; j++) if (ph->text[j] == '-') ph->text[j] = ' ';
         n += l;
         ph->text[n] = 0;
     }
     ph->cat = head->w->cat;
     ph->label = (head->w->labels & labelbits) != 0;
     ph->marked_bg = mark;
-    ph->sky = head->w->cat == CAT_BG && !(head->w->group & (F_BG_LAND | F_BG_WATER));
+    ph->rank = head->w->rank;
+    ph->owned_part = false;
+    if (head->w->bodypart) {
+        /* owner: the unit before the run, past adjectives: "its" or a possessive label noun */
+        int k = units[0] - 1;
+        while (k >= 0 && (!b->toks[k].span || b->toks[k].kind == K_ADJ)) k--;
+        if (k >= 0) {
+            const token *o = &b->toks[k];
+            ph->owned_part = (o->func >= 0 && strcmp(o->s, "its") == 0) ||
+                             (o->possessive && o->w && (o->w->labels & labelbits));
+        }
+    }
     *have = true;
 }
 
@@ -774,11 +819,11 @@ static int wn_extract(void *impl, const char *caption, int cls, aspire_extractio
             phrase ph;
             bool have;
             run_phrase(b, units, nu, labelbits, &ph, &have);
-            if (have && !ph.label) {
+            if (have && !ph.label && !ph.owned_part) {
                 if (ph.cat == CAT_BG) {
                     bool marked = ph.marked_bg || followed_by_background(b, nt, i);
                     if (marked && !have_marked) { bg_marked = ph; have_marked = true; }
-                    if (!have_first || (bg_first.sky && !ph.sky)) { bg_first = ph; have_first = true; }
+                    if (!have_first || ph.rank > bg_first.rank) { bg_first = ph; have_first = true; }
                 } else if (ph.cat == CAT_OBJ && nfg < 32) {
                     fg[nfg++] = ph;
                 }
@@ -955,18 +1000,24 @@ static void synset_name(long off, char *out, size_t n) {
     if (s) free_synset(s);
 }
 
-/* Adds a concept and its parts ("bird" has part wing, beak, feather) as class roots. */
+/* How far up a concept's parts are collected: a bird's own (wing, beak, feather) and those of
+ * vertebrate, chordate, animal (head, tail, face) — the bird's parts are not foreground. */
+#define PART_MAX_LINKS 3
+
+/* Adds a concept, its parts and its near hypernyms' parts as class roots. Caller holds wn_lock. */
 static int add_class_root(wn_backend *b, long off, uint64_t bit, int *cap) {
-    long parts[64];
-    int np = 0;
-    parts[np++] = off;
-    SynsetPtr s = read_synset(NOUN, off, NULL);
-    if (s) {
-        for (int i = 0; i < s->ptrcount && np < 64; i++)
-            if (s->ptrtyp[i] == HASPARTPTR && s->ppos[i] == NOUN) parts[np++] = s->ptroff[i];
+    long offs[MAX_ANC], roots[256];
+    int dist[MAX_ANC], nr = 0;
+    int na = ancestors(off, offs, dist, MAX_ANC, PART_MAX_LINKS);
+    roots[nr++] = off;
+    for (int a = 0; a < na; a++) {
+        SynsetPtr s = read_synset(NOUN, offs[a], NULL);
+        if (!s) continue;
+        for (int i = 0; i < s->ptrcount && nr < 256; i++)
+            if (s->ptrtyp[i] == HASPARTPTR && s->ppos[i] == NOUN) roots[nr++] = s->ptroff[i];
         free_synset(s);
     }
-    for (int i = 0; i < np; i++) {
+    for (int i = 0; i < nr; i++) {
         if (b->ncroots == *cap) {
             int nc = *cap ? *cap * 2 : 64;
             class_root *p = aspire_realloc(b->croots, (size_t)*cap * sizeof *p, (size_t)nc * sizeof *p);
@@ -974,7 +1025,7 @@ static int add_class_root(wn_backend *b, long off, uint64_t bit, int *cap) {
             b->croots = p;
             *cap = nc;
         }
-        b->croots[b->ncroots++] = (class_root){parts[i], bit};
+        b->croots[b->ncroots++] = (class_root){roots[i], bit, i > 0};
     }
     return ASPIRE_OK;
 }
