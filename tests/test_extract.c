@@ -611,7 +611,7 @@ static void test_command(void) {
     write_text(caps, "file,caption\nimages/0001.png,a duck\n");
     CHECK(run(cmd, caps, dir, out) == 1);
     msg = read_text(err);
-    CHECK_MSG(msg && strstr(msg, "no column 'path'"), "%s", msg ? msg : "");
+    CHECK_MSG(msg && strstr(msg, "captions.csv:1") && strstr(msg, "missing column 'path'"), "%s", msg ? msg : "");
     free(msg);
 
     write_text(caps, "path,caption\nimages/0001.png,a duck\n");

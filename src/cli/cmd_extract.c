@@ -4,127 +4,17 @@
  * `--text` extracts one caption and prints its line, for trying the extractor out. */
 #include "cli/cli.h"
 
+#include "aspire/csv.h"
 #include "aspire/extract.h"
+#include "aspire/jsonl.h"
+#include "aspire/progress.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/* ---- a small CSV reader (RFC 4180: quotes, doubled quotes, newlines inside quotes) ---------- */
-/* Private to this command until the io module's csv.h lands. */
-
-typedef struct csv_table {
-    char ***rows;      /* rows[r][c]; row 0 is the header */
-    int *ncols;
-    int *line;         /* the file line each row starts on */
-    int nrows;
-} csv_table;
-
-static void csv_free(csv_table *t) {
-    for (int r = 0; r < t->nrows; r++) {
-        for (int c = 0; c < t->ncols[r]; c++) free(t->rows[r][c]);
-        free(t->rows[r]);
-    }
-    free(t->rows);
-    free(t->ncols);
-    free(t->line);
-    memset(t, 0, sizeof *t);
-}
-
-static int csv_read(const char *path, csv_table *t) {
-    memset(t, 0, sizeof *t);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return aspire_error(ASPIRE_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
-    size_t cap = 0, len = 0;
-    char *field = NULL;
-    char **row = NULL;
-    int nrow = 0, caprow = 0, caprows = 0, line = 1, row_line = 1;
-    int quoted = 0, in_field = 0, c, rc = ASPIRE_OK;
-    for (;;) {
-        c = fgetc(fp);
-        if (quoted) {
-            if (c == EOF) { rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: unterminated quoted field", path, row_line); break; }
-            if (c == '"') {
-                int d = fgetc(fp);
-                if (d == '"') c = '"';
-                else { quoted = 0; if (d != EOF) ungetc(d, fp); continue; }
-            } else if (c == '\n') line++;
-        } else if (c == '"' && len == 0 && !in_field) {
-            quoted = 1; in_field = 1; continue;
-        } else if (c == ',' || c == '\n' || c == EOF) {
-            if (c == EOF && nrow == 0 && len == 0 && !in_field) break;
-            /* end of field */
-            if (len && field[len - 1] == '\r' && c != ',') len--;
-            char *f = malloc(len + 1);
-            if (!f) { rc = ASPIRE_ERR_NOMEM; break; }
-            if (len) memcpy(f, field, len);
-            f[len] = 0;
-            if (nrow == caprow) {
-                caprow = caprow ? caprow * 2 : 8;
-                char **p = realloc(row, (size_t)caprow * sizeof *p);
-                if (!p) { free(f); rc = ASPIRE_ERR_NOMEM; break; }
-                row = p;
-            }
-            row[nrow++] = f;
-            len = 0;
-            in_field = 0;
-            if (c == ',') continue;
-            /* end of row (skip blank lines) */
-            if (!(nrow == 1 && row[0][0] == 0)) {
-                if (t->nrows == caprows) {
-                    caprows = caprows ? caprows * 2 : 256;
-                    char ***pr = realloc(t->rows, (size_t)caprows * sizeof *pr);
-                    int *pn = realloc(t->ncols, (size_t)caprows * sizeof *pn);
-                    int *pl = realloc(t->line, (size_t)caprows * sizeof *pl);
-                    if (pr) t->rows = pr;
-                    if (pn) t->ncols = pn;
-                    if (pl) t->line = pl;
-                    if (!pr || !pn || !pl) { rc = ASPIRE_ERR_NOMEM; break; }
-                }
-                t->rows[t->nrows] = row;
-                t->ncols[t->nrows] = nrow;
-                t->line[t->nrows] = row_line;
-                t->nrows++;
-                row = NULL;
-                caprow = 0;
-            } else {
-                free(row[0]);
-            }
-            nrow = 0;
-            if (c == EOF) break;
-            line++;
-            row_line = line;
-            continue;
-        }
-        if (len + 1 >= cap) {
-            cap = cap ? cap * 2 : 256;
-            char *p = realloc(field, cap);
-            if (!p) { rc = ASPIRE_ERR_NOMEM; break; }
-            field = p;
-        }
-        field[len++] = (char)c;
-        in_field = 1;
-    }
-    if (rc == ASPIRE_ERR_NOMEM) aspire_error(rc, "%s: out of memory", path);
-    for (int k = 0; k < nrow; k++) free(row[k]);
-    free(row);
-    free(field);
-    if (ferror(fp) && !rc) rc = aspire_error(ASPIRE_ERR_IO, "%s: read error", path);
-    fclose(fp);
-    if (rc) csv_free(t);
-    return rc;
-}
-
-static int csv_column(const csv_table *t, const char *path, const char *name, int *col) {
-    *col = -1;
-    if (t->nrows == 0) return aspire_error(ASPIRE_ERR_FORMAT, "%s: empty file (a header with '%s' expected)", path, name);
-    for (int c = 0; c < t->ncols[0]; c++)
-        if (strcmp(t->rows[0][c], name) == 0) { *col = c; return ASPIRE_OK; }
-    return aspire_error(ASPIRE_ERR_FORMAT, "%s:1: no column '%s'", path, name);
-}
 
 /* ---- the command -------------------------------------------------------------------------- */
 
@@ -162,9 +52,10 @@ static cJSON *string_list(char *const *s, int n) {
     return a;
 }
 
-/* One output line (no newline); free with free(). */
-static char *record_json(const char *img_id, const char *filename, const char *caption, int cls,
-                         const char *label, const aspire_extraction *e) {
+/* One output record (cJSON_Delete it), or NULL when out of memory. img_id is written as a number
+ * when it is a whole number, as in the reference's files. */
+static cJSON *record_json(const char *img_id, const char *filename, const char *caption, int cls,
+                          const char *label, const aspire_extraction *e) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     char *end = NULL;
@@ -177,12 +68,16 @@ static char *record_json(const char *img_id, const char *filename, const char *c
     cJSON_AddNumberToObject(o, "class", cls);
     cJSON_AddStringToObject(o, "label", label);
     char *bg[1] = {e->background}, *alt[1] = {e->alternate};
-    cJSON_AddItemToObject(o, "foreground", string_list(e->foreground, e->n_foreground));
-    cJSON_AddItemToObject(o, "background", string_list(bg, e->background ? 1 : 0));
-    cJSON_AddItemToObject(o, "alternate_background", string_list(alt, e->alternate ? 1 : 0));
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
+    cJSON *lists[3] = {string_list(e->foreground, e->n_foreground), string_list(bg, e->background ? 1 : 0),
+                       string_list(alt, e->alternate ? 1 : 0)};
+    const char *keys[3] = {"foreground", "background", "alternate_background"};
+    bool ok = true;
+    for (int k = 0; k < 3; k++) {
+        if (lists[k]) cJSON_AddItemToObject(o, keys[k], lists[k]);
+        else ok = false;
+    }
+    if (!ok || !cJSON_GetObjectItemCaseSensitive(o, "label")) { cJSON_Delete(o); return NULL; }
+    return o;
 }
 
 /* Splits "a,b,c" into new strings; returns the count or -1. */
@@ -206,29 +101,6 @@ static int split_classes(const char *spec, char **names, int max) {
 fail:
     for (int i = 0; i < n; i++) free(names[i]);
     return -1;
-}
-
-/* Writes the lines to `path` through a temporary file beside it (fsync, rename), so that an
- * existing file is replaced whole or not at all. */
-static int write_atomic_lines(const char *path, char **lines, int n) {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) { int rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot create (%s)", tmp, strerror(errno)); free(tmp); return rc; }
-    int ok = 1;
-    for (int i = 0; i < n && ok; i++) ok = fputs(lines[i], fp) >= 0 && fputc('\n', fp) != EOF;
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    ok = (fclose(fp) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return rc;
-    }
-    free(tmp);
-    return ASPIRE_OK;
 }
 
 int cmd_extract(int argc, char **argv) {
@@ -260,11 +132,12 @@ int cmd_extract(int argc, char **argv) {
         return 2;
     }
     aspire_extractor *ex = NULL;
-    csv_table meta = {0}, caps = {0};
+    aspire_csv *meta = NULL, *caps = NULL;
     meta_row *index = NULL;
     aspire_extraction *items = NULL;
     int *item_cls = NULL, nitems = 0, status = 1;
-    char **lines = NULL;
+    int64_t *item_row = NULL;
+    aspire_jsonl_writer *w = NULL;
     const char *fail_msg = NULL;
 
     if ((rc = aspire_extractor_new_wordnet((const char *const *)names, nclasses, &ex))) goto done;
@@ -276,16 +149,17 @@ int cmd_extract(int argc, char **argv) {
             goto done;
         }
         aspire_extraction e;
-        if ((rc = aspire_extractor_extract(ex, text, cls, &e)) ||
-            (rc = aspire_extractor_alternates(ex, &e, &cls, 1))) {
+        if ((rc = aspire_extractor_extract(ex, text, cls, &e)) || (rc = aspire_extractor_alternates(ex, &e, &cls, 1))) {
             aspire_extraction_destroy(&e);
             goto done;
         }
-        char *s = record_json(NULL, NULL, text, cls, names[cls], &e);
+        cJSON *o = record_json(NULL, NULL, text, cls, names[cls], &e);
         aspire_extraction_destroy(&e);
-        if (!s) { fail_msg = "out of memory"; goto done; }
-        printf("%s\n", s);
-        free(s);
+        char *line = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (!line) { fail_msg = "out of memory"; goto done; }
+        printf("%s\n", line);
+        cJSON_free(line);
         status = 0;
         goto done;
     }
@@ -298,101 +172,96 @@ int cmd_extract(int argc, char **argv) {
                                  "told from the foreground\n", c, names[c]);
         }
 
-    /* metadata */
+    /* metadata: img_filename → row, with y checked against the classes */
     char meta_path[4096];
     snprintf(meta_path, sizeof meta_path, "%s/metadata.csv", data);
     int c_id, c_file, c_y, c_path, c_cap;
-    if ((rc = csv_read(meta_path, &meta)) || (rc = csv_column(&meta, meta_path, "img_id", &c_id)) ||
-        (rc = csv_column(&meta, meta_path, "img_filename", &c_file)) || (rc = csv_column(&meta, meta_path, "y", &c_y)))
+    if ((rc = aspire_csv_read(&meta, meta_path)) || (rc = aspire_csv_require(meta, "img_id", &c_id)) ||
+        (rc = aspire_csv_require(meta, "img_filename", &c_file)) || (rc = aspire_csv_require(meta, "y", &c_y)))
         goto done;
-    int nmeta = meta.nrows - 1;
+    int64_t nmeta = aspire_csv_nrows(meta);
     index = calloc((size_t)nmeta + 1, sizeof *index);
     if (!index) { fail_msg = "out of memory"; goto done; }
-    for (int r = 1; r < meta.nrows; r++) {
-        int need = c_id > c_file ? c_id : c_file;
-        need = need > c_y ? need : c_y;
-        if (meta.ncols[r] <= need) {
-            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: %d fields, %d expected", meta_path, meta.line[r], meta.ncols[r], meta.ncols[0]);
+    for (int64_t r = 0; r < nmeta; r++) {
+        int64_t y;
+        if ((rc = aspire_csv_get_int(meta, r, c_y, &y))) goto done;
+        if (y < 0 || y >= nclasses) {
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: column 'y': %lld is not a class in 0..%d (see --classes)",
+                              meta_path, aspire_csv_line(meta, r), (long long)y, nclasses - 1);
             goto done;
         }
-        char *end;
-        errno = 0;
-        long y = strtol(meta.rows[r][c_y], &end, 10);
-        if (!meta.rows[r][c_y][0] || *end || errno || y < 0 || y >= nclasses) {
-            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: y = '%s' is not a class in 0..%d (see --classes)", meta_path,
-                              meta.line[r], meta.rows[r][c_y], nclasses - 1);
-            goto done;
-        }
-        index[r - 1] = (meta_row){meta.rows[r][c_file], r};
+        index[r] = (meta_row){aspire_csv_field(meta, r, c_file), (int)r};
     }
     qsort(index, (size_t)nmeta, sizeof *index, cmp_meta);
 
-    /* captions */
-    if ((rc = csv_read(captions, &caps)) || (rc = csv_column(&caps, captions, "path", &c_path)) ||
-        (rc = csv_column(&caps, captions, "caption", &c_cap)))
+    /* captions → extractions */
+    if ((rc = aspire_csv_read(&caps, captions)) || (rc = aspire_csv_require(caps, "path", &c_path)) ||
+        (rc = aspire_csv_require(caps, "caption", &c_cap)))
         goto done;
-    int ncaps = caps.nrows - 1;
+    int64_t ncaps = aspire_csv_nrows(caps);
     items = calloc((size_t)ncaps + 1, sizeof *items);
     item_cls = calloc((size_t)ncaps + 1, sizeof *item_cls);
-    int *item_row = calloc((size_t)ncaps + 1, sizeof *item_row);
-    lines = calloc((size_t)ncaps + 1, sizeof *lines);
-    if (!items || !item_cls || !item_row || !lines) { free(item_row); fail_msg = "out of memory"; goto done; }
-    double t0 = aspire_now();
-    for (int r = 1; r < caps.nrows; r++) {
-        int need = c_path > c_cap ? c_path : c_cap;
-        if (caps.ncols[r] <= need) {
-            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: %d fields, %d expected", captions, caps.line[r], caps.ncols[r], caps.ncols[0]);
-            free(item_row);
-            goto done;
-        }
-        const meta_row *m = match_path(index, nmeta, data, caps.rows[r][c_path]);
+    item_row = calloc((size_t)ncaps + 1, sizeof *item_row);
+    if (!items || !item_cls || !item_row) { fail_msg = "out of memory"; goto done; }
+    aspire_progress pg;
+    aspire_progress_init(&pg, "extract", ncaps, "caption");
+    if (quiet) pg.quiet = 1;
+    for (int64_t r = 0; r < ncaps; r++) {
+        const char *path = aspire_csv_field(caps, r, c_path);
+        const meta_row *m = match_path(index, (int)nmeta, data, path);
         if (!m) {
-            rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s:%d: '%s' is not an img_filename of %s", captions, caps.line[r],
-                              caps.rows[r][c_path], meta_path);
-            free(item_row);
+            rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s:%d: '%s' is not an img_filename of %s", captions,
+                              aspire_csv_line(caps, r), path, meta_path);
             goto done;
         }
-        int y = (int)strtol(meta.rows[m->row][c_y], NULL, 10);
-        item_cls[nitems] = y;
+        int64_t y = 0;
+        aspire_csv_get_int(meta, m->row, c_y, &y);
+        item_cls[nitems] = (int)y;
         item_row[nitems] = m->row;
-        rc = aspire_extractor_extract(ex, caps.rows[r][c_cap], y, &items[nitems]);
+        rc = aspire_extractor_extract(ex, aspire_csv_field(caps, r, c_cap), (int)y, &items[nitems]);
         nitems++;
         if (rc) {
-            aspire_error_prefix(rc, "%s:%d", captions, caps.line[r]);
-            free(item_row);
+            aspire_error_prefix(rc, "%s:%d", captions, aspire_csv_line(caps, r));
             goto done;
         }
+        aspire_progress_update(&pg, r + 1, NULL);
     }
-    if ((rc = aspire_extractor_alternates(ex, items, item_cls, nitems))) { free(item_row); goto done; }
-    double t1 = aspire_now();
+    if ((rc = aspire_extractor_alternates(ex, items, item_cls, nitems))) goto done;
     int with_bg = 0, nfg = 0;
     for (int i = 0; i < nitems; i++) {
-        int mr = item_row[i];
-        lines[i] = record_json(meta.rows[mr][c_id], meta.rows[mr][c_file], caps.rows[i + 1][c_cap], item_cls[i],
-                               names[item_cls[i]], &items[i]);
-        if (!lines[i]) { free(item_row); fail_msg = "out of memory"; goto done; }
         with_bg += items[i].background != NULL;
         nfg += items[i].n_foreground;
     }
-    free(item_row);
-    if ((rc = write_atomic_lines(out, lines, nitems))) goto done;
-    if (!quiet)
-        fprintf(stderr, "extract: %d captions in %.2f s (%.0f/s): %d with a background, %d foreground phrases → %s\n",
-                nitems, t1 - t0, nitems / (t1 - t0 > 1e-9 ? t1 - t0 : 1e-9), with_bg, nfg, out);
+    aspire_progress_finish(&pg, "%d with a background, %d foreground phrases", with_bg, nfg);
+
+    /* records, in the captions' order */
+    if ((rc = aspire_jsonl_writer_open(&w, out))) goto done;
+    for (int i = 0; i < nitems; i++) {
+        int64_t mr = item_row[i];
+        cJSON *o = record_json(aspire_csv_field(meta, mr, c_id), aspire_csv_field(meta, mr, c_file),
+                               aspire_csv_field(caps, i, c_cap), item_cls[i], names[item_cls[i]], &items[i]);
+        if (!o) { fail_msg = "out of memory"; goto done; }
+        rc = aspire_jsonl_writer_write(w, o);
+        cJSON_Delete(o);
+        if (rc) goto done;
+    }
+    rc = aspire_jsonl_writer_commit(w);
+    w = NULL;
+    if (rc) goto done;
+    if (!quiet) fprintf(stderr, "extract: wrote %d records to %s\n", nitems, out);
     status = 0;
 
 done:
-    if (status && !(status == 2)) cli_fail("extract", fail_msg);
+    if (status == 1) cli_fail("extract", fail_msg);
+    aspire_jsonl_writer_abort(w);
     if (items)
         for (int i = 0; i < nitems; i++) aspire_extraction_destroy(&items[i]);
-    if (lines)
-        for (int i = 0; i < nitems; i++) free(lines[i]);
-    free(lines);
     free(items);
     free(item_cls);
+    free(item_row);
     free(index);
-    csv_free(&meta);
-    csv_free(&caps);
+    aspire_csv_free(meta);
+    aspire_csv_free(caps);
     aspire_extractor_free(ex);
     for (int c = 0; c < nclasses; c++) free(names[c]);
     return status;
