@@ -6,8 +6,13 @@
  *   bench/extract [--n 5000] [--repeats 5] [--seed 1] [--scenes FILE.jsonl]
  *
  * Without --scenes the ground truth is the parts each synthetic caption was built from. A scenes
- * file has one JSON object per line with "caption", "class" (0 landbird, 1 waterbird),
- * "foreground" and "background" (lists of strings), e.g. from the world generator's captions.
+ * file has one JSON object per line, either a labelled caption — "caption", "class" (0 landbird,
+ * 1 waterbird), "foreground" and "background" (lists of strings; phrases must match exactly) — or
+ * a scene of the benchmark world as `aspire world task` writes it in its truth folder
+ * (scenes.jsonl: "y", "background", "objects" [{"name", "role"}], "captions"). For world scenes
+ * every caption is scored in the world's own terms: a foreground phrase is right when it names
+ * (with the world captioner's synonyms, copied below) an object that the caption mentions, and
+ * the background must be the scene's background name.
  * The last line printed is one JSON object. */
 #include "aspire/extract.h"
 #include "aspire/rng.h"
@@ -23,7 +28,18 @@ typedef struct sample {
     char fg[4][32];
     int nfg;
     char bg[32];        /* "" = none */
+    int world;          /* fg holds world object names, matched through world_syn */
 } sample;
+
+/* The world captioner's words for each context object (src/world/caption.c): object name, then
+ * the phrases that name it. "tree" names both trees. */
+static const char *const world_syn[][5] = {
+    {"sailboat", "sailboat", "boat", "sailing boat", NULL}, {"fish", "fish", NULL},
+    {"shell", "shell", "seashell", NULL}, {"pine", "pine tree", "evergreen tree", "tree", NULL},
+    {"tree", "tree", NULL}, {"sunflower", "sunflower", "flower", NULL}, {"mushroom", "mushroom", NULL},
+    {"cactus", "cactus", NULL}, {"sun", "sun", NULL}, {"cloud", "cloud", NULL},
+    {"balloon", "balloon", "red balloon", NULL},
+};
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -126,6 +142,64 @@ static void synth(aspire_rng *r, sample *s) {
     }
 }
 
+/* Does `phrase` occur in `text` as whole words? ("tree" not inside "pine tree" when skip_compound) */
+static int mentions(const char *text, const char *phrase, int skip_compound) {
+    size_t l = strlen(phrase);
+    for (const char *p = strstr(text, phrase); p; p = strstr(p + 1, phrase)) {
+        int left = p == text || p[-1] == ' ';
+        int right = p[l] == 0 || p[l] == ' ' || p[l] == ',' || p[l] == '.';
+        if (!left || !right) continue;
+        if (skip_compound && p - text >= 5 && (strncmp(p - 5, "pine ", 5) == 0 ||
+                                               (p - text >= 10 && strncmp(p - 10, "evergreen ", 10) == 0)))
+            continue;
+        return 1;
+    }
+    return 0;
+}
+
+/* The world objects (indices into world_syn) a phrase may name. */
+static int world_names(const char *phrase, int *idx) {
+    int n = 0;
+    for (int o = 0; o < N(world_syn); o++)
+        for (int k = 1; k < 5 && world_syn[o][k]; k++)
+            if (strcmp(phrase, world_syn[o][k]) == 0) { idx[n++] = o; break; }
+    return n;
+}
+
+/* One world scene line → a sample per caption. */
+static int add_world_scene(const cJSON *o, sample **s, int *cnt, int *cap) {
+    const cJSON *y = cJSON_GetObjectItemCaseSensitive(o, "y");
+    const cJSON *bg = cJSON_GetObjectItemCaseSensitive(o, "background");
+    const cJSON *objects = cJSON_GetObjectItemCaseSensitive(o, "objects");
+    const cJSON *caps = cJSON_GetObjectItemCaseSensitive(o, "captions");
+    if (!cJSON_IsNumber(y) || !cJSON_IsString(bg) || !cJSON_IsArray(objects) || !cJSON_IsArray(caps)) return 1;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, caps) {
+        if (!cJSON_IsString(c)) return 1;
+        if (*cnt == *cap) { *cap *= 2; *s = realloc(*s, (size_t)*cap * sizeof **s); }
+        sample *x = &(*s)[(*cnt)++];
+        memset(x, 0, sizeof *x);
+        x->world = 1;
+        snprintf(x->caption, sizeof x->caption, "%s", c->valuestring);
+        x->cls = y->valueint;
+        snprintf(x->bg, sizeof x->bg, "%s", bg->valuestring);
+        const cJSON *ob;
+        cJSON_ArrayForEach(ob, objects) {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(ob, "name");
+            const cJSON *role = cJSON_GetObjectItemCaseSensitive(ob, "role");
+            if (!cJSON_IsString(name) || (cJSON_IsString(role) && strcmp(role->valuestring, "bird") == 0)) continue;
+            for (int w = 0; w < N(world_syn); w++) {
+                if (strcmp(world_syn[w][0], name->valuestring) != 0) continue;
+                int said = 0;
+                for (int k = 1; k < 5 && world_syn[w][k]; k++)
+                    said = said || mentions(x->caption, world_syn[w][k], strcmp(world_syn[w][k], "tree") == 0 && w == 4);
+                if (said && x->nfg < 4) add_fg(x, world_syn[w][0]);
+            }
+        }
+    }
+    return 0;
+}
+
 static int load_scenes(const char *path, sample **out, int *n) {
     FILE *fp = fopen(path, "rb");
     if (!fp) { fprintf(stderr, "bench extract: cannot open %s\n", path); return 1; }
@@ -136,6 +210,16 @@ static int load_scenes(const char *path, sample **out, int *n) {
     while (getline(&line, &ln, fp) > 0) {
         lineno++;
         cJSON *o = cJSON_Parse(line);
+        if (o && cJSON_GetObjectItemCaseSensitive(o, "captions")) {
+            if (add_world_scene(o, &s, &cnt, &cap)) {
+                fprintf(stderr, "bench extract: %s:%d: a world scene wants y, background, objects, captions\n", path, lineno);
+                cJSON_Delete(o);
+                free(line); free(s); fclose(fp);
+                return 1;
+            }
+            cJSON_Delete(o);
+            continue;
+        }
         const cJSON *cp = cJSON_GetObjectItemCaseSensitive(o, "caption");
         const cJSON *cl = cJSON_GetObjectItemCaseSensitive(o, "class");
         const cJSON *fg = cJSON_GetObjectItemCaseSensitive(o, "foreground");
@@ -225,12 +309,24 @@ int main(int argc, char **argv) {
     long tp = 0, fp = 0, fn = 0, bg_ok = 0;
     int shown = 0;
     for (int i = 0; i < n; i++) {
-        int hit = 0;
-        for (int k = 0; k < e[i].n_foreground; k++) {
-            int found = 0;
-            for (int j = 0; j < s[i].nfg; j++) found = found || strcmp(e[i].foreground[k], s[i].fg[j]) == 0;
-            if (found) { tp++; hit++; } else fp++;
-        }
+        int hit = 0, used[4] = {0};
+        /* world phrases naming one object are matched before ambiguous ones ("tree") */
+        for (int pass = 0; pass < 2; pass++)
+            for (int k = 0; k < e[i].n_foreground; k++) {
+                int found = 0;
+                if (s[i].world) {
+                    int idx[4], ni = world_names(e[i].foreground[k], idx);
+                    if ((pass == 0) != (ni == 1)) continue;
+                    for (int a = 0; a < ni && !found; a++)
+                        for (int j = 0; j < s[i].nfg && !found; j++)
+                            if (!used[j] && strcmp(s[i].fg[j], world_syn[idx[a]][0]) == 0) found = used[j] = 1;
+                } else {
+                    if (pass) continue;
+                    for (int j = 0; j < s[i].nfg && !found; j++)
+                        if (!used[j] && strcmp(e[i].foreground[k], s[i].fg[j]) == 0) found = used[j] = 1;
+                }
+                if (found) { tp++; hit++; } else fp++;
+            }
         fn += s[i].nfg - hit;
         const char *got = e[i].background ? e[i].background : "";
         int bgm = strcmp(got, s[i].bg) == 0;

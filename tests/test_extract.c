@@ -124,6 +124,14 @@ static void test_synonyms_plurals_collocations(void) {
             snprintf(cap, sizeof cap, "a %s next to a boat on a lake", birds[i]);
             expect(ex, cap, cls, "boat", "lake");
         }
+    /* the world captioner's other words and templates */
+    expect(ex, "a chicken standing in a field next to an evergreen tree", 0, "tree", "field");
+    expect(ex, "a lake with a duck and a sailing boat", 1, "sailing boat", "lake");
+    expect(ex, "a view of a lake with a fish and a red balloon", 1, "fish|balloon", "lake");
+    expect(ex, "a photo of a seashell and a flower on the ocean", 1, "seashell|flower", "ocean");
+    expect(ex, "an empty desert", 0, "", "desert");
+    expect(ex, "there is a bird in a meadow", 0, "", "meadow");
+    expect(ex, "a photo of the sun and a cloud by a pond", 1, "sun|cloud", "pond");
     /* the bird's parts go with it */
     expect(ex, "a bird with a fish in its beak and white feathers", 0, "fish", NULL);
     /* plurals and irregular plurals */
