@@ -117,7 +117,7 @@ static const root_spec root_specs[] = {
     {"land", 2, "soil", F_BG_LAND, false, false},             /* wetland, marsh, farmland, turf */
     {"geological_formation", 1, "formation", F_BG_LAND, false, false}, /* beach, shore, mountain, hill, cliff */
     {"biome", 1, NULL, F_BG_LAND, false, false},              /* forest (woodland), desert, grassland */
-    {"vegetation", 1, "flora", F_BG_LAND, false, false},      /* forest, woods, jungle, bush */
+    {"vegetation", 1, "flora", F_BG_LAND, false, false},      /* forest, woods */
     {"earth", 2, "ground", F_BG_LAND | F_BG_COVER, false, false}, /* the material: soil, dirt, sand, mud */
     {"road", 1, "route", F_BG_LAND | F_BG_COVER, false, false},   /* road, street, highway */
     {"sky", 1, NULL, F_BG_SKY, false, false},
