@@ -36,6 +36,8 @@ bench-engine: deps build
 .PHONY: bench-world
 bench-world: deps build
 	@$(BUILD)/bench/world --runs 3
+
+.PHONY: bench-extract
 bench-extract: deps build
 	@$(BUILD)/bench/extract
 
