@@ -6,6 +6,7 @@
 #include "aspire/fileio.h"
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
@@ -163,11 +164,12 @@ static void jpeg_error_exit_cb(j_common_ptr cinfo) {
     longjmp(e->jb, 1);
 }
 
-/* Level -1 is a corrupt-data warning (premature end of file, bad Huffman code, extraneous bytes):
- * libjpeg would go on and return a partly grey image; we refuse the file instead. Levels >= 0
- * are trace messages. */
+/* Level -1 is a corrupt-data warning (premature end of file, bad Huffman code, lost sync): libjpeg
+ * would go on and return a partly grey image; we refuse the file instead. The one exception is
+ * "extraneous bytes before marker": junk between segments, common in files written by cameras and
+ * editors, with the image data intact (PIL decodes those too). Levels >= 0 are trace messages. */
 static void jpeg_emit_message_cb(j_common_ptr cinfo, int level) {
-    if (level >= 0) return;
+    if (level >= 0 || cinfo->err->msg_code == JWRN_EXTRANEOUS_DATA) return;
     jpeg_err *e = (jpeg_err *)cinfo->err;
     e->pub.format_message(cinfo, e->msg);
     longjmp(e->jb, 1);
