@@ -495,6 +495,39 @@ static void test_augmentation(void) {
     aspire_dataset_free(ds);
 }
 
+static long alloc_budget;
+static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
+    (void)old_size; (void)ud;
+    if (new_size == 0) { free(ptr); return NULL; }
+    if (alloc_budget-- <= 0) return NULL;
+    return realloc(ptr, new_size);
+}
+
+/* Allocation failures at every point of a load (one thread: the budget is not atomic). */
+static void test_out_of_memory(void) {
+    omp_set_num_threads(1);
+    int ok = 0, nomem = 0, other = 0;
+    for (long b = 0; b < 400 && ok < 3; b++) {
+        alloc_budget = b;
+        aspire_set_allocator(failing_alloc, NULL);
+        aspire_dataset *ds;
+        aspire_dataset_options o = {.split = ASPIRE_SPLIT_ALL, .size = 8};
+        int rc = aspire_dataset_load(&ds, P("wb", NULL), &o);
+        aspire_loader *ld = NULL;
+        aspire_loader_options lo = {.batch_size = 4, .crop = 1};
+        if (rc == ASPIRE_OK) rc = aspire_loader_new(&ld, ds, &lo);
+        aspire_set_allocator(NULL, NULL);
+        if (rc == ASPIRE_OK) ok += aspire_dataset_count(ds) == NBASE;
+        else if (rc == ASPIRE_ERR_NOMEM) nomem++;
+        else { other++; fprintf(stderr, "    %s\n", aspire_errmsg()); }
+        aspire_loader_free(ld);
+        if (rc == ASPIRE_OK || ld) aspire_dataset_free(ds);
+        else if (rc != ASPIRE_OK && ds) aspire_dataset_free(ds);
+    }
+    omp_set_num_threads(2);
+    CHECK(ok > 0 && nomem > 0 && other == 0);
+}
+
 int main(void) {
     testdir_make(dir, sizeof dir);
     RUN(test_load_waterbirds);
@@ -505,6 +538,7 @@ int main(void) {
     RUN(test_loader_order);
     RUN(test_loader_weighted);
     RUN(test_augmentation);
+    RUN(test_out_of_memory);
     testdir_remove(dir);
     return TEST_REPORT();
 }
