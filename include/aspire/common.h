@@ -61,7 +61,7 @@ ASPIRE_API _Noreturn void aspire_assert_fail(const char *file, int line, const c
     __attribute__((format(printf, 4, 5)));
 #define ASPIRE_ASSERT(cond, ...)                                                  \
     do {                                                                          \
-        if (!(cond)) aspire_assert_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__); \
+        if (!(cond)) aspire_assert_fail(__FILE__, __LINE__, #cond, " " __VA_ARGS__); \
     } while (0)
 
 /* Threads: 0 = all cores. Sets OpenMP's (and so oneDNN's) thread count. */

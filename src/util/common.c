@@ -104,7 +104,7 @@ _Noreturn void aspire_abort(const char *file, int line, const char *fmt, ...) {
 }
 
 _Noreturn void aspire_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...) {
-    fprintf(stderr, "aspire: internal error at %s:%d: assertion failed: %s ", file, line, cond);
+    fprintf(stderr, "aspire: internal error at %s:%d: assertion failed: %s", file, line, cond);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
