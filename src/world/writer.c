@@ -9,10 +9,12 @@
 #include "aspire/fileio.h"
 #include "aspire/image.h"
 
+#include <errno.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- A growing string ---------------------------------------------------------------------- */
 
@@ -269,6 +271,14 @@ static int make_dirs(const char *out, const char *truth, int masks, int cf) {
         rc = d ? aspire_mkdir_p(d) : ASPIRE_ERR_NOMEM;
         aspire_strfree(d);
     }
+    /* An older dataset here stops being one before its images are overwritten: its metadata.csv
+     * goes now and the new one comes last, so an interrupted run never pairs old rows with new
+     * images. */
+    char *meta = rc == ASPIRE_OK ? aspire_path_join(out, "metadata.csv") : NULL;
+    if (rc == ASPIRE_OK && !meta) rc = ASPIRE_ERR_NOMEM;
+    if (meta && unlink(meta) != 0 && errno != ENOENT)
+        rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot remove the old file: %s", meta, strerror(errno));
+    aspire_strfree(meta);
     return rc;
 }
 
