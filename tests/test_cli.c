@@ -4,6 +4,8 @@
  * the option), and leave what was there before as it was, with no temporary files behind.
  * (The extractor's own bad input and its successful runs are in test_extract.c; the world's
  * images in test_world.c.) Runs the built program, ASPIRE_BIN, through the shell. */
+#include "aspire/fileio.h"
+
 #include "test.h"
 #include "testdir.h"
 
@@ -192,6 +194,20 @@ static void test_world(void) {
     CHECK(count_files(P("ds")) == files);
     free(meta);
     free(meta2);
+
+    /* a run that fails while rendering over an older dataset (image 9's file cannot be written,
+     * whatever its species) unmakes the older one: its metadata.csv is gone, not left to describe
+     * images the new run has overwritten */
+    const char *species[] = {"duck", "swan", "flamingo", "penguin", "goose", "rooster", "turkey", "peacock",
+                             "parrot", "eagle", "owl"};
+    for (int i = 0; i < 11; i++) {
+        char d[64];
+        snprintf(d, sizeof d, "ds/%s/000009.png", species[i]);
+        CHECK(aspire_mkdir_p(P(d)) == ASPIRE_OK);
+    }
+    rc = aspire("world task --out '%s' %s --seed 1 --train 5", P("ds"), small);
+    FAILS(1, "000009.png", "folder");
+    CHECK(!exists(P("ds/metadata.csv")));
 
     /* a truth folder that cannot be made: no dataset appears (no metadata.csv, no images) */
     rc = aspire("world task --out '%s' --truth '%s' %s", P("ds2"), P("afile"), small);
