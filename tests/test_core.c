@@ -3,6 +3,7 @@
 #include "engine/internal.h"
 #include "test.h"
 
+#include <omp.h>
 #include <string.h>
 
 static void test_rng(void) {
@@ -78,10 +79,27 @@ static void test_params(void) {
     aspire_params_free(p);
 }
 
+/* A thread count far beyond the machine is capped (an OpenMP team of 100000 overflowed libgomp's
+ * stack); 0 means all cores. */
+static void test_threads(void) {
+    int keep = aspire_get_threads(), procs = omp_get_num_procs();
+    aspire_set_threads(100000);
+    int n = aspire_get_threads();
+    CHECK_MSG(n >= procs && n <= (procs < 16 ? 64 : 4 * procs), "%d threads", n);
+    int ran = 0;
+#pragma omp parallel reduction(+ : ran)
+    ran += 1;
+    CHECK(ran == n);
+    aspire_set_threads(0);
+    CHECK(aspire_get_threads() == procs);
+    aspire_set_threads(keep);
+}
+
 int main(void) {
     RUN(test_rng);
     RUN(test_arena_and_reset);
     RUN(test_grad_plumbing);
     RUN(test_params);
+    RUN(test_threads);
     return TEST_REPORT();
 }

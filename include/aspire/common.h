@@ -64,7 +64,8 @@ ASPIRE_API _Noreturn void aspire_assert_fail(const char *file, int line, const c
         if (!(cond)) aspire_assert_fail(__FILE__, __LINE__, #cond, " " __VA_ARGS__); \
     } while (0)
 
-/* Threads: 0 = all cores. Sets OpenMP's (and so oneDNN's) thread count. */
+/* Threads: 0 = all cores; more than 4 x the cores (at least 64) is taken as that many. Sets
+ * OpenMP's (and so oneDNN's) thread count. */
 ASPIRE_API void aspire_set_threads(int n);
 ASPIRE_API int aspire_get_threads(void);
 

@@ -114,7 +114,9 @@ _Noreturn void aspire_assert_fail(const char *file, int line, const char *cond, 
 }
 
 void aspire_set_threads(int n) {
-    if (n <= 0) n = omp_get_num_procs();
+    int procs = omp_get_num_procs(), cap = procs < 16 ? 64 : 4 * procs;
+    if (n <= 0) n = procs;
+    if (n > cap) n = cap;  /* libgomp builds a team on its stack: 100000 threads overflowed it */
     omp_set_num_threads(n);
 }
 
