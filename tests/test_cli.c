@@ -119,6 +119,10 @@ static void test_commands_and_options(void) {
     CHECK_MSG(rc == 0 && v && strncmp(v, "aspire ", 7) == 0, "%s", v ? v : "");
     free(v);
 
+    /* a result that cannot be written is a failure */
+    int st = system("'" ASPIRE_BIN "' extract --text 'a duck on a lake' >/dev/full 2>/dev/null");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+
     rc = aspire("version --bogus");
     FAILS(2, "unknown option '--bogus'", NULL);
     rc = aspire("version extra");

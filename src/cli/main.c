@@ -3,6 +3,7 @@
 
 #include "aspire/common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ static int cmd_help(int argc, char **argv) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
     if (argc < 2) { cmd_help(0, NULL); return 2; }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(0, NULL);
     if (strcmp(argv[1], "--version") == 0) return cmd_version(1, argv + 1);
@@ -54,4 +55,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     return c->fn(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv) {
+    int rc = run(argc, argv);
+    /* results printed on stdout count only if they got there (a full disk, a closed pipe) */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "aspire: cannot write the output: %s\n", strerror(errno));
+        return rc ? rc : 1;
+    }
+    return rc;
 }
