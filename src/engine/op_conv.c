@@ -518,6 +518,7 @@ static void conv_backward(aspire_ctx *ctx, aspire_node *node) {
     }
     /* The reference path (also the stand-in should oneDNN fail here: the forward already succeeded
      * on the same shapes, so this is not expected; backward functions cannot return errors). */
+    if (sv->fwd) aspire_dnnl_note_fallback(ctx);
     if (acc_x && !(gx = aspire_grad_begin(ctx, x, &ax))) return;
     conv_bwd_ref(ctx, &sv->g, y->grad, x->data, w->data, gx, gw, gb);
     if (gx) aspire_grad_end(ctx, x, gx, ax);
