@@ -190,14 +190,31 @@ int cmd_extract(int argc, char **argv) {
                               meta_path, aspire_csv_line(meta, r), (long long)y, nclasses - 1);
             goto done;
         }
-        index[r] = (meta_row){aspire_csv_field(meta, r, c_file), (int)r};
+        const char *file = aspire_csv_field(meta, r, c_file);
+        if (!*file) {
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: column 'img_filename' is empty", meta_path,
+                              aspire_csv_line(meta, r));
+            goto done;
+        }
+        index[r] = (meta_row){file, (int)r};
     }
     qsort(index, (size_t)nmeta, sizeof *index, cmp_meta);
+    for (int64_t r = 1; r < nmeta; r++)  /* a caption could not tell which row it belongs to */
+        if (strcmp(index[r - 1].filename, index[r].filename) == 0) {
+            int a = index[r - 1].row < index[r].row ? index[r - 1].row : index[r].row;
+            int b = index[r - 1].row ^ index[r].row ^ a;
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: img_filename '%s' is already on line %d", meta_path,
+                              aspire_csv_line(meta, b), index[r].filename, aspire_csv_line(meta, a));
+            goto done;
+        }
 
     /* captions → extractions */
     if ((rc = aspire_csv_read(&caps, captions)) || (rc = aspire_csv_require(caps, "path", &c_path)) ||
         (rc = aspire_csv_require(caps, "caption", &c_cap)))
         goto done;
+    /* the output is opened (a temporary file beside it) before the work, so that an unwritable
+     * --out fails at once; it replaces the old file only at the commit */
+    if ((rc = aspire_jsonl_writer_open(&w, out))) goto done;
     int64_t ncaps = aspire_csv_nrows(caps);
     items = calloc((size_t)ncaps + 1, sizeof *items);
     item_cls = calloc((size_t)ncaps + 1, sizeof *item_cls);
@@ -235,7 +252,6 @@ int cmd_extract(int argc, char **argv) {
     aspire_progress_finish(&pg, "%d with a background, %d foreground phrases", with_bg, nfg);
 
     /* records, in the captions' order */
-    if ((rc = aspire_jsonl_writer_open(&w, out))) goto done;
     for (int i = 0; i < nitems; i++) {
         int64_t mr = item_row[i];
         cJSON *o = record_json(aspire_csv_field(meta, mr, c_id), aspire_csv_field(meta, mr, c_file),
