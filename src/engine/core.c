@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-static double tcpu(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 
 /* ---- arena --------------------------------------------------------------------------------- */
 typedef struct chunk { struct chunk *prev; size_t cap, used; char *mem; } chunk;
@@ -245,20 +243,20 @@ int aspire_backward(aspire_ctx *ctx, aspire_tensor *loss) {
     for (int i = ctx->tape_len - 1; i >= 0; i--) {
         aspire_node *n = &ctx->tape[i];
         if (!n->out->grad_valid) continue;  /* nothing flowed into this op's output */
-        double t0 = ctx->profile ? tcpu() : 0;
+        double t0 = ctx->profile ? aspire_now() : 0;
         aspire_op_table[n->op].backward(ctx, n);
-        if (ctx->profile) { ctx->prof_bwd[n->op] += tcpu() - t0; ctx->prof_bwd_n[n->op]++; }
+        if (ctx->profile) { ctx->prof_bwd[n->op] += aspire_now() - t0; ctx->prof_bwd_n[n->op]++; }
         if (ctx->failed) return aspire_error_prefix(ASPIRE_ERR_NOMEM, "backward of %s", aspire_op_table[n->op].name);
     }
     return ASPIRE_OK;
 }
 
 /* ---- profile ------------------------------------------------------------------------------- */
-double aspire_prof_begin(aspire_ctx *ctx) { return ctx->profile ? tcpu() : 0.0; }
+double aspire_prof_begin(aspire_ctx *ctx) { return ctx->profile ? aspire_now() : 0.0; }
 
 void aspire_prof_end(aspire_ctx *ctx, int op, double t0) {
     if (!ctx->profile) return;
-    ctx->prof_fwd[op] += tcpu() - t0;
+    ctx->prof_fwd[op] += aspire_now() - t0;
     ctx->prof_fwd_n[op]++;
 }
 
