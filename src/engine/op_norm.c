@@ -178,13 +178,16 @@ aspire_tensor *aspire_batchnorm_act(aspire_ctx *ctx, aspire_tensor *x, aspire_te
         int64_t n = y->numel;
         if (r && relu) {
 #pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
-            for (int64_t i = 0; i < n; i++) yd[i] = fmaxf(yd[i] + r[i], 0.0f);
+            for (int64_t i = 0; i < n; i++) {
+                float v = yd[i] + r[i];
+                yd[i] = v > 0.0f ? v : 0.0f; /* not fmaxf: GCC calls it per element instead of vectorising */
+            }
         } else if (r) {
 #pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
             for (int64_t i = 0; i < n; i++) yd[i] += r[i];
         } else {
 #pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
-            for (int64_t i = 0; i < n; i++) yd[i] = fmaxf(yd[i], 0.0f);
+            for (int64_t i = 0; i < n; i++) yd[i] = yd[i] > 0.0f ? yd[i] : 0.0f;
         }
     }
     if (batch_stats && running_mean && running_var) {
