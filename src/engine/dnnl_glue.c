@@ -31,6 +31,7 @@ struct aspire_dnnl {
     void *tmp[ASPIRE_DNNL_TMP_SLOTS];
     size_t tmp_bytes[ASPIRE_DNNL_TMP_SLOTS];
     int winograd;          /* ASPIRE_WINOGRAD=0 turns Winograd convolutions off */
+    int fallbacks;         /* backward passes that fell back to the reference path */
 };
 
 int aspire_dnnl_fail(dnnl_status_t s, const char *call) {
@@ -125,8 +126,8 @@ fail:
     return rc;
 }
 
-int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
-                     const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+static int make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                const_dnnl_primitive_desc_t hint, int no_ref, aspire_prim **out) {
     int rc = ASPIRE_OK;
     dnnl_primitive_attr_t a = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -136,10 +137,30 @@ int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_des
     DNNL_TRY(dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user));
     DNNL_TRY(dnnl_primitive_desc_create(&pd, desc, a, d->engine, hint));
     dnnl_primitive_attr_destroy(a);
+    a = NULL;
+    if (no_ref) {
+        const char *impl = NULL;
+        DNNL_TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+        if (impl && strncmp(impl, "ref", 3) == 0) {
+            dnnl_primitive_desc_destroy(pd);
+            return aspire_error(ASPIRE_ERR_BACKEND, "oneDNN: only its reference kernel (%s) for this layout", impl);
+        }
+    }
     return cache_put(d, k, pd, out);
 fail:
+    if (pd) dnnl_primitive_desc_destroy(pd);
     if (a) dnnl_primitive_attr_destroy(a);
     return rc;
+}
+
+int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
+                     const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+    return make(d, k, desc, attr, hint, 0, out);
+}
+
+int aspire_dnnl_make_fast(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
+                          const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+    return make(d, k, desc, attr, hint, 1, out);
 }
 
 const dnnl_memory_desc_t *aspire_prim_md(const aspire_prim *p, int arg) {
@@ -305,3 +326,13 @@ int aspire_dnnl_cache_size(aspire_ctx *ctx) {
 }
 
 int aspire_dnnl_winograd(const aspire_dnnl *d) { return d->winograd; }
+
+void aspire_dnnl_note_fallback(aspire_ctx *ctx) {
+    aspire_dnnl *d = aspire_ctx_dnnl(ctx);
+    if (d) d->fallbacks++;
+}
+
+int aspire_dnnl_fallbacks(aspire_ctx *ctx) {
+    aspire_dnnl *d = aspire_ctx_dnnl(ctx);
+    return d ? d->fallbacks : 0;
+}
