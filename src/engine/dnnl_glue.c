@@ -32,6 +32,7 @@ struct aspire_dnnl {
     size_t tmp_bytes[ASPIRE_DNNL_TMP_SLOTS];
     int winograd;          /* ASPIRE_WINOGRAD=0 turns Winograd convolutions off */
     int fallbacks;         /* backward passes that fell back to the reference path */
+    int bn_path;           /* ASPIRE_BN: 0 = per case, 1 = "fast" (fused C kernels), 2 = "onednn" */
 };
 
 int aspire_dnnl_fail(dnnl_status_t s, const char *call) {
@@ -72,6 +73,8 @@ aspire_dnnl *aspire_dnnl_get(aspire_ctx *ctx) {
     DNNL_TRY(dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags));
     const char *w = getenv("ASPIRE_WINOGRAD");
     d->winograd = !(w && atoi(w) == 0);
+    const char *bn = getenv("ASPIRE_BN");
+    d->bn_path = !bn ? 0 : strcmp(bn, "fast") == 0 ? 1 : strcmp(bn, "onednn") == 0 ? 2 : 0;
     aspire_ctx_set_dnnl(ctx, d, dnnl_state_free);
     return d;
 fail:
@@ -336,3 +339,5 @@ int aspire_dnnl_fallbacks(aspire_ctx *ctx) {
     aspire_dnnl *d = aspire_ctx_dnnl(ctx);
     return d ? d->fallbacks : 0;
 }
+
+int aspire_dnnl_bn_path(const aspire_dnnl *d) { return d->bn_path; }

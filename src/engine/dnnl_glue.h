@@ -122,6 +122,11 @@ int aspire_dnnl_md_same(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b
  * variable ASPIRE_WINOGRAD=0 turns them off, read when the context first uses oneDNN). */
 int aspire_dnnl_winograd(const aspire_dnnl *d);
 
+/* Batch norm's kernels: 0 = chosen per case (see op_norm.c), 1 = always the fused C kernels,
+ * 2 = always oneDNN's primitive. From the environment (ASPIRE_BN=fast or =onednn), read when the
+ * context first uses oneDNN. */
+int aspire_dnnl_bn_path(const aspire_dnnl *d);
+
 /* Backward functions cannot return errors: when a oneDNN backward fails they compute the same
  * with the reference path and count it here (tests check the count stays 0). */
 void aspire_dnnl_note_fallback(aspire_ctx *ctx);
