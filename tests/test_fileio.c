@@ -92,12 +92,16 @@ static void test_atomic_abort_keeps_old(void) {
 
 static void test_atomic_failures(void) {
     int before = testdir_count(dir);
-    /* rename over a non-empty folder fails: the folder and its contents survive, no temp remains */
+    /* a write over a folder fails (at the open, before any work): the folder and its contents
+     * survive, no temp remains */
     CHECK(aspire_mkdir_p(P("sub/inner")) == ASPIRE_OK);
     before = testdir_count(dir);
     int rc = aspire_write_file_atomic(P("sub"), "x", 1);
     CHECK(rc == ASPIRE_ERR_IO);
-    CHECK_MSG(strstr(aspire_errmsg(), P("sub")) != NULL, "%s", aspire_errmsg());
+    CHECK_MSG(strstr(aspire_errmsg(), P("sub")) != NULL && strstr(aspire_errmsg(), "folder"), "%s", aspire_errmsg());
+    aspire_atomic_file af0;
+    CHECK(aspire_atomic_open(&af0, P("sub/inner")) == ASPIRE_ERR_IO);
+    CHECK(af0.fp == NULL);
     CHECK(testdir_count(dir) == before);
     CHECK(testdir_count(P("sub")) == 1);
     /* the folder does not exist */
@@ -115,6 +119,20 @@ static void test_atomic_failures(void) {
     CHECK(aspire_atomic_commit(&af) == ASPIRE_ERR_IO);
     CHECK(!aspire_file_exists(P("err.txt")));
     CHECK(testdir_count(dir) == before);
+}
+
+static void test_nosync(void) {
+    /* without fsync the write is still temporary-file-then-rename: visible only after commit */
+    aspire_atomic_file af;
+    CHECK(aspire_atomic_open_ex(&af, P("nosync.txt"), ASPIRE_ATOMIC_NOSYNC) == ASPIRE_OK);
+    CHECK(af.flags == ASPIRE_ATOMIC_NOSYNC);
+    fputs("fast", af.fp);
+    CHECK(!aspire_file_exists(P("nosync.txt")));
+    CHECK(aspire_atomic_commit(&af) == ASPIRE_OK);
+    CHECK(file_is(P("nosync.txt"), "fast"));
+    CHECK(aspire_sync_fs(dir) == ASPIRE_OK);
+    CHECK(aspire_sync_fs(P("nope/none")) == ASPIRE_ERR_IO);
+    CHECK(strstr(aspire_errmsg(), "nope/none") != NULL);
 }
 
 static void test_read_errors(void) {
@@ -160,6 +178,7 @@ int main(void) {
     RUN(test_atomic_write_and_read);
     RUN(test_atomic_abort_keeps_old);
     RUN(test_atomic_failures);
+    RUN(test_nosync);
     RUN(test_read_errors);
     RUN(test_mkdir_p);
     RUN(test_path_join);
