@@ -317,7 +317,8 @@ static aspire_tensor *f_bn(aspire_ctx *c, aspire_tensor **in, void *ud) {
                                 bc->relu);
 }
 
-/* Every case on each of batch norm's non-reference kernels: chosen per case, fused C, oneDNN. */
+/* Every case on each of batch norm's non-reference kernels: the default (fused C), forced fused C,
+ * oneDNN's primitive. */
 static void test_batchnorm_grads(void) {
     const char *kernels[3] = {NULL, "fast", "onednn"};
     const int shapes[3][4] = {{2, 4, 3, 5}, {6, 7, 0, 0}, {2, 3, 3, 16}};

@@ -29,14 +29,18 @@ typedef struct bn_saved {
     void *ws;           /* oneDNN's ReLU workspace when the primitive fused the ReLU */
 } bn_saved;
 
-/* ---- fused C kernels: the default fast path ---------------------------------------------------
- * Used for batch norm with a residual (ResNet block ends), where oneDNN 2.6's primitive has no
- * fusion: measured on this network's shapes (one thread, data not in cache), forward 2.2 vs
- * 3.6 ms at (64, 64, 64, 16) (statistics in one pass instead of two) before the add + ReLU pass it
- * saves, backward with the ReLU mask and the residual's gradient fused 7.0 vs 8.7 ms. Without a
- * residual the primitive wins overall (its ReLU mask is a bitmask; these kernels read y); in the
- * whole training step the two choices measured the same when used everywhere. ASPIRE_BN=fast or
- * =onednn forces one of them (tests run both).
+/* ---- fused C kernels: the default fast path --------------------------------------------------
+ * Chosen over oneDNN 2.6's batch-norm primitive (still selectable: ASPIRE_BN=onednn) for two
+ * reasons. Speed: on this network's shapes (one thread, data not in cache) the forward takes 2.2 vs
+ * 3.6 ms at (64, 64, 64, 16) (statistics in one pass instead of two), a residual add + ReLU ride
+ * along instead of costing one more pass, and the backward with the ReLU mask and the residual's
+ * gradient fused takes 7.0 vs 8.7 ms (without a residual the primitive's ReLU bitmask makes its
+ * backward a little cheaper; over a whole training step the two measured the same). Accuracy: the
+ * primitive's single-threaded statistics (it runs single-threaded on small tensors, see
+ * aspire_threads_limit) lost precision on the reference network's stage-1 activations behind
+ * Winograd convolutions: its gradients then differed from PyTorch's by 1.2e-3 (relative), against
+ * 3e-6 with these kernels, which shift each channel by a pivot before summing and add tiles in
+ * double.
  *
  * x is walked as tiles: runs of rows sharing one range of channels. Plain (M, C): BN_RB rows by
  * all C channels; blocked nChw16c: per (image, block of 16 channels), BN_RB positions by 16.
@@ -106,7 +110,7 @@ static int bn_fast_stats(aspire_ctx *ctx, const aspire_tensor *x, float *mean, f
     if (!part || !pivot || !s1 || !s2) return ASPIRE_ERR_NOMEM;
     const float *xd = x->data;
     for (int64_t c = 0; c < C; c++) pivot[c] = t.blocked ? xd[(c / 16) * t.rows * 16 + c % 16] : xd[c];
-#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_SMALL_WORK)
     for (int64_t k = 0; k < t.ntiles; k++) {
         int64_t off, rows, c0;
         bn_tile(&t, k, &off, &rows, &c0);
@@ -217,7 +221,7 @@ static void bn_fast_apply(const aspire_tensor *x, float *y, const float *r, cons
     const bn_tiles t = bn_tiling(x);
     const bn_tile_args base = {.x = x->data, .r = r, .mean = mean, .a = a, .b = b, .out = y};
     const int mode = (r ? 2 : 0) | (relu ? 1 : 0);
-#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_SMALL_WORK)
     for (int64_t k = 0; k < t.ntiles; k++) {
         bn_tile_args ta;
         bn_tile_at(&t, k, &base, &ta, 0);
@@ -247,7 +251,7 @@ static void bn_fast_backward(aspire_ctx *ctx, const bn_saved *sv, aspire_tensor 
         float *part = aspire_ctx_alloc(ctx, sizeof(float) * (size_t)(t.ntiles * 2 * t.w));
         if (!part) return;
         const bn_tile_args base = {.x = x->data, .y = y->data, .dy = y->grad, .mean = sv->mean, .part = part};
-#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_SMALL_WORK)
         for (int64_t k = 0; k < t.ntiles; k++) {
             bn_tile_args ta;
             bn_tile_at(&t, k, &base, &ta, 2 * t.w);
@@ -287,7 +291,7 @@ static void bn_fast_backward(aspire_ctx *ctx, const bn_saved *sv, aspire_tensor 
     const bn_tile_args base = {.x = x->data, .y = y->data, .dy = y->grad, .mean = sv->mean, .a = a, .b = b, .k = kk,
                                .out = gx, .out2 = gr};
     const int mode = (relu ? 16 : 0) | (gx ? 8 : 0) | (ax ? 4 : 0) | (gr ? 2 : 0) | (ar ? 1 : 0);
-#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_SMALL_WORK)
     for (int64_t k = 0; k < t.ntiles; k++) {
         bn_tile_args ta;
         bn_tile_at(&t, k, &base, &ta, 0);
@@ -347,7 +351,7 @@ fail:
 
 /* Reference statistics: mean and biased variance per channel, in double. */
 static void ref_bn_stats(float *mean, float *var, const float *x, int64_t m, int64_t c) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * c > ASPIRE_SMALL_WORK)
     for (int64_t j = 0; j < c; j++) {
         double s = 0, s2 = 0;
         for (int64_t i = 0; i < m; i++) s += x[i * c + j];
@@ -359,8 +363,19 @@ static void ref_bn_stats(float *mean, float *var, const float *x, int64_t m, int
 }
 
 /* oneDNN forward into y; mean/var: batch statistics out (training) or running ones in (eval). */
+static int bn_fwd_dnnl_run(aspire_ctx *ctx, const aspire_tensor *x, aspire_tensor *y, const float *gm, const float *bt,
+                           float *mean, float *var, float eps, int batch_stats, int dnnl_relu, bn_saved *sv);
+
 static int bn_fwd_dnnl(aspire_ctx *ctx, const aspire_tensor *x, aspire_tensor *y, const float *gm, const float *bt,
                        float *mean, float *var, float eps, int batch_stats, int dnnl_relu, bn_saved *sv) {
+    const int prev = aspire_threads_limit(x->numel);
+    int rc = bn_fwd_dnnl_run(ctx, x, y, gm, bt, mean, var, eps, batch_stats, dnnl_relu, sv);
+    aspire_threads_restore(prev);
+    return rc;
+}
+
+static int bn_fwd_dnnl_run(aspire_ctx *ctx, const aspire_tensor *x, aspire_tensor *y, const float *gm, const float *bt,
+                           float *mean, float *var, float eps, int batch_stats, int dnnl_relu, bn_saved *sv) {
     int rc;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
     if (!d) return ASPIRE_ERR_BACKEND;
@@ -423,10 +438,7 @@ aspire_tensor *aspire_batchnorm_act(aspire_ctx *ctx, aspire_tensor *x, aspire_te
     if (!aspire_ctx_reference(ctx)) {
         aspire_dnnl *d = aspire_dnnl_get(ctx);
         if (!d) return NULL;
-        /* oneDNN's primitive, unless a residual is to be added: the fused C kernels then save whole
-         * passes. Without a residual the primitive's ReLU bitmask makes its backward the cheaper. */
-        int choice = aspire_dnnl_bn_path(d);
-        path = choice == 1 ? BN_FAST : choice == 2 ? BN_ONEDNN : residual ? BN_FAST : BN_ONEDNN;
+        path = aspire_dnnl_bn_path(d) == 2 ? BN_ONEDNN : BN_FAST;
     }
     aspire_tensor *in[4] = {x, gamma, beta, residual};
     aspire_node *node = aspire_record(ctx, ASPIRE_OP_BATCHNORM, y, 4, in);
@@ -456,7 +468,7 @@ aspire_tensor *aspire_batchnorm_act(aspire_ctx *ctx, aspire_tensor *x, aspire_te
         post_pass = 1;
         const float *xd = x->data;
         float *yd = y->data;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_SMALL_WORK)
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < C; j++) {
                 double v = (xd[i * C + j] - (double)mean[j]) / sqrt((double)var[j] + (double)eps);
@@ -474,16 +486,16 @@ aspire_tensor *aspire_batchnorm_act(aspire_ctx *ctx, aspire_tensor *x, aspire_te
         float *yd = y->data;
         int64_t n = y->numel;
         if (r && relu) {
-#pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > ASPIRE_SMALL_WORK)
             for (int64_t i = 0; i < n; i++) {
                 float v = yd[i] + r[i];
                 yd[i] = v > 0.0f ? v : 0.0f; /* not fmaxf: GCC calls it per element instead of vectorising */
             }
         } else if (r) {
-#pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > ASPIRE_SMALL_WORK)
             for (int64_t i = 0; i < n; i++) yd[i] += r[i];
         } else {
-#pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > ASPIRE_SMALL_WORK)
             for (int64_t i = 0; i < n; i++) yd[i] = yd[i] > 0.0f ? yd[i] : 0.0f;
         }
     }
@@ -508,7 +520,7 @@ aspire_tensor *aspire_batchnorm(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor
 static void ref_bn_bwd(const bn_saved *sv, const float *x, const float *dz, const float *gm, float *gx, int ax,
                        float *gg, int ag, float *gb, int ab) {
     const int64_t M = sv->m, C = sv->c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (M * C > ASPIRE_SMALL_WORK)
     for (int64_t j = 0; j < C; j++) {
         double mu = sv->mean[j], inv = 1.0 / sqrt((double)sv->var[j] + (double)sv->eps);
         double sdz = 0, sdzx = 0;
@@ -535,8 +547,19 @@ static void ref_bn_bwd(const bn_saved *sv, const float *x, const float *dz, cons
     }
 }
 
+static int bn_bwd_dnnl_run(aspire_ctx *ctx, const bn_saved *sv, const aspire_tensor *x, const float *gm, const float *bt,
+                           const float *dz, const void *ws, float *gx, float *gg, float *gb);
+
 static int bn_bwd_dnnl(aspire_ctx *ctx, const bn_saved *sv, const aspire_tensor *x, const float *gm, const float *bt,
                        const float *dz, const void *ws, float *gx, float *gg, float *gb) {
+    const int prev = aspire_threads_limit(x->numel);
+    int rc = bn_bwd_dnnl_run(ctx, sv, x, gm, bt, dz, ws, gx, gg, gb);
+    aspire_threads_restore(prev);
+    return rc;
+}
+
+static int bn_bwd_dnnl_run(aspire_ctx *ctx, const bn_saved *sv, const aspire_tensor *x, const float *gm, const float *bt,
+                           const float *dz, const void *ws, float *gx, float *gg, float *gb) {
     int rc;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
     if (!d) return ASPIRE_ERR_BACKEND;
@@ -589,7 +612,7 @@ void aspire_bwd_batchnorm(aspire_ctx *ctx, aspire_node *node) {
         float *buf = gr ? gr : aspire_ctx_alloc(ctx, sizeof(float) * (size_t)n);
         if (!buf) return;
         const float *yd = y->data;
-#pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > ASPIRE_SMALL_WORK)
         for (int64_t i = 0; i < n; i++) buf[i] = yd[i] > 0.0f ? dy[i] : 0.0f;
         dz = buf;
     } else if (gr) {
@@ -660,7 +683,7 @@ aspire_tensor *aspire_groupnorm(aspire_ctx *ctx, aspire_tensor *x, int groups, a
     if (!y || !mean || !rstd) return NULL;
     const float *xd = x->data, *gm = gamma ? gamma->data : NULL, *bt = beta ? beta->data : NULL;
     float *yd = y->data;
-#pragma omp parallel for collapse(2) schedule(static) if (x->numel > ASPIRE_PAR_MIN)
+#pragma omp parallel for collapse(2) schedule(static) if (x->numel > ASPIRE_SMALL_WORK)
     for (int64_t n = 0; n < N; n++)
         for (int64_t g = 0; g < G; g++) {
             const float *xn = xd + n * S * C + g * CG;
@@ -700,7 +723,7 @@ void aspire_bwd_groupnorm(aspire_ctx *ctx, aspire_node *node) {
         int ax;
         float *gx = aspire_grad_dst(ctx, x, &ax);
         if (!gx) return;
-#pragma omp parallel for collapse(2) schedule(static) if (x->numel > ASPIRE_PAR_MIN)
+#pragma omp parallel for collapse(2) schedule(static) if (x->numel > ASPIRE_SMALL_WORK)
         for (int64_t n = 0; n < N; n++)
             for (int64_t g = 0; g < G; g++) {
                 const int64_t off = n * S * C + g * CG;
@@ -728,7 +751,7 @@ void aspire_bwd_groupnorm(aspire_ctx *ctx, aspire_node *node) {
         float *gg = want_g ? aspire_grad_dst(ctx, gamma, &ag) : NULL;
         float *gb = want_b ? aspire_grad_dst(ctx, beta, &ab) : NULL;
         if ((want_g && !gg) || (want_b && !gb)) return;
-#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_PAR_MIN)
+#pragma omp parallel for schedule(static) if (x->numel > ASPIRE_SMALL_WORK)
         for (int64_t c = 0; c < C; c++) {
             double sg = 0, sb = 0;
             for (int64_t n = 0; n < N; n++) {
