@@ -11,6 +11,7 @@
  * The peak defaults to 320 GFLOP/s, what dnnl_sgemm reaches at 2048³ on the project's 2-core
  * machine (DESIGN.md); --measure-peak measures it here instead (a few seconds). */
 #include "aspire/engine.h"
+#include "aspire/optim.h"
 #include "aspire/resnet.h"
 #include "engine/internal.h"
 
@@ -75,21 +76,6 @@ static double measure_peak(void) {
     return best;
 }
 
-/* PyTorch's SGD: g = grad + wd * w; buf = momentum * buf + g (buf = g at the first step); w -= lr * buf. */
-static void sgd_step(aspire_params *p, float **mom, int first, float lr, float momentum, float wd) {
-    for (int i = 0; i < aspire_params_count(p); i++) {
-        aspire_tensor *t = aspire_params_at(p, i);
-        if (!aspire_params_trainable(p, i) || !t->grad_valid) continue;
-        float *w = t->data, *g = t->grad, *m = mom[i];
-        int64_t n = t->numel;
-        if (first) {
-            for (int64_t j = 0; j < n; j++) { m[j] = g[j] + wd * w[j]; w[j] -= lr * m[j]; }
-        } else {
-            for (int64_t j = 0; j < n; j++) { m[j] = momentum * m[j] + g[j] + wd * w[j]; w[j] -= lr * m[j]; }
-        }
-    }
-}
-
 /* CPU seconds used by the process (all threads): a load-independent cost where wall time is not. */
 static double cpu_now(void) {
     struct timespec t;
@@ -119,9 +105,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     aspire_params *ps = aspire_resnet_params(net);
-    const int np = aspire_params_count(ps);
-    float **mom = calloc((size_t)np, sizeof(float *));
-    for (int i = 0; i < np; i++) mom[i] = aspire_calloc((size_t)aspire_params_at(ps, i)->numel, sizeof(float));
+    aspire_optim *opt = NULL;
+    aspire_sgd_options so = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f};
+    if (aspire_optim_new_sgd(&opt, ps, &so) != ASPIRE_OK) {
+        fprintf(stderr, "engine: %s\n", aspire_errmsg());
+        return 1;
+    }
     const int64_t shape[4] = {o.batch, o.size, o.size, 3};
     const int64_t nin = (int64_t)o.batch * o.size * o.size * 3;
     float *input = aspire_malloc_aligned(sizeof(float) * (size_t)nin);
@@ -151,7 +140,7 @@ int main(int argc, char **argv) {
             return 1;
         }
         loss_v = loss->data[0];
-        sgd_step(ps, mom, it == 0, 0.01f, 0.9f, 1e-4f);
+        aspire_optim_step(opt);
         aspire_ctx_reset(ctx);
     }
     const double t_train = aspire_now() - t0, c_train = cpu_now() - c0;
@@ -203,8 +192,7 @@ int main(int argc, char **argv) {
            "\"size\": %d}\n",
            train_img, infer_img, train_gf, infer_gf, o.peak, o.measure_peak ? "true" : "false", train_gf / o.peak,
            infer_gf / o.peak, rss_mib, 1e3 * c_train / o.iters, 1e3 * c_infer / o.iters, o.threads, o.batch, o.size);
-    for (int i = 0; i < np; i++) aspire_free(mom[i], 0);
-    free(mom);
+    aspire_optim_free(opt);
     aspire_free_aligned(input);
     aspire_free(targets, 0);
     aspire_ctx_free(ctx);

@@ -317,10 +317,16 @@ static aspire_tensor *f_bn(aspire_ctx *c, aspire_tensor **in, void *ud) {
                                 bc->relu);
 }
 
+/* Every case on each of batch norm's non-reference kernels: the default (fused C), forced fused C,
+ * oneDNN's primitive. */
 static void test_batchnorm_grads(void) {
+    const char *kernels[3] = {NULL, "fast", "onednn"};
     const int shapes[3][4] = {{2, 4, 3, 5}, {6, 7, 0, 0}, {2, 3, 3, 16}};
     const int nd[3] = {4, 2, 4};
+    for (int kn = 0; kn < 3; kn++)
     for (int si = 0; si < 3; si++) {
+        if (kernels[kn]) setenv("ASPIRE_BN", kernels[kn], 1);
+        else unsetenv("ASPIRE_BN");
         for (int mode = 0; mode < 4; mode++) {
             int64_t c = shapes[si][nd[si] - 1];
             aspire_params *ps = aspire_params_new();
@@ -332,17 +338,19 @@ static void test_batchnorm_grads(void) {
             for (int d = 0; d < nd[si]; d++) s.shape[0][d] = s.shape[3][d] = shapes[si][d];
             s.shape[1][0] = s.shape[2][0] = c;
             char name[80];
-            snprintf(name, sizeof name, "batchnorm shape %d %s%s%s", si, bc.eval ? "eval" : "train",
-                     bc.residual ? " +residual" : "", bc.relu ? " +relu" : "");
+            snprintf(name, sizeof name, "batchnorm (%s) shape %d %s%s%s", kernels[kn] ? kernels[kn] : "default", si,
+                     bc.eval ? "eval" : "train", bc.residual ? " +residual" : "", bc.relu ? " +relu" : "");
             gc_both(name, f_bn, &bc, &s, 1e-3, 2e-2);
             /* the same on a larger batch: oneDNN against the reference */
             gspec big = s;
             big.shape[0][0] = big.shape[3][0] = nd[si] == 4 ? 8 : 300;
-            snprintf(name, sizeof name, "batchnorm agree shape %d mode %d", si, mode);
+            snprintf(name, sizeof name, "batchnorm (%s) agree shape %d mode %d", kernels[kn] ? kernels[kn] : "default", si,
+                     mode);
             paths_agree(name, f_bn, &bc, &big, 1e-5);
             aspire_params_free(ps);
         }
     }
+    unsetenv("ASPIRE_BN");
 }
 
 /* Running statistics: PyTorch's update rule (unbiased variance), checked by hand on 3 rows. */
@@ -486,7 +494,17 @@ static aspire_tensor *f_chain(aspire_ctx *c, aspire_tensor **in, void *ud) {
     return g;
 }
 
+static void blocked_layout(void);
 static void test_blocked_layout(void) {
+    const char *kernels[2] = {"fast", "onednn"};
+    for (int kn = 0; kn < 2; kn++) {
+        setenv("ASPIRE_BN", kernels[kn], 1);
+        blocked_layout();
+    }
+    unsetenv("ASPIRE_BN");
+}
+
+static void blocked_layout(void) {
     gspec s = {.nin = 5, .ndim = {4, 4, 4, 1, 1}, .shape = {{2, 12, 12, 32}, {32, 32, 3, 3}, {32, 32, 3, 3}, {32}, {32}},
                .mask = {1, 1, 1, 1, 1}, .scale = {1, 0.2f, 0.2f, 1, 1}};
     float *out[2], *grads[2][5];

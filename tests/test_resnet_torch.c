@@ -81,10 +81,9 @@ static double compare(const aspire_safetensors *st, const char *name, const floa
 /* reference: 1 for the C reference path; winograd: allow oneDNN's Winograd convolutions. */
 static void check_against_torch(int reference, int winograd) {
     const char *path = reference ? "reference path" : winograd ? "oneDNN path (Winograd)" : "oneDNN path (direct)";
-    /* Winograd's F(4,3) transforms carry ~1e-5 relative error per layer (direct: ~1e-7); batch
-     * norm's backward subtracts means and so amplifies it: the stage-1 gradients of this net end
-     * up ~1.3e-3 from PyTorch's (direct convolutions: ~2e-6). Loss and logits are unaffected. */
-    const double gtol = winograd ? 5e-3 : 1e-4;
+    /* batch-norm backward through 17 layers on a batch of 2 amplifies rounding: up to ~1.4e-5
+     * relative seen (direct and Winograd convolutions alike) */
+    const double gtol = 1e-4;
     setenv("ASPIRE_WINOGRAD", winograd ? "1" : "0", 1);
     aspire_safetensors *st = NULL;
     int rc = aspire_safetensors_open(&st, FIXTURE);
@@ -150,7 +149,6 @@ static void check_against_torch(int reference, int winograd) {
             if (!p || !p->grad_valid) continue;
             char key[128];
             snprintf(key, sizeof key, "grad.%s", grads[i]);
-            /* batch-norm backward through 17 layers on a batch of 2: ~1e-5 relative seen (direct) */
             compare(st, key, p->grad, p->numel, gtol, path);
         }
         const char *bns[] = {"bn1", "layer2.0.downsample.1", "layer4.1.bn2"};
@@ -178,6 +176,11 @@ static void check_against_torch(int reference, int winograd) {
 static void test_against_torch_onednn(void) {
     check_against_torch(0, 0);
     check_against_torch(0, 1);
+    /* batch norm on oneDNN's primitive (selectable, not the default): with direct convolutions
+     * only; behind Winograd ones its single-threaded statistics lose precision (see op_norm.c) */
+    setenv("ASPIRE_BN", "onednn", 1);
+    check_against_torch(0, 0);
+    unsetenv("ASPIRE_BN");
 }
 static void test_against_torch_reference(void) { check_against_torch(1, 0); }
 

@@ -32,6 +32,7 @@ struct aspire_dnnl {
     size_t tmp_bytes[ASPIRE_DNNL_TMP_SLOTS];
     int winograd;          /* ASPIRE_WINOGRAD=0 turns Winograd convolutions off */
     int fallbacks;         /* backward passes that fell back to the reference path */
+    int bn_path;           /* ASPIRE_BN: 0 = default (fused C kernels), 1 = "fast" (the same), 2 = "onednn" */
 };
 
 int aspire_dnnl_fail(dnnl_status_t s, const char *call) {
@@ -72,6 +73,8 @@ aspire_dnnl *aspire_dnnl_get(aspire_ctx *ctx) {
     DNNL_TRY(dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags));
     const char *w = getenv("ASPIRE_WINOGRAD");
     d->winograd = !(w && atoi(w) == 0);
+    const char *bn = getenv("ASPIRE_BN");
+    d->bn_path = !bn ? 0 : strcmp(bn, "fast") == 0 ? 1 : strcmp(bn, "onednn") == 0 ? 2 : 0;
     aspire_ctx_set_dnnl(ctx, d, dnnl_state_free);
     return d;
 fail:
@@ -281,6 +284,7 @@ int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const 
     /* Reorders are found by descriptor equality (layouts such as Winograd weights are not plain
      * blocked ones, so they do not flatten into a key); a network has a few tens of them. */
     aspire_prim *p = NULL;
+    const int prev = aspire_threads_limit((int64_t)(dnnl_memory_desc_get_size(dst_md) / sizeof(float)));
     int threads = omp_get_max_threads();
     for (int i = 0; i < d->nreorders && !p; i++) {
         reorder_entry *r = &d->reorders[i];
@@ -291,7 +295,7 @@ int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const 
         if (d->nreorders == d->reorder_cap) {
             int cap = d->reorder_cap ? 2 * d->reorder_cap : 32;
             reorder_entry *n = aspire_realloc(d->reorders, sizeof(*n) * (size_t)d->reorder_cap, sizeof(*n) * (size_t)cap);
-            if (!n) return ASPIRE_ERR_NOMEM;
+            if (!n) { rc = ASPIRE_ERR_NOMEM; goto fail; }
             d->reorders = n;
             d->reorder_cap = cap;
         }
@@ -305,7 +309,8 @@ int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const 
         if (s == dnnl_success) s = dnnl_primitive_create(&r->prim.prim, r->prim.pd);
         if (s != dnnl_success) {
             prim_destroy(&r->prim);
-            return aspire_dnnl_fail(s, "reorder primitive");
+            rc = aspire_dnnl_fail(s, "reorder primitive");
+            goto fail;
         }
         r->src = *src_md;
         r->dst = *dst_md;
@@ -314,9 +319,9 @@ int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const 
         p = &r->prim;
     }
     aspire_dnnl_arg args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    ASPIRE_TRY(aspire_dnnl_exec(d, p, 2, args));
-    return ASPIRE_OK;
+    rc = aspire_dnnl_exec(d, p, 2, args);
 fail:
+    aspire_threads_restore(prev);
     return rc;
 }
 
@@ -335,4 +340,16 @@ void aspire_dnnl_note_fallback(aspire_ctx *ctx) {
 int aspire_dnnl_fallbacks(aspire_ctx *ctx) {
     aspire_dnnl *d = aspire_ctx_dnnl(ctx);
     return d ? d->fallbacks : 0;
+}
+
+int aspire_dnnl_bn_path(const aspire_dnnl *d) { return d->bn_path; }
+
+int aspire_threads_limit(int64_t work) {
+    int prev = omp_get_max_threads();
+    if (work < ASPIRE_SMALL_WORK && prev > 1) omp_set_num_threads(1);
+    return prev;
+}
+
+void aspire_threads_restore(int prev) {
+    if (omp_get_max_threads() != prev) omp_set_num_threads(prev);
 }

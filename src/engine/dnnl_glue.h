@@ -122,10 +122,24 @@ int aspire_dnnl_md_same(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b
  * variable ASPIRE_WINOGRAD=0 turns them off, read when the context first uses oneDNN). */
 int aspire_dnnl_winograd(const aspire_dnnl *d);
 
+/* Batch norm's kernels: 0 or 1 = the fused C kernels (the default, see op_norm.c), 2 = oneDNN's
+ * primitive. From the environment (ASPIRE_BN=fast or =onednn), read when the context first uses
+ * oneDNN. */
+int aspire_dnnl_bn_path(const aspire_dnnl *d);
+
 /* Backward functions cannot return errors: when a oneDNN backward fails they compute the same
  * with the reference path and count it here (tests check the count stays 0). */
 void aspire_dnnl_note_fallback(aspire_ctx *ctx);
 int aspire_dnnl_fallbacks(aspire_ctx *ctx);
+
+/* Small work runs on one thread: a parallel region costs more than it saves on small tensors, and
+ * far more on a loaded machine, where every region waits until each of its threads is scheduled.
+ * aspire_threads_limit(work) drops OpenMP (and so oneDNN, whose primitives are created and cached
+ * per thread count) to one thread when `work` (elementary operations) is below
+ * ASPIRE_SMALL_WORK, returning the count to restore with aspire_threads_restore. Nests. */
+#define ASPIRE_SMALL_WORK ((int64_t)1 << 16)
+int aspire_threads_limit(int64_t work);
+void aspire_threads_restore(int prev);
 
 /* Number of primitives created so far (tests check that a loop creates each one once). */
 int aspire_dnnl_cache_size(aspire_ctx *ctx);

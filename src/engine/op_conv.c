@@ -29,7 +29,8 @@ static void ref_conv_fwd(float *y, const float *x, const float *w, const float *
     for (int64_t o = 0; o < O; o++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t k = 0; k < KH * KW; k++) wt[(k * C + c) * O + o] = w[(o * C + c) * KH * KW + k];
-#pragma omp parallel for collapse(2) schedule(static)
+    const int64_t work = s->n * s->oh * s->ow * O * C * KH * KW;
+#pragma omp parallel for collapse(2) schedule(static) if (work > ASPIRE_SMALL_WORK)
     for (int64_t n = 0; n < s->n; n++)
         for (int64_t oy = 0; oy < s->oh; oy++)
             for (int64_t ox = 0; ox < s->ow; ox++) {
@@ -59,7 +60,8 @@ static void ref_conv_bwd_data(float *dx, const float *dy, const float *w, float 
     for (int64_t o = 0; o < O; o++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t k = 0; k < KH * KW; k++) wt[(k * O + o) * C + c] = w[(o * C + c) * KH * KW + k];
-#pragma omp parallel for collapse(2) schedule(static)
+    const int64_t work = s->n * s->oh * s->ow * O * C * KH * KW;
+#pragma omp parallel for collapse(2) schedule(static) if (work > ASPIRE_SMALL_WORK)
     for (int64_t n = 0; n < s->n; n++)
         for (int64_t iy = 0; iy < s->h; iy++)
             for (int64_t ix = 0; ix < s->w; ix++) {
@@ -90,7 +92,8 @@ static void ref_conv_bwd_data(float *dx, const float *dy, const float *w, float 
  * db (O) = sum of dy, when db is not NULL. Both overwritten. Accumulates in double. */
 static void ref_conv_bwd_weights(float *dw, float *db, const float *x, const float *dy, const conv_shape *s) {
     const int64_t C = s->c, O = s->o, KH = s->kh, KW = s->kw;
-#pragma omp parallel for schedule(static)
+    const int64_t work = s->n * s->oh * s->ow * O * C * KH * KW;
+#pragma omp parallel for schedule(static) if (work > ASPIRE_SMALL_WORK)
     for (int64_t o = 0; o < O; o++) {
         for (int64_t ky = 0; ky < KH; ky++)
             for (int64_t kx = 0; kx < KW; kx++)
@@ -300,8 +303,21 @@ static int as_layout(aspire_dnnl *d, const dnnl_memory_desc_t *have, const float
 
 /* Forward on oneDNN. post (inference only): POST_SUM adds `residual` (NHWC, like y), POST_RELU
  * clamps; sv (when recording) receives what the backward pass needs. */
+static int64_t conv_work(const conv_geom *g) { return g->n * g->oh * g->ow * g->co * g->ci * g->kh * g->kw; }
+
+static int conv_fwd_dnnl_run(aspire_ctx *ctx, float *y, const float *x, const float *w, const float *b,
+                             const conv_geom *g, int post, const float *residual, conv_saved *sv);
+
 static int conv_fwd_dnnl(aspire_ctx *ctx, float *y, const float *x, const float *w, const float *b, const conv_geom *g,
                          int post, const float *residual, conv_saved *sv) {
+    int prev = aspire_threads_limit(conv_work(g));
+    int rc = conv_fwd_dnnl_run(ctx, y, x, w, b, g, post, residual, sv);
+    aspire_threads_restore(prev);
+    return rc;
+}
+
+static int conv_fwd_dnnl_run(aspire_ctx *ctx, float *y, const float *x, const float *w, const float *b,
+                             const conv_geom *g, int post, const float *residual, conv_saved *sv) {
     int rc;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
     if (!d) return ASPIRE_ERR_BACKEND;
@@ -344,8 +360,19 @@ fail:
 
 /* Gradients on oneDNN. gx, gw, gb: where to write d x, d w, d b (NULL: not wanted); acc_x: add
  * into gx instead of assigning. */
+static int conv_bwd_dnnl_run(aspire_ctx *ctx, const conv_saved *sv, const float *dy, const float *x, const float *w,
+                             int has_bias, float *gx, int acc_x, float *gw, float *gb);
+
 static int conv_bwd_dnnl(aspire_ctx *ctx, const conv_saved *sv, const float *dy, const float *x, const float *w,
                          int has_bias, float *gx, int acc_x, float *gw, float *gb) {
+    int prev = aspire_threads_limit(conv_work(&sv->g));
+    int rc = conv_bwd_dnnl_run(ctx, sv, dy, x, w, has_bias, gx, acc_x, gw, gb);
+    aspire_threads_restore(prev);
+    return rc;
+}
+
+static int conv_bwd_dnnl_run(aspire_ctx *ctx, const conv_saved *sv, const float *dy, const float *x, const float *w,
+                             int has_bias, float *gx, int acc_x, float *gw, float *gb) {
     int rc;
     const conv_geom *g = &sv->g;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
@@ -398,7 +425,7 @@ static int conv_bwd_dnnl(aspire_ctx *ctx, const conv_saved *sv, const float *dy,
         if (acc_x) {
             /* gx already holds a gradient: add (through reused scratch, not the arena) */
             int64_t n = g->n * g->ih * g->iw * g->ci;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > ASPIRE_SMALL_WORK)
             for (int64_t i = 0; i < n; i++) gx[i] += dxs[i];
         }
     }
@@ -418,7 +445,7 @@ static int conv_fwd_ref(aspire_ctx *ctx, float *y, const float *x, const float *
         ref_conv_bwd_data(y, x, w, wt, &s);
         if (b) {
             int64_t m = g->n * g->oh * g->ow;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * g->co > ASPIRE_SMALL_WORK)
             for (int64_t i = 0; i < m; i++)
                 for (int64_t o = 0; o < g->co; o++) y[i * g->co + o] += b[o];
         }

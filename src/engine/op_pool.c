@@ -27,7 +27,8 @@ typedef struct pool_saved {
 static void ref_pool_fwd(float *y, int32_t *argmax, const float *x, const pool_geom *g) {
     const int64_t C = g->c;
     const float inv = 1.0f / (float)(g->kh * g->kw);
-#pragma omp parallel for collapse(2) schedule(static)
+    const int64_t work = g->n * g->oh * g->ow * C * g->kh * g->kw;
+#pragma omp parallel for collapse(2) schedule(static) if (work > ASPIRE_SMALL_WORK)
     for (int64_t n = 0; n < g->n; n++)
         for (int64_t oy = 0; oy < g->oh; oy++)
             for (int64_t ox = 0; ox < g->ow; ox++) {
@@ -58,7 +59,8 @@ static void ref_pool_fwd(float *y, int32_t *argmax, const float *x, const pool_g
 static void ref_pool_bwd(float *dx, const float *dy, const int32_t *argmax, const pool_geom *g) {
     const int64_t C = g->c;
     const float inv = 1.0f / (float)(g->kh * g->kw);
-#pragma omp parallel for schedule(static)
+    const int64_t work = g->n * g->oh * g->ow * C * g->kh * g->kw;
+#pragma omp parallel for schedule(static) if (work > ASPIRE_SMALL_WORK)
     for (int64_t n = 0; n < g->n; n++) {
         float *xn = dx + n * g->h * g->w * C;
         memset(xn, 0, sizeof(float) * (size_t)(g->h * g->w * C));
@@ -117,10 +119,13 @@ fail:
     return rc;
 }
 
+static int64_t pool_work(const pool_geom *g) { return g->n * g->oh * g->ow * g->c * g->kh * g->kw; }
+
 static int pool_fwd_dnnl(aspire_ctx *ctx, float *y, const float *x, const pool_geom *g, pool_saved *sv) {
     int rc;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
     if (!d) return ASPIRE_ERR_BACKEND;
+    const int prev = aspire_threads_limit(pool_work(g));
     aspire_prim *p;
     int train = sv != NULL;
     ASPIRE_TRY(pool_prim(d, 0, g, train, &p));
@@ -130,15 +135,15 @@ static int pool_fwd_dnnl(aspire_ctx *ctx, float *y, const float *x, const pool_g
     size_t wbytes = wmd ? dnnl_memory_desc_get_size(wmd) : 0;
     if (wbytes) {
         void *ws = sv ? aspire_ctx_alloc(ctx, wbytes) : aspire_dnnl_tmp(d, 0, wbytes);
-        if (!ws) return ASPIRE_ERR_NOMEM;
+        if (!ws) { rc = ASPIRE_ERR_NOMEM; goto fail; }
         args[2].ptr = ws;
         nargs = 3;
         if (sv) sv->ws = ws;
     }
     ASPIRE_TRY(aspire_dnnl_exec(d, p, nargs, args));
     if (sv) sv->fwd = p;
-    return ASPIRE_OK;
 fail:
+    aspire_threads_restore(prev);
     return rc;
 }
 
@@ -146,12 +151,13 @@ static int pool_bwd_dnnl(aspire_ctx *ctx, const pool_saved *sv, float *dx, const
     int rc;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
     if (!d) return ASPIRE_ERR_BACKEND;
+    const int prev = aspire_threads_limit(pool_work(&sv->g));
     aspire_prim *p;
     ASPIRE_TRY(pool_prim(d, 1, &sv->g, 1, &p));
     aspire_dnnl_arg args[3] = {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_WORKSPACE, sv->ws}};
-    ASPIRE_TRY(aspire_dnnl_exec(d, p, sv->ws ? 3 : 2, args));
-    return ASPIRE_OK;
+    rc = aspire_dnnl_exec(d, p, sv->ws ? 3 : 2, args);
 fail:
+    aspire_threads_restore(prev);
     return rc;
 }
 
@@ -301,7 +307,7 @@ aspire_tensor *aspire_upsample_nearest(aspire_ctx *ctx, aspire_tensor *x, int fa
     }
     if (aspire_ctx_reference(ctx)) {
         const int64_t C = u.c, OH = u.h * factor, OW = u.w * factor;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (y->numel > ASPIRE_SMALL_WORK)
         for (int64_t n = 0; n < u.n; n++)
             for (int64_t oy = 0; oy < OH; oy++)
                 for (int64_t ox = 0; ox < OW; ox++)
@@ -311,11 +317,13 @@ aspire_tensor *aspire_upsample_nearest(aspire_ctx *ctx, aspire_tensor *x, int fa
         int rc;
         aspire_dnnl *d = aspire_dnnl_get(ctx);
         aspire_prim *p = NULL;
+        const int prev = aspire_threads_limit(y->numel);
         rc = d ? up_prim(d, 0, &u, node != NULL, &p) : ASPIRE_ERR_BACKEND;
         if (rc == ASPIRE_OK) {
             aspire_dnnl_arg args[2] = {{DNNL_ARG_SRC, x->data}, {DNNL_ARG_DST, y->data}};
             rc = aspire_dnnl_exec(d, p, 2, args);
         }
+        aspire_threads_restore(prev);
         if (rc != ASPIRE_OK) {
             aspire_error_prefix(rc, "upsample_nearest");
             return NULL;
@@ -339,15 +347,17 @@ void aspire_bwd_upsample_nearest(aspire_ctx *ctx, aspire_node *node) {
     if (u->fwd) {
         aspire_dnnl *d = aspire_dnnl_get(ctx);
         aspire_prim *p;
+        const int prev = aspire_threads_limit(node->out->numel);
         if (d && up_prim(d, 1, u, 1, &p) == ASPIRE_OK) {
             aspire_dnnl_arg args[2] = {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, gx}};
             rc = aspire_dnnl_exec(d, p, 2, args);
         }
+        aspire_threads_restore(prev);
     }
     if (rc != ASPIRE_OK) { /* reference (or the stand-in should oneDNN fail) */
         if (u->fwd) aspire_dnnl_note_fallback(ctx);
         const int64_t C = u->c, f = u->f, OH = u->h * f, OW = u->w * f;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (node->out->numel > ASPIRE_SMALL_WORK)
         for (int64_t n = 0; n < u->n; n++)
             for (int64_t iy = 0; iy < u->h; iy++)
                 for (int64_t ix = 0; ix < u->w; ix++) {
