@@ -13,7 +13,8 @@ typedef struct aspire_atomic_file {
     char *tmp_path;    /* temporary path beside it */
 } aspire_atomic_file;
 
-/* Opens a temporary file beside `path` for writing. */
+/* Opens a temporary file beside `path` (".<name>.tmp.<pid>.<n>", never shared between writers) for
+ * writing through af->fp. On failure af is zeroed (aspire_atomic_abort on it is a no-op). */
 ASPIRE_API int aspire_atomic_open(aspire_atomic_file *af, const char *path);
 /* Flushes, fsyncs, closes and renames over `path` (then fsyncs the folder). On any failure the
  * temporary file is removed and the old file is untouched. Always releases af. */
@@ -26,8 +27,10 @@ ASPIRE_API int aspire_write_file_atomic(const char *path, const void *data, size
 ASPIRE_API int aspire_read_file(const char *path, char **buf, size_t *n);
 /* mkdir -p. */
 ASPIRE_API int aspire_mkdir_p(const char *path);
+/* 1 if something (file or folder) exists at path, else 0. */
 ASPIRE_API int aspire_file_exists(const char *path);
-/* Joins a folder and a name into a new string ("dir/name"); free with aspire_strfree. */
+/* Joins a folder and a name into a new string ("dir/name"); an absolute name or an empty dir gives
+ * a copy of name. NULL on OOM. Free with aspire_strfree. */
 ASPIRE_API char *aspire_path_join(const char *dir, const char *name);
 
 #endif
