@@ -79,7 +79,7 @@ static int get_num(const cJSON *o, const char *key, double *v, const char *path)
 }
 
 static int get_int(const cJSON *o, const char *key, int *v, const char *path) {
-    double d;
+    double d = 0;
     int rc = get_num(o, key, &d, path);
     if (rc) return rc;
     if (d != floor(d) || d < INT_MIN || d > INT_MAX)
@@ -103,7 +103,7 @@ static int get_str(const cJSON *o, const char *key, const char **v, int nullable
 int tr_config_from_json(const cJSON *o, aspire_train_config *c, aspire_train_strings *st, const char *path) {
     *c = aspire_train_config_default();
     const char *method = NULL, *seed = NULL;
-    double d;
+    double d = 0;
     int rc = get_str(o, "data_dir", &c->data_dir, 0, st, 0, path);
     if (!rc) rc = get_str(o, "extra_dir", &c->extra_dir, 1, st, 1, path);
     if (!rc) rc = get_str(o, "arch", &c->arch, 0, st, 2, path);
