@@ -71,6 +71,7 @@ int aspire_atomic_open(aspire_atomic_file *af, const char *path) {
         return aspire_error(ASPIRE_ERR_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
     }
     af->tmp_path = aspire_strdup(tmp);
+    if (!af->tmp_path) unlink(tmp);
     aspire_free(tmp, n);
     if (!af->tmp_path) { close(fd); af_release(af); return ASPIRE_ERR_NOMEM; }
     af->fp = fdopen(fd, "wb");
