@@ -51,8 +51,9 @@ int tr_predict(aspire_ctx *ctx, aspire_resnet *net, const tr_images *im, int K, 
     int training = aspire_ctx_training(ctx), recording = aspire_ctx_recording(ctx);
     aspire_ctx_set_training(ctx, 0);
     aspire_ctx_set_recording(ctx, 0);
-    aspire_progress *pg = NULL;
-    if (progress_label) aspire_progress_new(&pg, progress_label, im->n, "img");
+    aspire_progress pg;
+    aspire_progress_init(&pg, progress_label ? progress_label : "predict", im->n, "img");
+    if (!progress_label) pg.quiet = 1;
     int rc = ASPIRE_OK;
     for (int64_t b0 = 0; b0 < im->n; b0 += B) {
         int64_t n = im->n - b0 < B ? im->n - b0 : B;
@@ -66,10 +67,9 @@ int tr_predict(aspire_ctx *ctx, aspire_resnet *net, const tr_images *im, int K, 
         if (!logits || (feats && !f)) { rc = aspire_error_prefix(ASPIRE_ERR_BACKEND, "forward pass"); break; }
         tr_rows_ce(logits->data, n, K, im->y + b0, NULL, pred + b0, NULL);
         if (feats) memcpy(feats + (size_t)b0 * (size_t)D, f->data, (size_t)n * (size_t)D * sizeof(float));
-        if (pg) aspire_progress_update(pg, b0 + n, NULL);
+        aspire_progress_update(&pg, b0 + n, NULL);
     }
-    if (pg) aspire_progress_finish(pg);
-    aspire_progress_free(pg);
+    if (!rc) aspire_progress_finish(&pg, NULL);
     aspire_ctx_reset(ctx);
     aspire_ctx_set_training(ctx, training);
     aspire_ctx_set_recording(ctx, recording);

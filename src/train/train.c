@@ -400,8 +400,9 @@ static int run_stage(trainer *t, const stage *sg, int start_epoch) {
         snprintf(label, sizeof label, "%s%s epoch %d/%d", aspire_method_name(t->cfg.method),
                  t->cfg.method == ASPIRE_METHOD_JTT || t->cfg.method == ASPIRE_METHOD_DFR ? (sg->number == 1 ? " stage 1" : " stage 2") : "",
                  le + 1, sg->epochs);
-        aspire_progress *pg = NULL;
-        if (t->cfg.progress) aspire_progress_new(&pg, label, steps * B, "img");
+        aspire_progress pg;
+        aspire_progress_init(&pg, label, steps * B, "img");
+        if (!t->cfg.progress) pg.quiet = 1;
         double loss_sum = 0;
         int64_t correct = 0, seen = 0;
         aspire_ctx_set_training(t->ctx, 1);
@@ -454,14 +455,10 @@ static int run_stage(trainer *t, const stage *sg, int start_epoch) {
             loss_sum += objective;
             for (int k = 0; k < B; k++) correct += pred[k] == yb[k];
             seen += B;
-            if (pg) {
-                char extra[96];
-                snprintf(extra, sizeof extra, "loss %.4f acc %.1f%%", loss_sum / (double)(s + 1), 100.0 * correct / seen);
-                aspire_progress_update(pg, seen, extra);
-            }
+            aspire_progress_update(&pg, seen, "loss %.4f acc %.1f%%", loss_sum / (double)(s + 1),
+                                   100.0 * (double)correct / (double)seen);
         }
-        if (pg) aspire_progress_finish(pg);
-        aspire_progress_free(pg);
+        if (!rc) aspire_progress_finish(&pg, NULL);
         if (rc) break;
         double train_s = aspire_now() - t_epoch;
         tr_epoch_log row = {0};
