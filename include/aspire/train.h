@@ -71,6 +71,7 @@ typedef struct aspire_train_config {
     int resume;               /* continue out_dir's checkpoint (the config is read from its train.json) */
     int progress;             /* 1: progress line on stderr; 0: quiet */
     int64_t limit_train;      /* > 0: use only the first N training images (tests, smoke runs) */
+    int stop_after;           /* > 0: return after this many epochs in this call (--resume goes on) */
 } aspire_train_config;
 
 /* The defaults: reference net at 64×64, 8 epochs, batch 64, lr 0.05, momentum 0.9, wd 1e-4,

@@ -36,6 +36,7 @@ int cmd_train(int argc, char **argv) {
         {"--dfr-retrains", CLI_INT, &c.dfr_retrains, "dfr: logistic regressions averaged"},
         {"--base", CLI_STR, &c.base_run, "dfr: reuse this run's model as the backbone instead of training one"},
         {"--limit-train", CLI_I64, &c.limit_train, "use only the first N training images (smoke runs)"},
+        {"--stop-after", CLI_INT, &c.stop_after, "return after N epochs of this call; --resume continues"},
         {"--resume", CLI_FLAG, &c.resume, "continue RUNDIR from its last checkpoint (config from its train.json)"},
         {"--quiet", CLI_FLAG, &quiet, "no progress line"},
     };

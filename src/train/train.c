@@ -22,6 +22,7 @@
 
 #define MAX_LOG 4096
 #define CKPT_FORMAT "aspire-train-checkpoint-1"
+#define TR_STOPPED 1  /* run_stage's "stopped early on request" (not an error) */
 
 typedef struct slot {
     aspire_resnet *net;
@@ -46,6 +47,8 @@ typedef struct trainer {
     aspire_select_rule rule;
     tr_epoch_log log[MAX_LOG];
     int nlog;
+    int epochs_run;                 /* in this call (for stop_after) */
+    int total_epochs;               /* of the whole run */
     int have_best, best_epoch;
     aspire_metrics_summary best;
     double seconds_before;          /* wall time of the epochs before a resume */
@@ -351,7 +354,6 @@ typedef struct stage {
     int select;              /* this stage's epochs are candidates for the selected model */
     aspire_select_rule rule; /* by this rule */
     const char *best_name;
-    int next_stage;          /* the stage the checkpoint after the last epoch names */
 } stage;
 
 static int epoch_order(trainer *t, const stage *sg, int epoch, int64_t *order) {
@@ -471,14 +473,14 @@ static int run_stage(trainer *t, const stage *sg, int start_epoch) {
         rc = end_epoch(t, &row, t->main.net, sg->select, sg->rule, sg->best_name);
         if (rc) break;
         t->log[t->nlog - 1].seconds = aspire_now() - t_epoch;
-        int last = e + 1 == sg->first_epoch + sg->epochs;
         rc = write_logs(t);
-        if (!rc) rc = save_checkpoint(t, e + 1, last ? sg->next_stage : sg->number);
+        if (!rc) rc = save_checkpoint(t, e + 1, sg->number);
         if (t->cfg.progress)
             fprintf(stderr, "epoch %d: loss %.4f, train acc %.1f%%, val mean %.1f%%, worst group %.1f%%, worst class %.1f%%%s (%.0f img/s, %.0f s)\n",
                     e + 1, row.train_loss, 100 * row.train_acc, 100 * row.val_mean, 100 * row.val_worst_group,
                     100 * row.val_worst_class, sg->select && t->have_best && t->best_epoch == e ? " *" : "",
                     row.images_per_s, t->log[t->nlog - 1].seconds);
+        if (!rc && t->cfg.stop_after > 0 && ++t->epochs_run >= t->cfg.stop_after && e + 1 < t->total_epochs) rc = TR_STOPPED;
     }
     aspire_free(order, ob);
     aspire_free(scratch, (size_t)B * 5 * sizeof(float));
@@ -660,6 +662,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
         rc = aspire_train_config_load(cfg_in->out_dir, &t->cfg, &t->strings);
         t->cfg.out_dir = cfg_in->out_dir;
         t->cfg.progress = cfg_in->progress;
+        t->cfg.stop_after = cfg_in->stop_after;
         t->cfg.resume = 1;
         if (!rc) {
             char *p = run_path(t, "checkpoint.safetensors");
@@ -748,17 +751,18 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     cJSON *result = cJSON_CreateObject();
     if (!result) { rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory"); goto done; }
     const int E = t->cfg.epochs;
+    t->total_epochs = E + (t->cfg.method == ASPIRE_METHOD_JTT ? t->cfg.jtt_epochs : 0);
     if (t->cfg.method == ASPIRE_METHOD_JTT) {
         const int T = t->cfg.jtt_epochs;
-        stage s1 = {1, 0, T, t->n_train, SAMPLE_SHUFFLE, NULL, NULL, 0, 0, t->rule, NULL, 2};
+        stage s1 = {1, 0, T, t->n_train, SAMPLE_SHUFFLE, NULL, NULL, 0, 0, t->rule, NULL};
         if (stage_no == 1) {
             rc = run_stage(t, &s1, next_epoch);
+            /* the error set, and the retrained model, which starts afresh */
             if (!rc) {
                 t->jtt_w = aspire_calloc((size_t)(t->n_pool ? t->n_pool : 1), sizeof(double));
                 rc = t->jtt_w ? jtt_error_set(t) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
             }
             if (!rc) rc = save_model(t, t->main.net, "stage1_last.safetensors", T - 1, t->rule, NAN);
-            /* the retrained model starts afresh */
             if (!rc) {
                 slot_free(&t->main);
                 rc = slot_new(t, &t->main, 2);
@@ -769,7 +773,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
                 fprintf(stderr, "jtt: error set of the identification model: %lld of %lld training images, upweighted x%g\n",
                         (long long)t->jtt_errors, (long long)t->n_train, t->cfg.jtt_up);
         }
-        stage s2 = {2, T, E, t->n_pool, SAMPLE_WEIGHTED, t->jtt_w, NULL, 0, 1, t->rule, "best.safetensors", 2};
+        stage s2 = {2, T, E, t->n_pool, SAMPLE_WEIGHTED, t->jtt_w, NULL, 0, 1, t->rule, "best.safetensors"};
         if (!rc) rc = run_stage(t, &s2, next_epoch);
         if (!rc) cJSON_AddNumberToObject(result, "jtt_error_set", (double)t->jtt_errors);
     } else if (t->cfg.method == ASPIRE_METHOD_DFR) {
@@ -777,7 +781,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
             rc = load_base(t);
         } else {
             stage s1 = {1, 0, E, t->n_train, SAMPLE_SHUFFLE, NULL, NULL, 0, 1, ASPIRE_SELECT_WORST_CLASS,
-                        "stage1_best.safetensors", 2};
+                        "stage1_best.safetensors"};
             if (next_epoch < E) rc = run_stage(t, &s1, next_epoch);
             /* the backbone is ERM's selected model (ERM's rule: worst-class validation accuracy) */
             if (!rc) {
@@ -788,7 +792,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
         }
         if (!rc) rc = dfr_stage(t, result);
     } else {
-        stage s = {1, 0, E, t->n_pool, SAMPLE_SHUFFLE, NULL, NULL, 0, 1, t->rule, "best.safetensors", 1};
+        stage s = {1, 0, E, t->n_pool, SAMPLE_SHUFFLE, NULL, NULL, 0, 1, t->rule, "best.safetensors"};
         double *w = NULL;
         int64_t *subset = NULL;
         size_t nb = (size_t)(t->n_pool ? t->n_pool : 1);
@@ -815,7 +819,10 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
         aspire_free(w, nb * sizeof(double));
         aspire_free(subset, nb * sizeof(int64_t));
     }
-    if (!rc) {
+    if (rc == TR_STOPPED) {
+        rc = ASPIRE_OK;
+        if (t->cfg.progress) fprintf(stderr, "%s: stopped after %d epochs as asked; --resume continues\n", t->cfg.out_dir, t->epochs_run);
+    } else if (!rc) {
         double secs = t->seconds_before + (aspire_now() - t->t0);
         cJSON_AddNumberToObject(result, "selected_epoch", t->best_epoch);
         cJSON_AddStringToObject(result, "selection", aspire_select_rule_name(t->rule));
