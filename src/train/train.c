@@ -275,6 +275,8 @@ static int write_train_json(trainer *t, cJSON *result) {
         cJSON_AddNumberToObject(ds, "train", (double)t->data.train.n);
         cJSON_AddNumberToObject(ds, "val", (double)t->data.val.n);
         cJSON_AddNumberToObject(ds, "extra", (double)t->data.extra.n);
+        cJSON_AddNumberToObject(ds, "training_pool", (double)t->n_pool);  /* training (+ extra) images drawn from */
+        cJSON_AddNumberToObject(ds, "groups", t->G);
         cJSON_AddNumberToObject(ds, "classes", t->K);
         cJSON_AddNumberToObject(ds, "places", t->P);
         cJSON *g = cJSON_AddArrayToObject(ds, "train_group_sizes");
