@@ -319,8 +319,8 @@ static int write_logs(trainer *t) {
     return rc;
 }
 
-/* Validation after an epoch: logs it and, when `select` and it beats the incumbent, saves the
- * model as `best_name`. */
+/* Validation after an epoch: adds the row to the log and, when `select` and it beats the
+ * incumbent, saves the model as `best_name`. */
 static int end_epoch(trainer *t, tr_epoch_log *row, aspire_resnet *net, int select, aspire_select_rule rule,
                      const char *best_name) {
     aspire_metrics_summary s;
@@ -338,7 +338,7 @@ static int end_epoch(trainer *t, tr_epoch_log *row, aspire_resnet *net, int sele
         if (rc) return rc;
     }
     if (t->nlog < MAX_LOG) t->log[t->nlog++] = *row;
-    return write_logs(t);
+    return ASPIRE_OK;
 }
 
 /* ---- one stage of SGD epochs ---------------------------------------------------------------- */
@@ -612,7 +612,7 @@ static int check_config(const aspire_train_config *c) {
     if (c->batch < 1 || c->batch > 4096) return aspire_error(ASPIRE_ERR_ARG, "--batch must be 1..4096 (got %d)", c->batch);
     if (c->image_size < 8 || c->image_size > 1024) return aspire_error(ASPIRE_ERR_ARG, "--size must be 8..1024 (got %d)", c->image_size);
     if (!(c->lr > 0)) return aspire_error(ASPIRE_ERR_ARG, "--lr must be > 0");
-    if (c->method == ASPIRE_METHOD_JTT && (c->jtt_epochs < 1 || !(c->jtt_up >= 1)))
+    if (c->method == ASPIRE_METHOD_JTT && (c->jtt_epochs < 1 || c->jtt_epochs > 1000 || !(c->jtt_up >= 1)))
         return aspire_error(ASPIRE_ERR_ARG, "jtt needs --jtt-epochs >= 1 and --jtt-up >= 1");
     if (c->method == ASPIRE_METHOD_LFF && (!(c->lff_q > 0) || !(c->lff_ema >= 0 && c->lff_ema < 1)))
         return aspire_error(ASPIRE_ERR_ARG, "lff needs --lff-q > 0 and 0 <= --lff-ema < 1");
