@@ -58,7 +58,7 @@ static void gc_both(const char *what, gc_fn fn, void *ud, const gspec *s, double
     }
 }
 
-/* Runs `fn` on both paths with the same inputs and upstream gradient r; compares the outputs and
+/* Runs `fn` on both paths with the same inputs and upstream gradients; compares the outputs and
  * every input gradient: max |a - b| <= tol * max(1, max |b|). */
 static void paths_agree(const char *what, gc_fn fn, void *ud, const gspec *s, double tol) {
     float *out[2] = {0}, *grads[2][5] = {{0}};
@@ -76,9 +76,13 @@ static void paths_agree(const char *what, gc_fn fn, void *ud, const gspec *s, do
         CHECK_MSG(y != NULL, "%s: forward failed: %s", what, aspire_errmsg());
         if (!y) { aspire_ctx_free(ctx); return; }
         nout = y->numel;
-        aspire_tensor *r = aspire_tensor_new(ctx, y->ndim, y->shape);
+        /* applied twice, so that every input gradient is also accumulated into once */
+        aspire_tensor *y2 = fn(ctx, in, ud);
+        aspire_tensor *r = aspire_tensor_new(ctx, y->ndim, y->shape), *r2 = aspire_tensor_new(ctx, y->ndim, y->shape);
         fill_normal(r->data, r->numel, 77, 1.0f);
-        CHECK(aspire_backward(ctx, aspire_sum(ctx, aspire_mul(ctx, y, r))) == ASPIRE_OK);
+        fill_normal(r2->data, r2->numel, 78, 1.0f);
+        CHECK(aspire_backward(ctx, aspire_add(ctx, aspire_sum(ctx, aspire_mul(ctx, y, r)),
+                                              aspire_sum(ctx, aspire_mul(ctx, y2, r2)))) == ASPIRE_OK);
         out[path] = malloc(sizeof(float) * (size_t)nout);
         memcpy(out[path], y->data, sizeof(float) * (size_t)nout);
         for (int k = 0; k < s->nin; k++) {
@@ -234,6 +238,8 @@ static void test_conv_paths_agree(void) {
         {2, 11, 12, 5, 6, 3, 3, {1, 1, 2, 2, 2, 2}, 1},   /* dilation 2 */
         {1, 12, 10, 4, 7, 3, 5, {1, 2, 0, 2, 3, 1}, 0},   /* non-square, asymmetric */
         {2, 9, 9, 16, 16, 3, 3, {1, 1, 0, 0, 1, 1}, 0},   /* valid padding */
+        {2, 32, 32, 16, 16, 3, 3, {1, 1, 1, 1, 1, 1}, 0}, /* reference-network stage 1 */
+        {2, 16, 16, 32, 32, 3, 3, {1, 1, 1, 1, 1, 1}, 0}, /* reference-network stage 2 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gspec s = conv_spec(&cases[i], 0);
@@ -408,6 +414,54 @@ static void test_groupnorm(void) {
     aspire_ctx_free(ctx);
 }
 
+/* Eval-mode conv with batch norm folded in and post-op residual/ReLU, against the separate ops. */
+static void test_conv_bn_eval(void) {
+    const conv_case cases[] = {
+        {2, 12, 12, 16, 32, 3, 3, {1, 1, 1, 1, 1, 1}, 0}, /* Winograd, blocked output */
+        {2, 12, 12, 16, 16, 3, 3, {1, 1, 1, 1, 1, 1}, 0},
+        {2, 13, 12, 16, 32, 3, 3, {2, 2, 1, 1, 1, 1}, 0}, /* NHWC direct, stride 2 */
+        {2, 12, 12, 16, 32, 1, 1, {2, 2, 0, 0, 1, 1}, 0}, /* projection */
+        {2, 16, 16, 3, 16, 3, 3, {1, 1, 1, 1, 1, 1}, 0},  /* stem */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int mode = 0; mode < 3; mode++) { /* plain, relu, residual + relu */
+            const conv_case *cc = &cases[i];
+            aspire_ctx *ctx = new_ctx(0);
+            aspire_ctx_set_training(ctx, 0);
+            aspire_ctx_set_recording(ctx, 0);
+            gspec s = conv_spec(cc, 0);
+            aspire_tensor *x = aspire_tensor_new(ctx, 4, s.shape[0]), *w = aspire_tensor_new(ctx, 4, s.shape[1]);
+            fill_normal(x->data, x->numel, 1, 1);
+            fill_normal(w->data, w->numel, 2, 0.3f);
+            int64_t c = cc->o;
+            aspire_tensor *bn[4];
+            for (int k = 0; k < 4; k++) {
+                bn[k] = aspire_tensor_new(ctx, 1, &c);
+                fill_normal(bn[k]->data, c, 10 + (uint64_t)k, 0.5f);
+            }
+            for (int64_t j = 0; j < c; j++) { bn[0]->data[j] += 1.0f; bn[3]->data[j] = 0.5f + fabsf(bn[3]->data[j]); }
+            aspire_tensor *ref = aspire_batchnorm_act(ctx, aspire_conv2d(ctx, x, w, NULL, cc->p), bn[0], bn[1], bn[2], bn[3],
+                                                      0.1f, 1e-5f, NULL, 0);
+            aspire_tensor *res = NULL;
+            if (mode == 2) {
+                res = aspire_tensor_new(ctx, 4, ref->shape);
+                fill_normal(res->data, res->numel, 20, 1);
+            }
+            ref = aspire_batchnorm_act(ctx, aspire_conv2d(ctx, x, w, NULL, cc->p), bn[0], bn[1], bn[2], bn[3], 0.1f, 1e-5f,
+                                       res, mode >= 1);
+            aspire_tensor *y = aspire_conv_bn_eval(ctx, x, w, cc->p, bn[0], bn[1], bn[2], bn[3], 1e-5f, res, mode >= 1);
+            CHECK_MSG(y && aspire_tensor_same_shape(y, ref), "conv_bn_eval case %zu mode %d: %s", i, mode, aspire_errmsg());
+            double md = 0, mb = 1;
+            for (int64_t k = 0; y && k < y->numel; k++) {
+                md = fmax(md, fabs((double)y->data[k] - ref->data[k]));
+                mb = fmax(mb, fabs(ref->data[k]));
+            }
+            /* folding rounds differently (w * s before the sum): a few 1e-7 relative */
+            CHECK_MSG(md / mb < 1e-5, "conv_bn_eval case %zu mode %d: differs by %g", i, mode, md / mb);
+            aspire_ctx_free(ctx);
+        }
+}
+
 /* ---- the primitive cache -------------------------------------------------------------------- */
 static void test_primitive_cache(void) {
     aspire_ctx *ctx = new_ctx(0);
@@ -450,6 +504,7 @@ int main(void) {
     RUN(test_batchnorm_grads);
     RUN(test_batchnorm_running);
     RUN(test_groupnorm);
+    RUN(test_conv_bn_eval);
     RUN(test_primitive_cache);
     return TEST_REPORT();
 }

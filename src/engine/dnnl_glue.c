@@ -13,11 +13,19 @@ typedef struct cache_entry {
     aspire_prim prim;
 } cache_entry;
 
+typedef struct reorder_entry {
+    dnnl_memory_desc_t src, dst;
+    int threads;
+    aspire_prim prim;
+} reorder_entry;
+
 struct aspire_dnnl {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     cache_entry **entries; /* small: a network has tens of primitives; scanned by hash */
     int n, cap;
+    reorder_entry *reorders;
+    int nreorders, reorder_cap;
     void *scratch;         /* the shared user-mode scratchpad */
     size_t scratch_bytes;
     void *tmp[ASPIRE_DNNL_TMP_SLOTS];
@@ -44,6 +52,8 @@ static void dnnl_state_free(aspire_dnnl *d) {
         aspire_free(d->entries[i], sizeof(cache_entry));
     }
     aspire_free(d->entries, sizeof(*d->entries) * (size_t)d->cap);
+    for (int i = 0; i < d->nreorders; i++) prim_destroy(&d->reorders[i].prim);
+    aspire_free(d->reorders, sizeof(reorder_entry) * (size_t)d->reorder_cap);
     aspire_free_aligned(d->scratch);
     for (int i = 0; i < ASPIRE_DNNL_TMP_SLOTS; i++) aspire_free_aligned(d->tmp[i]);
     if (d->stream) dnnl_stream_destroy(d->stream);
@@ -247,35 +257,40 @@ int aspire_dnnl_md_same(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b
 int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const void *src,
                         const dnnl_memory_desc_t *dst_md, void *dst) {
     int rc = ASPIRE_OK;
-    /* Key: both descriptors' layouts (dims and blocking). Descriptors made here come from tags or
-     * from primitive queries, so their blocking fields are fully initialised. */
-    aspire_dnnl_key k;
-    aspire_key_init(&k, ASPIRE_PK_REORDER);
-    aspire_key_add(&k, omp_get_max_threads());
-    const dnnl_memory_desc_t *mds[2] = {src_md, dst_md};
-    for (int m = 0; m < 2; m++) {
-        const dnnl_memory_desc_t *md = mds[m];
-        ASPIRE_ASSERT(md->format_kind == dnnl_blocked, "(reorder of a non-blocked layout)");
-        const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-        aspire_key_dims(&k, md->ndims, md->dims);
-        aspire_key_dims(&k, md->ndims, md->padded_dims);
-        aspire_key_dims(&k, md->ndims, b->strides);
-        aspire_key_add(&k, b->inner_nblks);
-        for (int i = 0; i < b->inner_nblks; i++) {
-            aspire_key_add(&k, b->inner_blks[i]);
-            aspire_key_add(&k, b->inner_idxs[i]);
-        }
+    /* Reorders are found by descriptor equality (layouts such as Winograd weights are not plain
+     * blocked ones, so they do not flatten into a key); a network has a few tens of them. */
+    aspire_prim *p = NULL;
+    int threads = omp_get_max_threads();
+    for (int i = 0; i < d->nreorders && !p; i++) {
+        reorder_entry *r = &d->reorders[i];
+        if (r->threads == threads && dnnl_memory_desc_equal(&r->src, src_md) && dnnl_memory_desc_equal(&r->dst, dst_md))
+            p = &r->prim;
     }
-    aspire_prim *p = aspire_dnnl_find(d, &k);
     if (!p) {
+        if (d->nreorders == d->reorder_cap) {
+            int cap = d->reorder_cap ? 2 * d->reorder_cap : 32;
+            reorder_entry *n = aspire_realloc(d->reorders, sizeof(*n) * (size_t)d->reorder_cap, sizeof(*n) * (size_t)cap);
+            if (!n) return ASPIRE_ERR_NOMEM;
+            d->reorders = n;
+            d->reorder_cap = cap;
+        }
+        reorder_entry *r = &d->reorders[d->nreorders];
+        memset(r, 0, sizeof *r);
         dnnl_primitive_attr_t a = NULL;
-        dnnl_primitive_desc_t pd = NULL;
         DNNL_TRY(dnnl_primitive_attr_create(&a));
         dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
-        if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&pd, src_md, d->engine, dst_md, d->engine, a);
+        if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&r->prim.pd, src_md, d->engine, dst_md, d->engine, a);
         dnnl_primitive_attr_destroy(a);
-        if (s != dnnl_success) return aspire_dnnl_fail(s, "dnnl_reorder_primitive_desc_create");
-        ASPIRE_TRY(cache_put(d, &k, pd, &p));
+        if (s == dnnl_success) s = dnnl_primitive_create(&r->prim.prim, r->prim.pd);
+        if (s != dnnl_success) {
+            prim_destroy(&r->prim);
+            return aspire_dnnl_fail(s, "reorder primitive");
+        }
+        r->src = *src_md;
+        r->dst = *dst_md;
+        r->threads = threads;
+        d->nreorders++;
+        p = &r->prim;
     }
     aspire_dnnl_arg args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
     ASPIRE_TRY(aspire_dnnl_exec(d, p, 2, args));
@@ -286,7 +301,7 @@ fail:
 
 int aspire_dnnl_cache_size(aspire_ctx *ctx) {
     aspire_dnnl *d = aspire_ctx_dnnl(ctx);
-    return d ? d->n : 0;
+    return d ? d->n + d->nreorders : 0;
 }
 
 int aspire_dnnl_winograd(const aspire_dnnl *d) { return d->winograd; }
