@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 typedef struct opts {
     int iters, warmup, threads, batch, size, measure_peak;
@@ -89,6 +90,13 @@ static void sgd_step(aspire_params *p, float **mom, int first, float lr, float m
     }
 }
 
+/* CPU seconds used by the process (all threads): a load-independent cost where wall time is not. */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static void discard_profile(aspire_ctx *ctx) {
     FILE *f = fopen("/dev/null", "w");
     if (f) {
@@ -127,11 +135,12 @@ int main(int argc, char **argv) {
 
     /* training */
     aspire_ctx_set_training(ctx, 1);
-    double t0 = 0, loss_v = 0;
+    double t0 = 0, c0 = 0, loss_v = 0;
     for (int it = 0; it < o.warmup + o.iters; it++) {
         if (it == o.warmup) {
             if (profile) discard_profile(ctx); /* the warm-up's share, primitive creation included */
             t0 = aspire_now();
+            c0 = cpu_now();
         }
         aspire_params_zero_grad(ps);
         aspire_tensor *x = aspire_tensor_from(ctx, 4, shape, input);
@@ -145,7 +154,7 @@ int main(int argc, char **argv) {
         sgd_step(ps, mom, it == 0, 0.01f, 0.9f, 1e-4f);
         aspire_ctx_reset(ctx);
     }
-    const double t_train = aspire_now() - t0;
+    const double t_train = aspire_now() - t0, c_train = cpu_now() - c0;
     size_t arena_train = aspire_ctx_arena_peak(ctx);
     if (profile) {
         fprintf(stderr, "per-op profile, training (%d timed + %d warm-up steps):\n", o.iters, o.warmup);
@@ -159,6 +168,7 @@ int main(int argc, char **argv) {
         if (it == o.warmup) {
             if (profile) discard_profile(ctx);
             t0 = aspire_now();
+            c0 = cpu_now();
         }
         aspire_tensor *x = aspire_tensor_from(ctx, 4, shape, input);
         if (!aspire_resnet_forward(ctx, net, x, NULL)) {
@@ -167,7 +177,7 @@ int main(int argc, char **argv) {
         }
         aspire_ctx_reset(ctx);
     }
-    const double t_infer = aspire_now() - t0;
+    const double t_infer = aspire_now() - t0, c_infer = cpu_now() - c0;
     if (profile) {
         fprintf(stderr, "per-op profile, inference (%d timed + %d warm-up batches):\n", o.iters, o.warmup);
         aspire_prof_report(ctx, stderr);
@@ -184,12 +194,15 @@ int main(int argc, char **argv) {
            train_img, train_gf, 100.0 * train_gf / o.peak, o.peak, loss_v);
     printf("inference: %8.1f img/s  %6.1f GFLOP/s               %5.1f%% of %.0f GFLOP/s peak\n", infer_img, infer_gf,
            100.0 * infer_gf / o.peak, o.peak);
-    printf("peak RSS %.1f MiB (arena peak %.1f MiB)\n", rss_mib, (double)arena_train / 1048576.0);
+    printf("peak RSS %.1f MiB (arena peak %.1f MiB); CPU time per batch: training %.1f ms, inference %.1f ms "
+           "(wall %.1f / %.1f ms)\n", rss_mib, (double)arena_train / 1048576.0, 1e3 * c_train / o.iters,
+           1e3 * c_infer / o.iters, 1e3 * t_train / o.iters, 1e3 * t_infer / o.iters);
     printf("{\"train_img_s\": %.2f, \"infer_img_s\": %.2f, \"train_gflops\": %.1f, \"infer_gflops\": %.1f, "
            "\"peak_gflops\": %.1f, \"peak_measured\": %s, \"train_peak_frac\": %.3f, \"infer_peak_frac\": %.3f, "
-           "\"peak_rss_mib\": %.1f, \"threads\": %d, \"batch\": %d, \"size\": %d}\n",
+           "\"peak_rss_mib\": %.1f, \"train_cpu_ms\": %.1f, \"infer_cpu_ms\": %.1f, \"threads\": %d, \"batch\": %d, "
+           "\"size\": %d}\n",
            train_img, infer_img, train_gf, infer_gf, o.peak, o.measure_peak ? "true" : "false", train_gf / o.peak,
-           infer_gf / o.peak, rss_mib, o.threads, o.batch, o.size);
+           infer_gf / o.peak, rss_mib, 1e3 * c_train / o.iters, 1e3 * c_infer / o.iters, o.threads, o.batch, o.size);
     for (int i = 0; i < np; i++) aspire_free(mom[i], 0);
     free(mom);
     aspire_free_aligned(input);

@@ -85,6 +85,7 @@ static void paths_agree(const char *what, gc_fn fn, void *ud, const gspec *s, do
                                               aspire_sum(ctx, aspire_mul(ctx, y2, r2)))) == ASPIRE_OK);
         out[path] = malloc(sizeof(float) * (size_t)nout);
         memcpy(out[path], y->data, sizeof(float) * (size_t)nout);
+        CHECK_MSG(aspire_dnnl_fallbacks(ctx) == 0, "%s: a oneDNN backward fell back to the reference", what);
         for (int k = 0; k < s->nin; k++) {
             if (!s->mask[k]) continue;
             grads[path][k] = calloc((size_t)in[k]->numel, sizeof(float));
@@ -488,6 +489,7 @@ static void test_primitive_cache(void) {
         aspire_ctx_reset(ctx);
     }
     CHECK(after_first > 0);
+    CHECK(aspire_dnnl_fallbacks(ctx) == 0);
     CHECK_MSG(aspire_dnnl_cache_size(ctx) == after_first, "primitives made after the first step: %d -> %d", after_first,
               aspire_dnnl_cache_size(ctx));
     aspire_params_free(ps);

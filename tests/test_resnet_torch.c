@@ -7,6 +7,7 @@
 #include "aspire/engine.h"
 #include "aspire/resnet.h"
 #include "aspire/safetensors.h"
+#include "engine/dnnl_glue.h"
 #include "test.h"
 
 #include <string.h>
@@ -167,6 +168,7 @@ static void check_against_torch(int reference, int winograd) {
             if (p) compare(st, key, p->data, p->numel, 1e-5, path);
         }
     }
+    CHECK_MSG(aspire_dnnl_fallbacks(ctx) == 0, "%s: a oneDNN backward fell back to the reference", path);
     unsetenv("ASPIRE_WINOGRAD");
     aspire_ctx_free(ctx);
     aspire_resnet_free(net);

@@ -31,6 +31,7 @@ struct aspire_dnnl {
     void *tmp[ASPIRE_DNNL_TMP_SLOTS];
     size_t tmp_bytes[ASPIRE_DNNL_TMP_SLOTS];
     int winograd;          /* ASPIRE_WINOGRAD=0 turns Winograd convolutions off */
+    int fallbacks;         /* backward passes that fell back to the reference path */
 };
 
 int aspire_dnnl_fail(dnnl_status_t s, const char *call) {
@@ -305,3 +306,13 @@ int aspire_dnnl_cache_size(aspire_ctx *ctx) {
 }
 
 int aspire_dnnl_winograd(const aspire_dnnl *d) { return d->winograd; }
+
+void aspire_dnnl_note_fallback(aspire_ctx *ctx) {
+    aspire_dnnl *d = aspire_ctx_dnnl(ctx);
+    if (d) d->fallbacks++;
+}
+
+int aspire_dnnl_fallbacks(aspire_ctx *ctx) {
+    aspire_dnnl *d = aspire_ctx_dnnl(ctx);
+    return d ? d->fallbacks : 0;
+}

@@ -117,6 +117,11 @@ int aspire_dnnl_md_same(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b
  * variable ASPIRE_WINOGRAD=0 turns them off, read when the context first uses oneDNN). */
 int aspire_dnnl_winograd(const aspire_dnnl *d);
 
+/* Backward functions cannot return errors: when a oneDNN backward fails they compute the same
+ * with the reference path and count it here (tests check the count stays 0). */
+void aspire_dnnl_note_fallback(aspire_ctx *ctx);
+int aspire_dnnl_fallbacks(aspire_ctx *ctx);
+
 /* Number of primitives created so far (tests check that a loop creates each one once). */
 int aspire_dnnl_cache_size(aspire_ctx *ctx);
 

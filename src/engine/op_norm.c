@@ -240,10 +240,11 @@ static int bn_bwd_dnnl(aspire_ctx *ctx, const bn_saved *sv, const aspire_tensor 
     bn_dims(x, dims);
     aspire_prim *p;
     ASPIRE_TRY(bn_prim(d, 1, dims, flags, sv->eps, 1, full, &p));
-    aspire_dnnl_arg args[10] = {{DNNL_ARG_SRC, x->data}, {DNNL_ARG_DIFF_DST, dz}, {DNNL_ARG_MEAN, sv->mean},
+    aspire_dnnl_arg args[11] = {{DNNL_ARG_SRC, x->data}, {DNNL_ARG_DIFF_DST, dz}, {DNNL_ARG_MEAN, sv->mean},
                                 {DNNL_ARG_VARIANCE, sv->var}, {DNNL_ARG_DIFF_SRC, gx}};
     int n = 5;
     if (gm) args[n++] = (aspire_dnnl_arg){DNNL_ARG_SCALE, gm};
+    if (bt) args[n++] = (aspire_dnnl_arg){DNNL_ARG_SHIFT, bt}; /* unused by the maths, required by oneDNN 2.6 */
     if (ws) args[n++] = (aspire_dnnl_arg){DNNL_ARG_WORKSPACE, ws};
     if (full && gm) {
         float *t = gg ? gg : aspire_dnnl_tmp(d, 1, sizeof(float) * (size_t)sv->c);
@@ -303,6 +304,7 @@ void aspire_bwd_batchnorm(aspire_ctx *ctx, aspire_node *node) {
             if (gb) aspire_grad_end(ctx, beta, gb, ab);
             return;
         }
+        aspire_dnnl_note_fallback(ctx);
         /* oneDNN failed (not expected after its forward ran): the reference computes the same.
          * The grad_begin buffers are reused below with their assign/accumulate mode. */
         if (sv->ws && sv->relu) {

@@ -196,6 +196,7 @@ static void pool_backward(aspire_ctx *ctx, aspire_node *node) {
     int rc = ASPIRE_ERR_BACKEND;
     if (sv->fwd) rc = pool_bwd_dnnl(ctx, sv, gx, node->out->grad);
     if (rc != ASPIRE_OK) {
+        if (sv->fwd) aspire_dnnl_note_fallback(ctx);
         /* Reference path (also the stand-in should oneDNN fail here; backward cannot return errors).
          * A oneDNN max pool keeps its argmax in its own workspace: recompute it. */
         if (sv->g.max && !sv->argmax) {
@@ -336,6 +337,7 @@ void aspire_bwd_upsample_nearest(aspire_ctx *ctx, aspire_node *node) {
         }
     }
     if (rc != ASPIRE_OK) { /* reference (or the stand-in should oneDNN fail) */
+        if (u->fwd) aspire_dnnl_note_fallback(ctx);
         const int64_t C = u->c, f = u->f, OH = u->h * f, OW = u->w * f;
 #pragma omp parallel for collapse(2) schedule(static)
         for (int64_t n = 0; n < u->n; n++)
