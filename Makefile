@@ -9,7 +9,7 @@ JOBS      ?= $(shell nproc)
 CMAKE_OPTS ?=
 WERROR    ?= OFF
 
-.PHONY: all build deps test demo asan clean bench-engine bench-methods format
+.PHONY: all build deps test demo asan clean bench-engine bench-extract bench-methods format
 
 all: build
 
@@ -32,6 +32,14 @@ demo: deps build
 
 bench-engine: deps build
 	@scripts/bench-engine.sh
+
+.PHONY: bench-world
+bench-world: deps build
+	@$(BUILD)/bench/world --runs 3
+
+.PHONY: bench-extract
+bench-extract: deps build
+	@$(BUILD)/bench/extract
 
 # The robust-training baselines on the default world dataset (made once into $(BENCH_DATA)),
 # SEEDS seeds each; writes its table into BENCHMARKS.md and prints one JSON object last.

@@ -117,6 +117,20 @@ static void test_atomic_failures(void) {
     CHECK(testdir_count(dir) == before);
 }
 
+static void test_nosync(void) {
+    /* without fsync the write is still temporary-file-then-rename: visible only after commit */
+    aspire_atomic_file af;
+    CHECK(aspire_atomic_open_ex(&af, P("nosync.txt"), ASPIRE_ATOMIC_NOSYNC) == ASPIRE_OK);
+    CHECK(af.flags == ASPIRE_ATOMIC_NOSYNC);
+    fputs("fast", af.fp);
+    CHECK(!aspire_file_exists(P("nosync.txt")));
+    CHECK(aspire_atomic_commit(&af) == ASPIRE_OK);
+    CHECK(file_is(P("nosync.txt"), "fast"));
+    CHECK(aspire_sync_fs(dir) == ASPIRE_OK);
+    CHECK(aspire_sync_fs(P("nope/none")) == ASPIRE_ERR_IO);
+    CHECK(strstr(aspire_errmsg(), "nope/none") != NULL);
+}
+
 static void test_read_errors(void) {
     char *b = (char *)1;
     size_t n = 99;
@@ -160,6 +174,7 @@ int main(void) {
     RUN(test_atomic_write_and_read);
     RUN(test_atomic_abort_keeps_old);
     RUN(test_atomic_failures);
+    RUN(test_nosync);
     RUN(test_read_errors);
     RUN(test_mkdir_p);
     RUN(test_path_join);

@@ -23,8 +23,8 @@ static int64_t numel_of(int ndim, const int64_t *s) {
 }
 
 /* Normal(0, 1) inputs; values with |v| < away are pushed out to |v| >= away (for kinks like relu). */
-static double run_gc(const char *what, gc_fn fn, void *ud, spec *s, uint64_t seed, float away, double eps,
-                     double tol) {
+static double run_gc_probe(const char *what, gc_fn fn, void *ud, spec *s, uint64_t seed, float away, double eps,
+                           double tol, int max_probe) {
     aspire_rng rng;
     aspire_rng_seed(&rng, seed);
     float *data[4];
@@ -38,9 +38,14 @@ static double run_gc(const char *what, gc_fn fn, void *ud, spec *s, uint64_t see
         }
     }
     double w = gradcheck(what, fn, ud, s->nin, data, s->ndim, (const int64_t(*)[ASPIRE_MAX_DIMS])s->shape, s->mask,
-                         eps, tol, 200);
+                         eps, tol, max_probe);
     for (int k = 0; k < s->nin; k++) free(data[k]);
     return w;
+}
+
+static double run_gc(const char *what, gc_fn fn, void *ud, spec *s, uint64_t seed, float away, double eps,
+                     double tol) {
+    return run_gc_probe(what, fn, ud, s, seed, away, eps, tol, 200);
 }
 
 static aspire_ctx *new_ctx(int reference) {
@@ -120,7 +125,7 @@ static void test_binary_grads(void) {
     run_gc("mul x*x", f_add_self, NULL, &self, 5, 0, 1e-2, 2e-3);
     /* a large broadcast (parallel column sums) */
     spec big = {2, {2, 1}, {{300, 130}, {130}}, {1, 1}};
-    run_gc("mul big broadcast", f_mul, NULL, &big, 6, 0, 1e-2, 5e-3);
+    run_gc_probe("mul big broadcast", f_mul, NULL, &big, 6, 0, 1e-2, 5e-3, 40);
 }
 
 static aspire_tensor *f_relu(aspire_ctx *c, aspire_tensor **in, void *ud) { (void)ud; return aspire_relu(c, in[0]); }
@@ -517,6 +522,21 @@ static void test_matmul(void) {
     mm_ud u = {0, 1};
     spec s2 = {2, {2, 2}, {{3, 4}, {5, 4}}, {1, 1}};
     run_gc("matmul 2-D", f_matmul, &u, &s2, 40, 0, 1e-2, 2e-3);
+    /* a batch big enough to run its products in parallel, one per thread */
+    for (int ref = 0; ref < 2; ref++) {
+        aspire_ctx *ctx = new_ctx(ref);
+        aspire_tensor *a = rand_tensor(ctx, 3, (int64_t[]){8, 32, 32}, 3), *b = rand_tensor(ctx, 3, (int64_t[]){8, 32, 32}, 4);
+        aspire_tensor *c = aspire_matmul(ctx, a, b, 1, 0);
+        double *want = malloc(sizeof(double) * 8 * 32 * 32), worst = 0;
+        matmul_naive(want, a->data, b->data, 8, 32, 32, 32, 1, 0, 0);
+        for (int64_t i = 0; i < c->numel; i++) worst = fmax(worst, fabs(c->data[i] - want[i]));
+        CHECK_MSG(worst < 1e-4, "batched matmul ref=%d off by %g", ref, worst);
+        free(want);
+        aspire_ctx_free(ctx);
+    }
+    mm_ud ub = {1, 1};
+    spec sb = {2, {3, 3}, {{8, 32, 32}, {8, 32, 32}}, {1, 1}};
+    run_gc_probe("matmul parallel batch", f_matmul, &ub, &sb, 41, 0, 1e-2, 3e-3, 20);
 }
 
 /* ---- embedding ----------------------------------------------------------------------------- */
@@ -651,6 +671,18 @@ static void test_attention(void) {
             CHECK_MSG(worst < 1e-5, "attention ref=%d mode=%d off by %g", ref, mode, worst);
             aspire_ctx_free(ctx);
         }
+    for (int ref = 0; ref < 2; ref++) {  /* parallel batch of products */
+        aspire_ctx *ctx = new_ctx(ref);
+        int64_t sh[4] = {2, 4, 32, 16};
+        aspire_tensor *q = rand_tensor(ctx, 4, sh, 4), *k = rand_tensor(ctx, 4, sh, 5), *v = rand_tensor(ctx, 4, sh, 6);
+        aspire_tensor *o = aspire_attention(ctx, q, k, v, NULL, 1);
+        double *want = malloc(sizeof(double) * (size_t)o->numel), worst = 0;
+        attention_naive(want, q->data, k->data, v->data, NULL, 1, 8, 32, 32, 16, 16);
+        for (int64_t i = 0; i < o->numel; i++) worst = fmax(worst, fabs(o->data[i] - want[i]));
+        CHECK_MSG(worst < 1e-5, "attention (2, 4, 32, 16) ref=%d off by %g", ref, worst);
+        free(want);
+        aspire_ctx_free(ctx);
+    }
     aspire_ctx *ctx = new_ctx(0);
     aspire_tensor *mask = aspire_tensor_from(ctx, 2, (int64_t[]){T, T}, maskv);
     att_ud u = {NULL, 0};
@@ -661,6 +693,10 @@ static void test_attention(void) {
     u.mask = NULL;
     u.causal = 1;
     run_gc("attention causal", f_attention, &u, &s, 3, 0, 1e-2, 3e-3);
+    /* big enough for the parallel batch of products */
+    spec sp = {3, {4, 4, 4}, {{2, 4, 32, 16}, {2, 4, 32, 16}, {2, 4, 32, 16}}, {1, 1, 1}};
+    u.causal = 1;
+    run_gc_probe("attention parallel batch", f_attention, &u, &sp, 5, 0, 1e-2, 3e-3, 16);
     /* cross-attention: Tq != Tk, Dv != D */
     u.causal = 0;
     spec sx = {3, {4, 4, 4}, {{1, 2, 3, 4}, {1, 2, 6, 4}, {1, 2, 6, 5}}, {1, 1, 1}};
@@ -711,6 +747,36 @@ static void det_run(float *out, float *grad, int64_t n) {
     aspire_ctx_free(ctx);
 }
 
+/* The shared reductions are built to give the same bits for any thread count. */
+static void test_reductions_thread_independent(void) {
+    int64_t rows = 5000, cols = 24, n = rows * cols;
+    float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+    fill_normal(a, n, 1);
+    fill_normal(b, n, 2);
+    float c1[24], c2[24];
+    static float w1[3000], w2[3000];  /* n / 40 columns */
+    int keep = aspire_get_threads();
+    aspire_set_threads(1);
+    aspire_colsum(c1, a, b, rows, cols, 0.5f, 0);
+    aspire_colsum(w1, a, NULL, 40, n / 40, 1.0f, 0);  /* wide: column blocks */
+    double d1 = aspire_dot_det(a, b, n);
+    aspire_set_threads(2);
+    aspire_colsum(c2, a, b, rows, cols, 0.5f, 0);
+    aspire_colsum(w2, a, NULL, 40, n / 40, 1.0f, 0);
+    double d2 = aspire_dot_det(a, b, n);
+    aspire_set_threads(keep);
+    CHECK(memcmp(c1, c2, sizeof c1) == 0 && memcmp(w1, w2, sizeof w1) == 0 && d1 == d2);
+    double want = 0;
+    for (int64_t r = 0; r < rows; r++) want += (double)a[r * cols + 5] * b[r * cols + 5];
+    CHECK_CLOSE(c1[5], 0.5 * want, 1e-6);
+    free(a);
+    free(b);
+    /* a bias over many rows through the chunked column sums */
+    spec s = {2, {2, 1}, {{2100, 16}, {16}}, {1, 1}};  /* just over the parallel threshold */
+    run_gc_probe("add bias over many rows", f_add, NULL, &s, 60, 0, 1e-2, 2e-3, 24);
+    run_gc_probe("mul bias over many rows", f_mul, NULL, &s, 61, 0, 1e-2, 5e-3, 24);
+}
+
 static void test_determinism(void) {
     int64_t n = 64 * 96;
     float l1, l2, *g1 = malloc(sizeof(float) * (size_t)n), *g2 = malloc(sizeof(float) * (size_t)n);
@@ -740,6 +806,7 @@ int main(void) {
     RUN(test_layernorm);
     RUN(test_attention);
     RUN(test_mse);
+    RUN(test_reductions_thread_independent);
     RUN(test_determinism);
     return TEST_REPORT();
 }

@@ -26,6 +26,10 @@ ASPIRE_API int aspire_image_decode(aspire_image *img, const void *data, size_t n
 /* Writes atomically (temporary file, fsync, rename). JPEG drops alpha (grey + alpha keeps grey). */
 ASPIRE_API int aspire_image_save_png(const aspire_image *img, const char *path);
 ASPIRE_API int aspire_image_save_jpeg(const aspire_image *img, const char *path, int quality);
+/* The same with ASPIRE_ATOMIC_* flags (fileio.h): ASPIRE_ATOMIC_NOSYNC for folders of thousands of
+ * images, followed by one aspire_sync_fs(). */
+ASPIRE_API int aspire_image_save_png_ex(const aspire_image *img, const char *path, int flags);
+ASPIRE_API int aspire_image_save_jpeg_ex(const aspire_image *img, const char *path, int quality, int flags);
 
 typedef enum aspire_resize_mode {
     ASPIRE_RESIZE_BILINEAR = 0, /* torch's upsample_bilinear2d, align_corners = false (no antialias) */

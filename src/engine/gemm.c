@@ -94,27 +94,57 @@ double aspire_dot_det(const float *x, const float *y, int64_t n) {
     return total;
 }
 
+/* Sums rows [r0, r1) of columns [c0, c0 + w) (w <= 64) into s, in row order. */
+static void colsum_block(double *s, const float *a, const float *b, int64_t cols, int64_t r0, int64_t r1,
+                         int64_t c0, int64_t w) {
+    for (int64_t r = r0; r < r1; r++) {
+        const float *ar = a + r * cols + c0;
+        if (b) {
+            const float *br = b + r * cols + c0;
+            for (int64_t c = 0; c < w; c++) s[c] += (double)ar[c] * br[c];
+        } else {
+            for (int64_t c = 0; c < w; c++) s[c] += ar[c];
+        }
+    }
+}
+
+#define COLSUM_ROWS 512  /* rows per partial sum when the columns are too few to split */
+
 void aspire_colsum(float *out, const float *a, const float *b, int64_t rows, int64_t cols, float scale, int acc) {
     if (cols == 1) {
         float s = (float)(scale * aspire_dot_det(a, b, rows));
         out[0] = acc ? out[0] + s : s;
         return;
     }
+    int64_t nblk = (cols + 63) / 64, nchunk = (rows + COLSUM_ROWS - 1) / COLSUM_ROWS;
+    if (nblk == 1 && nchunk > 1 && rows * cols > ASPIRE_PAR_MIN) {
+        /* Few columns, many rows (a bias over a big batch): partial sums over fixed chunks of rows,
+         * in parallel, then added in chunk order, so the result does not depend on the threads. */
+        double *part = aspire_malloc(sizeof(double) * 64 * (size_t)nchunk);
+        if (part) {
+#pragma omp parallel for schedule(static)
+            for (int64_t k = 0; k < nchunk; k++) {
+                double *s = part + 64 * k;
+                for (int64_t c = 0; c < cols; c++) s[c] = 0;
+                int64_t r0 = k * COLSUM_ROWS, r1 = r0 + COLSUM_ROWS < rows ? r0 + COLSUM_ROWS : rows;
+                colsum_block(s, a, b, cols, r0, r1, 0, cols);
+            }
+            for (int64_t c = 0; c < cols; c++) {
+                double t = 0;
+                for (int64_t k = 0; k < nchunk; k++) t += part[64 * k + c];
+                float v = (float)(scale * t);
+                out[c] = acc ? out[c] + v : v;
+            }
+            aspire_free(part, sizeof(double) * 64 * (size_t)nchunk);
+            return;
+        }  /* out of memory for the partials: the serial path below needs none */
+    }
     /* Columns in blocks of 64, one block per task; each block keeps double accumulators. */
-    int64_t nblk = (cols + 63) / 64;
 #pragma omp parallel for schedule(static) if (rows * cols > ASPIRE_PAR_MIN && nblk > 1)
     for (int64_t blk = 0; blk < nblk; blk++) {
         int64_t c0 = blk * 64, c1 = c0 + 64 < cols ? c0 + 64 : cols, w = c1 - c0;
         double s[64] = {0};
-        for (int64_t r = 0; r < rows; r++) {
-            const float *ar = a + r * cols + c0;
-            if (b) {
-                const float *br = b + r * cols + c0;
-                for (int64_t c = 0; c < w; c++) s[c] += (double)ar[c] * br[c];
-            } else {
-                for (int64_t c = 0; c < w; c++) s[c] += ar[c];
-            }
-        }
+        colsum_block(s, a, b, cols, 0, rows, c0, w);
         for (int64_t c = 0; c < w; c++) {
             float v = (float)(scale * s[c]);
             out[c0 + c] = acc ? out[c0 + c] + v : v;
@@ -140,7 +170,9 @@ void aspire_check_broadcast(const char *op, const aspire_tensor *x, const aspire
 int aspire_bgemm_run(aspire_ctx *ctx, const aspire_bgemm *g, int64_t nb, int bwd) {
     if (nb <= 0) return ASPIRE_OK;
     int64_t work = g->M * g->N * g->K;
-    int parallel = nb > 1 && g->sC != 0 && work <= BGEMM_SMALL && aspire_get_threads() > 1;
+    /* a batch worth less than ASPIRE_PAR_MIN multiply-adds is not worth waking threads for */
+    int parallel = nb > 1 && g->sC != 0 && work <= BGEMM_SMALL && nb * work >= ASPIRE_PAR_MIN &&
+                   aspire_get_threads() > 1;
     if (!parallel) {
         for (int64_t i = 0; i < nb; i++) {
             float beta = g->sC == 0 && i > 0 ? 1.0f : g->beta;

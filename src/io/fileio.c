@@ -43,9 +43,12 @@ static void af_release(aspire_atomic_file *af) {
     aspire_strfree(af->tmp_path);
     af->path = af->tmp_path = NULL;
     af->fp = NULL;
+    af->flags = 0;
 }
 
-int aspire_atomic_open(aspire_atomic_file *af, const char *path) {
+int aspire_atomic_open(aspire_atomic_file *af, const char *path) { return aspire_atomic_open_ex(af, path, 0); }
+
+int aspire_atomic_open_ex(aspire_atomic_file *af, const char *path, int flags) {
     memset(af, 0, sizeof *af);
     if (!path || !*path) return aspire_error(ASPIRE_ERR_ARG, "atomic write: empty path");
     const char *slash = strrchr(path, '/');
@@ -82,6 +85,7 @@ int aspire_atomic_open(aspire_atomic_file *af, const char *path) {
         af_release(af);
         return aspire_error(ASPIRE_ERR_IO, "%s: cannot open a stream: %s", path, strerror(e));
     }
+    af->flags = flags;
     return ASPIRE_OK;
 }
 
@@ -92,14 +96,14 @@ int aspire_atomic_commit(aspire_atomic_file *af) {
     int e = 0;
     if (ferror(af->fp)) { what = "write failed"; e = EIO; }
     else if (fflush(af->fp) != 0) { what = "write failed"; e = errno; }
-    else if (fsync(fileno(af->fp)) != 0) { what = "fsync failed"; e = errno; }
+    else if (!(af->flags & ASPIRE_ATOMIC_NOSYNC) && fsync(fileno(af->fp)) != 0) { what = "fsync failed"; e = errno; }
     if (fclose(af->fp) != 0 && !what) { what = "close failed"; e = errno; }
     af->fp = NULL;
     if (!what && rename(af->tmp_path, af->path) != 0) { what = "rename failed"; e = errno; }
     if (what) {
         rc = aspire_error(ASPIRE_ERR_IO, "%s: %s: %s (old contents kept)", af->path, what, strerror(e));
         unlink(af->tmp_path);
-    } else {
+    } else if (!(af->flags & ASPIRE_ATOMIC_NOSYNC)) {
         fsync_dir(af->path);
     }
     af_release(af);
@@ -123,6 +127,16 @@ int aspire_write_file_atomic(const char *path, const void *data, size_t n) {
         return aspire_error(ASPIRE_ERR_IO, "%s: write failed: %s (old contents kept)", path, strerror(e));
     }
     return aspire_atomic_commit(&af);
+}
+
+int aspire_sync_fs(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return aspire_error(ASPIRE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int rc = syncfs(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0) return aspire_error(ASPIRE_ERR_IO, "%s: syncfs failed: %s", path, strerror(e));
+    return ASPIRE_OK;
 }
 
 int aspire_read_file(const char *path, char **buf, size_t *n) {

@@ -8,8 +8,8 @@
 
 #include "aspire/fileio.h"
 #include "aspire/image.h"
+#include "aspire/progress.h"
 
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +35,17 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
         b->p = q;
         b->cap = cap;
     }
+}
+
+/* A JSON string literal (quotes included) for arbitrary text such as a path. */
+static void sb_json_string(sbuf *b, const char *text) {
+    sb_printf(b, "\"");
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '"' || *c == '\\') sb_printf(b, "\\%c", *c);
+        else if (*c < 0x20) sb_printf(b, "\\u%04x", *c);
+        else sb_printf(b, "%c", *c);
+    }
+    sb_printf(b, "\"");
 }
 
 static void sb_free(sbuf *b) { aspire_free(b->p, b->cap); memset(b, 0, sizeof *b); }
@@ -175,9 +186,11 @@ done:
 
 /* Renders every planned image in parallel; lines[i] receives image i's JSON line. */
 static int render_all(const job *jb, const plan *plans, int n, char **lines, int progress, const char *what) {
-    int failed = 0, done = 0;
+    int failed = 0;
     char msg[1024] = "";
-    double t0 = aspire_now();
+    aspire_progress pg;
+    aspire_progress_init(&pg, what, n, "img");
+    if (!progress) pg.quiet = 1;
 #pragma omp parallel for schedule(dynamic, 8)
     for (int i = 0; i < n; i++) {
         int skip;
@@ -189,21 +202,14 @@ static int render_all(const job *jb, const plan *plans, int n, char **lines, int
 #pragma omp critical(world_fail)
             {
                 if (!failed) snprintf(msg, sizeof msg, "%s", aspire_errmsg());
+#pragma omp atomic write
                 failed = 1;
             }
         }
-        if (progress) {
-            int d, step = n / 10 > 0 ? n / 10 : 1;
-#pragma omp atomic capture
-            d = ++done;
-            if (d % step == 0 || d == n) {
-                double el = aspire_now() - t0, rate = d / (el > 0 ? el : 1e-9);
-#pragma omp critical(world_progress)
-                fprintf(stderr, "world %s: %d/%d images (%.0f/s, ETA %.0f s)\n", what, d, n, rate, (n - d) / rate);
-            }
-        }
+        aspire_progress_add(&pg, 1);
     }
     if (failed) return aspire_error(ASPIRE_ERR_IO, "%s", msg);
+    aspire_progress_finish(&pg, NULL);
     return ASPIRE_OK;
 }
 
@@ -450,19 +456,23 @@ int aspire_world_task_write(const aspire_world_task_opts *o) {
     if ((rc = make_dirs(o->out, truth, o->masks, o->counterfactuals != 0))) goto done;
     job jb = {w, &o->style, o->out, truth, o->size, 3, o->masks, 0, o->counterfactuals, {{0}, 0, 0}};
     aspire_rng_fork(&root, 0x7363656eULL, &jb.base);  /* "scen" */
-    if ((rc = render_all(&jb, plans, n, lines, o->progress, "task"))) goto done;
+    if ((rc = render_all(&jb, plans, n, lines, o->progress, "world task"))) goto done;
     if ((rc = write_lines(truth, "scenes.jsonl", lines, n))) goto done;
     {
         sbuf cfg = {0};
         sb_printf(&cfg,
                   "{\"kind\":\"task\",\"seed\":%llu,\"n_train\":%d,\"n_val\":%d,\"n_test\":%d,\"size\":%d,"
-                  "\"waterbird_frac\":%g,\"rho_bg\":%g,\"spurious\":\"%s\",\"p_obj\":%g,\"rho_obj\":%g,"
+                  "\"waterbird_frac\":%g,\"rho_bg\":%g,\"p_obj\":%g,\"rho_obj\":%g,"
                   "\"max_distractors\":%d,\"counterfactuals\":%d,\"bird_min\":%g,\"bird_max\":%g,\"object_scale\":%g,"
-                  "\"jitter\":%g,\"flip_prob\":%g,\"dataset\":\"%s\"}\n",
+                  "\"jitter\":%g,\"flip_prob\":%g,\"spurious\":",
                   (unsigned long long)o->seed, o->n_train, o->n_val, o->n_test, o->size, o->waterbird_frac, o->rho_bg,
-                  o->spurious ? o->spurious : "", o->p_obj, o->rho_obj, o->max_distractors, o->counterfactuals,
+                  o->p_obj, o->rho_obj, o->max_distractors, o->counterfactuals,
                   (double)o->style.bird_min, (double)o->style.bird_max, (double)o->style.object_scale,
-                  (double)o->style.jitter, (double)o->style.flip_prob, o->out);
+                  (double)o->style.jitter, (double)o->style.flip_prob);
+        sb_json_string(&cfg, o->spurious ? o->spurious : "");
+        sb_printf(&cfg, ",\"dataset\":");
+        sb_json_string(&cfg, o->out);
+        sb_printf(&cfg, "}\n");
         char *json = sb_take(&cfg);
         rc = json ? write_config(truth, json) : ASPIRE_ERR_NOMEM;
         aspire_strfree(json);
@@ -527,7 +537,7 @@ int aspire_world_corpus_write(const aspire_world_corpus_opts *o) {
     if ((rc = make_dirs(o->out, o->out, 1, o->counterfactuals != 0))) goto done;
     job jb = {w, &o->style, o->out, o->out, o->size, o->captions, 1, 1, o->counterfactuals, {{0}, 0, 0}};
     aspire_rng_fork(&root, 0x7363656eULL, &jb.base);
-    if ((rc = render_all(&jb, plans, n, lines, o->progress, "corpus"))) goto done;
+    if ((rc = render_all(&jb, plans, n, lines, o->progress, "world corpus"))) goto done;
     if ((rc = write_lines(o->out, "scenes.jsonl", lines, n))) goto done;
     rc = write_metadata(o->out, plans, n);
 done:
