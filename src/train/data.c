@@ -1,13 +1,12 @@
-/* data.c — a dataset in Waterbirds layout decoded into memory for training: metadata.csv
- * (img_filename, y, split, place) read with the CSV module, every image of the requested splits
- * loaded with the image module and resized to S×S; the extra images' folder (img_filename, y);
- * and the batch conversion to network input. */
+/* data.c — the splits a run needs, loaded with the dataset module (include/aspire/dataset.h:
+ * metadata checked row by row, images decoded in parallel and resized to S×S), the training
+ * split's group sizes (read from metadata.csv, so that evaluating the test split need not decode
+ * the training images), and the batch conversion to network input with flips. */
 #include "train/train_data.h"
 
 #include "aspire/csv.h"
+#include "aspire/dataset.h"
 #include "aspire/fileio.h"
-#include "aspire/image.h"
-#include "aspire/progress.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,159 +28,115 @@ void tr_fill_image(float *dst, const uint8_t *src, int S, int flip) {
 
 void tr_fill_batch(float *dst, const tr_images *im, const int64_t *idx, int64_t n, const uint8_t *flip) {
     const size_t per = (size_t)im->S * (size_t)im->S * 3;
-    for (int64_t k = 0; k < n; k++)
-        tr_fill_image(dst + (size_t)k * per, im->pix + (size_t)idx[k] * per, im->S, flip ? flip[k] : 0);
+    for (int64_t k = 0; k < n; k++) tr_fill_image(dst + (size_t)k * per, tr_pixels(im, idx[k]), im->S, flip ? flip[k] : 0);
 }
 
+const uint8_t *tr_pixels(const tr_images *im, int64_t i) { return aspire_dataset_pixels(im->ds, i); }
+
 static void images_free(tr_images *im) {
-    size_t per = (size_t)im->S * (size_t)im->S * 3, n = (size_t)(im->n ? im->n : 1);
-    aspire_free(im->pix, n * per);
-    aspire_free(im->y, n * sizeof(int32_t));
+    size_t n = (size_t)(im->n ? im->n : 1);
     aspire_free(im->place, n * sizeof(int32_t));
+    aspire_dataset_free(im->ds);
     memset(im, 0, sizeof *im);
 }
 
-static int images_alloc(tr_images *im, int64_t n, int S) {
-    im->n = n;
+/* Wraps a loaded dataset (ownership passes to im). */
+static int images_wrap(tr_images *im, aspire_dataset *ds, int S) {
+    im->ds = ds;
+    im->n = aspire_dataset_count(ds);
     im->S = S;
-    size_t per = (size_t)S * (size_t)S * 3, m = (size_t)(n ? n : 1);
-    im->pix = aspire_malloc(m * per);
-    im->y = aspire_malloc(m * sizeof(int32_t));
-    im->place = aspire_malloc(m * sizeof(int32_t));
-    if (!im->pix || !im->y || !im->place) {
-        images_free(im);
-        return aspire_error(ASPIRE_ERR_NOMEM, "out of memory for %lld images of %d×%d", (long long)n, S, S);
-    }
+    im->y = aspire_dataset_labels(ds);
+    im->place = aspire_malloc((size_t)(im->n ? im->n : 1) * sizeof(int32_t));
+    if (!im->place) { images_free(im); return aspire_error(ASPIRE_ERR_NOMEM, "out of memory"); }
+    for (int64_t i = 0; i < im->n; i++) im->place[i] = aspire_dataset_place(ds, i);
     return ASPIRE_OK;
 }
 
-/* Loads one image into slot k of im, resized to S×S. */
-static int load_one(tr_images *im, int64_t k, const char *dir, const char *file, const aspire_csv *csv, int64_t row) {
-    char *path = aspire_path_join(dir, file);
-    if (!path) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    aspire_image img = {0}, rs = {0};
-    int rc = aspire_image_load(&img, path, 3);
-    if (rc) rc = aspire_error_prefix(rc, "%s:%d", aspire_csv_path(csv), aspire_csv_line(csv, row));
-    const int S = im->S;
-    uint8_t *dst = im->pix + (size_t)k * (size_t)S * (size_t)S * 3;
-    if (!rc && img.w == S && img.h == S) {
-        memcpy(dst, img.data, (size_t)S * (size_t)S * 3);
-    } else if (!rc) {
-        rc = aspire_image_resize(&rs, &img, S, S, img.w > S || img.h > S ? ASPIRE_RESIZE_AREA : ASPIRE_RESIZE_BILINEAR);
-        if (!rc) memcpy(dst, rs.data, (size_t)S * (size_t)S * 3);
+static int load_split(tr_images *im, const char *dir, int split, int S, int64_t limit, int progress) {
+    aspire_dataset_options o = {0};
+    o.split = split;
+    o.size = S;
+    o.channels = 3;
+    o.layout = split == ASPIRE_SPLIT_ALL ? ASPIRE_LAYOUT_EXTRA : ASPIRE_LAYOUT_WATERBIRDS;
+    o.progress = progress;
+    aspire_dataset *ds = NULL;
+    int rc = aspire_dataset_load(&ds, dir, &o);
+    if (rc) return rc;
+    if (limit > 0 && limit < aspire_dataset_count(ds)) {
+        size_t b = (size_t)limit * sizeof(int64_t);
+        int64_t *idx = aspire_malloc(b);
+        aspire_dataset *sub = NULL;
+        rc = idx ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; !rc && i < limit; i++) idx[i] = i;
+        if (!rc) rc = aspire_dataset_subset(&sub, ds, idx, limit);
+        aspire_free(idx, b);
+        aspire_dataset_free(ds);
+        if (rc) return rc;
+        ds = sub;
     }
-    aspire_image_destroy(&img);
-    aspire_image_destroy(&rs);
-    aspire_strfree(path);
-    return rc;
+    return images_wrap(im, ds, S);
 }
 
-static const char *split_name(int split) { return split == 0 ? "train" : split == 1 ? "val" : "test"; }
+/* Classes, places and the training split's group sizes from metadata.csv (the dataset module has
+ * checked every row by then). */
+static int read_counts(tr_data *d, const char *dir) {
+    char *meta = aspire_path_join(dir, "metadata.csv");
+    aspire_csv *csv = NULL;
+    int rc = meta ? aspire_csv_read(&csv, meta) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    aspire_strfree(meta);
+    int cy = -1, cs = -1, cp = -1;
+    if (!rc) rc = aspire_csv_require(csv, "y", &cy);
+    if (!rc) rc = aspire_csv_require(csv, "split", &cs);
+    if (!rc) rc = aspire_csv_require(csv, "place", &cp);
+    int64_t maxy = 1, maxp = 0;
+    for (int pass = 0; !rc && pass < 2; pass++) {
+        for (int64_t r = 0; !rc && r < aspire_csv_nrows(csv); r++) {
+            int64_t y, s, p;
+            rc = aspire_csv_get_int(csv, r, cy, &y);
+            if (!rc) rc = aspire_csv_get_int(csv, r, cs, &s);
+            if (!rc) rc = aspire_csv_get_int(csv, r, cp, &p);
+            if (rc) break;
+            if (pass == 0) {
+                if (y > maxy) maxy = y;
+                if (p > maxp) maxp = p;
+            } else if (s == 0 && y >= 0 && p >= 0) {
+                d->train_group_n[y * d->P + p]++;
+            }
+        }
+        if (!rc && pass == 0) {
+            d->K = (int)maxy + 1;
+            d->P = (int)maxp + 1;
+            if ((int64_t)d->K * d->P > 64)
+                rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: %d classes × %d places are more than the 64 groups supported",
+                                  aspire_csv_path(csv), d->K, d->P);
+        }
+    }
+    aspire_csv_free(csv);
+    return rc;
+}
 
 int tr_data_load(tr_data *d, const char *data_dir, const char *extra_dir, int S, int which, int64_t limit_train,
                  int progress) {
     memset(d, 0, sizeof *d);
-    aspire_csv *csv = NULL;
-    char *meta = aspire_path_join(data_dir, "metadata.csv");
-    if (!meta) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    int rc = aspire_csv_read(&csv, meta);
-    aspire_strfree(meta);
-    if (rc) return rc;
-    int c_file, c_y, c_split, c_place;
-    rc = aspire_csv_require(csv, "img_filename", &c_file);
-    if (!rc) rc = aspire_csv_require(csv, "y", &c_y);
-    if (!rc) rc = aspire_csv_require(csv, "split", &c_split);
-    if (!rc) rc = aspire_csv_require(csv, "place", &c_place);
-    const int64_t nrows = aspire_csv_nrows(csv);
-    int64_t count[3] = {0, 0, 0};
-    int maxy = 1, maxp = 0;
-    /* first pass: check every row, count the splits, find the numbers of classes and places */
-    for (int64_t r = 0; !rc && r < nrows; r++) {
-        int64_t y, sp, pl;
-        rc = aspire_csv_get_int(csv, r, c_y, &y);
-        if (!rc) rc = aspire_csv_get_int(csv, r, c_split, &sp);
-        if (!rc) rc = aspire_csv_get_int(csv, r, c_place, &pl);
-        if (rc) break;
-        if (y < 0 || y > 63 || sp < 0 || sp > 2 || pl < 0 || pl > 63) {
-            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: y must be 0..63, split 0..2 and place 0..63 (got %lld, %lld, %lld)",
-                              aspire_csv_path(csv), aspire_csv_line(csv, r), (long long)y, (long long)sp, (long long)pl);
-            break;
-        }
-        if (y > maxy) maxy = (int)y;
-        if (pl > maxp) maxp = (int)pl;
-        count[sp]++;
+    int rc = ASPIRE_OK;
+    if (which & TR_SPLIT_TRAIN) rc = load_split(&d->train, data_dir, ASPIRE_SPLIT_TRAIN, S, limit_train, progress);
+    if (!rc && (which & TR_SPLIT_VAL)) rc = load_split(&d->val, data_dir, ASPIRE_SPLIT_VAL, S, 0, progress);
+    if (!rc && (which & TR_SPLIT_TEST)) rc = load_split(&d->test, data_dir, ASPIRE_SPLIT_TEST, S, 0, progress);
+    if (!rc) rc = read_counts(d, data_dir);
+    if (!rc && (which & TR_SPLIT_EXTRA) && extra_dir) {
+        rc = load_split(&d->extra, extra_dir, ASPIRE_SPLIT_ALL, S, 0, progress);
+        for (int64_t i = 0; !rc && i < d->extra.n; i++)
+            if (d->extra.y[i] >= d->K) {
+                char where[600];
+                rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: label %d is not one of the dataset's %d classes",
+                                  aspire_dataset_origin(d->extra.ds, i, where, sizeof where), d->extra.y[i], d->K);
+            }
     }
-    if (rc) { aspire_csv_free(csv); return rc; }
-    d->K = maxy + 1;
-    d->P = maxp + 1;
-    if (d->K * d->P > 64) {
-        aspire_csv_free(csv);
-        return aspire_error(ASPIRE_ERR_FORMAT, "%s: %d classes × %d places are more than 64 groups", aspire_csv_path(csv),
-                            d->K, d->P);
-    }
-    if (d->K == 2 && d->P == 2) {  /* the Waterbirds convention */
+    if (!rc && d->K == 2 && d->P == 2) {  /* the Waterbirds convention */
         strcpy(d->class_names[0], "landbird");
         strcpy(d->class_names[1], "waterbird");
         strcpy(d->place_names[0], "land");
         strcpy(d->place_names[1], "water");
-    }
-    for (int64_t r = 0; r < nrows; r++) {
-        int64_t y, sp, pl;
-        aspire_csv_get_int(csv, r, c_y, &y);
-        aspire_csv_get_int(csv, r, c_split, &sp);
-        aspire_csv_get_int(csv, r, c_place, &pl);
-        if (sp == 0) d->train_group_n[y * d->P + pl]++;
-    }
-    tr_images *dst[3] = {&d->train, &d->val, &d->test};
-    const int bits[3] = {TR_SPLIT_TRAIN, TR_SPLIT_VAL, TR_SPLIT_TEST};
-    for (int sp = 0; !rc && sp < 3; sp++) {
-        if (!(which & bits[sp])) continue;
-        int64_t n = count[sp];
-        if (sp == 0 && limit_train > 0 && limit_train < n) n = limit_train;
-        rc = images_alloc(dst[sp], n, S);
-        if (rc) break;
-        char label[64];
-        snprintf(label, sizeof label, "load %s", split_name(sp));
-        aspire_progress pg;
-        aspire_progress_init(&pg, label, n, "img");
-        if (!progress) pg.quiet = 1;
-        int64_t k = 0;
-        for (int64_t r = 0; !rc && r < nrows && k < n; r++) {
-            int64_t y, s, pl;
-            aspire_csv_get_int(csv, r, c_split, &s);
-            if (s != sp) continue;
-            aspire_csv_get_int(csv, r, c_y, &y);
-            aspire_csv_get_int(csv, r, c_place, &pl);
-            dst[sp]->y[k] = (int32_t)y;
-            dst[sp]->place[k] = (int32_t)pl;
-            rc = load_one(dst[sp], k, data_dir, aspire_csv_field(csv, r, c_file), csv, r);
-            k++;
-            if (k % 256 == 0 || k == n) aspire_progress_update(&pg, k, NULL);
-        }
-        if (!rc && n > 4096) aspire_progress_finish(&pg, NULL);
-    }
-    aspire_csv_free(csv);
-    if (!rc && (which & TR_SPLIT_EXTRA) && extra_dir) {
-        aspire_csv *ex = NULL;
-        meta = aspire_path_join(extra_dir, "metadata.csv");
-        rc = meta ? aspire_csv_read(&ex, meta) : ASPIRE_ERR_NOMEM;
-        aspire_strfree(meta);
-        int e_file = -1, e_y = -1;
-        if (!rc) rc = aspire_csv_require(ex, "img_filename", &e_file);
-        if (!rc) rc = aspire_csv_require(ex, "y", &e_y);
-        if (!rc) rc = images_alloc(&d->extra, aspire_csv_nrows(ex), S);
-        for (int64_t r = 0; !rc && r < d->extra.n; r++) {
-            int64_t y;
-            rc = aspire_csv_get_int(ex, r, e_y, &y);
-            if (!rc && (y < 0 || y >= d->K))
-                rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: label %lld is not one of the dataset's %d classes",
-                                  aspire_csv_path(ex), aspire_csv_line(ex, r), (long long)y, d->K);
-            if (rc) break;
-            d->extra.y[r] = (int32_t)y;
-            d->extra.place[r] = -1;
-            rc = load_one(&d->extra, r, extra_dir, aspire_csv_field(ex, r, e_file), ex, r);
-        }
-        aspire_csv_free(ex);
     }
     if (rc) tr_data_destroy(d);
     return rc;

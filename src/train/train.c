@@ -84,9 +84,7 @@ static void slot_free(slot *s) {
 }
 
 static const uint8_t *pool_pix(const trainer *t, int64_t i) {
-    const tr_images *im = i < t->n_train ? &t->data.train : &t->data.extra;
-    int64_t k = i < t->n_train ? i : i - t->n_train;
-    return im->pix + (size_t)k * (size_t)im->S * (size_t)im->S * 3;
+    return i < t->n_train ? tr_pixels(&t->data.train, i) : tr_pixels(&t->data.extra, i - t->n_train);
 }
 
 /* The cosine rate of an epoch of a stage (PyTorch's CosineAnnealingLR stepped per epoch, as the

@@ -1,19 +1,24 @@
 /* train_data.h — what training and evaluation need of a dataset: the images of each split decoded
- * once into memory at the training size (8-bit RGB, HWC), with labels, places and group ids, and
- * the batch conversion to the network's input (flip, (x/255 - 0.5) / 0.25). Private to the training
- * module; the loading itself is the dataset module's (include/aspire/dataset.h). */
+ * once into memory at the training size (8-bit RGB, HWC) by the dataset module
+ * (include/aspire/dataset.h), with labels and places, and the batch conversion to the network's
+ * input (flip, (x/255 - 0.5) / 0.25). Private to the training module. */
 #ifndef ASPIRE_TRAIN_DATA_H
 #define ASPIRE_TRAIN_DATA_H
 
 #include "aspire/common.h"
 
+struct aspire_dataset;
+
 typedef struct tr_images {
     int64_t n;
-    int S;            /* images are S×S×3 */
-    uint8_t *pix;     /* (n, S, S, 3) */
-    int32_t *y;       /* (n) */
-    int32_t *place;   /* (n), -1 when unknown (extra images) */
+    int S;                       /* images are S×S×3 */
+    struct aspire_dataset *ds;   /* the pixels (owned) */
+    const int32_t *y;            /* (n), the dataset's labels */
+    int32_t *place;              /* (n), -1 when unknown (extra images) */
 } tr_images;
+
+/* Image i's S·S·3 bytes (HWC). */
+const uint8_t *tr_pixels(const tr_images *im, int64_t i);
 
 enum { TR_SPLIT_TRAIN = 1, TR_SPLIT_VAL = 2, TR_SPLIT_TEST = 4, TR_SPLIT_EXTRA = 8 };
 
