@@ -204,6 +204,7 @@ static void resume_case(aspire_method m, const char *name) {
     ca.extra_dir = cb.extra_dir = extra_dir;
     CHECK_MSG(aspire_train_run(&ca) == ASPIRE_OK, "%s", aspire_errmsg());
     cb.stop_after = 1;
+    cb.resume = 1;  /* --resume on a folder without a run starts it */
     CHECK_MSG(aspire_train_run(&cb) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK(count_lines(b, "log.csv") == 2);
     cJSON *j = read_json(b, "train.json");

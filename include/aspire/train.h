@@ -68,7 +68,8 @@ typedef struct aspire_train_config {
     int dfr_retrains;         /* DFR: logistic regressions averaged */
     const char *base_run;     /* DFR: NULL trains the ERM backbone first; else reuse this run's best model */
     /* behaviour (not part of what makes a run repeatable) */
-    int resume;               /* continue out_dir's checkpoint (the config is read from its train.json) */
+    int resume;               /* continue out_dir's run (its config is read from its train.json, the
+                                 options given are ignored); a folder without a run is started */
     int progress;             /* 1: progress line on stderr; 0: quiet */
     int64_t limit_train;      /* > 0: use only the first N training images (tests, smoke runs) */
     int stop_after;           /* > 0: return after this many epochs in this call (--resume goes on) */
@@ -79,10 +80,11 @@ typedef struct aspire_train_config {
  * retrains. */
 ASPIRE_API aspire_train_config aspire_train_config_default(void);
 
-/* Trains and writes RUNDIR (above). With cfg->resume, RUNDIR's train.json supplies the config
- * (cfg's data and out_dir, threads and progress are kept) and training continues after the last
- * checkpointed epoch; a finished run is left as it is. Returns ASPIRE_OK or a status with the
- * message naming the file or option at fault. */
+/* Trains and writes RUNDIR (above); a RUNDIR that already holds a run is refused unless
+ * cfg->resume. With cfg->resume, RUNDIR's train.json supplies the config (only cfg's out_dir,
+ * progress and stop_after are kept) and training continues after the last checkpointed epoch; a
+ * finished run is left as it is; a RUNDIR without a run is started from cfg. Returns ASPIRE_OK or
+ * a status with the message naming the file or option at fault. */
 ASPIRE_API int aspire_train_run(const aspire_train_config *cfg);
 
 /* Reads RUNDIR/train.json's config into *cfg (strings are owned by *strings, free with

@@ -37,7 +37,7 @@ int cmd_train(int argc, char **argv) {
         {"--base", CLI_STR, &c.base_run, "dfr: reuse this run's model as the backbone instead of training one"},
         {"--limit-train", CLI_I64, &c.limit_train, "use only the first N training images (smoke runs)"},
         {"--stop-after", CLI_INT, &c.stop_after, "return after N epochs of this call; --resume continues"},
-        {"--resume", CLI_FLAG, &c.resume, "continue RUNDIR from its last checkpoint (config from its train.json)"},
+        {"--resume", CLI_FLAG, &c.resume, "continue RUNDIR's run from its last checkpoint (config from its train.json), or start it"},
         {"--quiet", CLI_FLAG, &quiet, "no progress line"},
     };
     int rc = cli_parse("train",

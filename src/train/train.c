@@ -658,7 +658,13 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     t->cfg = *cfg_in;
     int rc = ASPIRE_OK, next_epoch = 0, stage_no = 1;
     aspire_safetensors *ckpt = NULL;
-    if (cfg_in->resume) {
+    int resuming = 0;
+    if (cfg_in->resume && cfg_in->out_dir) {  /* --resume on a folder without a run starts one */
+        char *p = aspire_path_join(cfg_in->out_dir, "train.json");
+        resuming = p && aspire_file_exists(p);
+        aspire_strfree(p);
+    }
+    if (resuming) {
         rc = aspire_train_config_load(cfg_in->out_dir, &t->cfg, &t->strings);
         t->cfg.out_dir = cfg_in->out_dir;
         t->cfg.progress = cfg_in->progress;
@@ -671,7 +677,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
         }
     }
     if (!rc) rc = check_config(&t->cfg);
-    if (!rc && !cfg_in->resume) {
+    if (!rc && !resuming) {
         char *p = run_path(t, "train.json");
         if (aspire_file_exists(p))
             rc = aspire_error(ASPIRE_ERR_ARG, "%s already holds a run (--resume continues it; or choose another --out)",
@@ -727,7 +733,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     aspire_safetensors_free(ckpt);
     ckpt = NULL;
     if (rc) goto done;
-    if (!cfg_in->resume || !next_epoch) {
+    if (!resuming || !next_epoch) {
         rc = write_train_json(t, NULL);
         if (rc) goto done;
     }
