@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_LOG 4096
 #define CKPT_FORMAT "aspire-train-checkpoint-1"
@@ -52,7 +53,7 @@ typedef struct trainer {
     int have_best, best_epoch;
     aspire_metrics_summary best;
     double seconds_before;          /* wall time of the epochs before a resume */
-    double t0;
+    double t0, cpu0;                /* wall and process CPU clock at the start of this call */
 } trainer;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -60,6 +61,12 @@ static char *run_path(const trainer *t, const char *name) {
     char *p = aspire_path_join(t->cfg.out_dir, name);
     ASPIRE_ASSERT(p != NULL, "(out of memory)");
     return p;
+}
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static uint64_t mix(uint64_t a, uint64_t b) {
@@ -655,6 +662,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     trainer *t = aspire_calloc(1, sizeof *t);
     if (!t) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     t->t0 = aspire_now();
+    t->cpu0 = cpu_now();
     t->cfg = *cfg_in;
     int rc = ASPIRE_OK, next_epoch = 0, stage_no = 1;
     aspire_safetensors *ckpt = NULL;
@@ -838,6 +846,9 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
         for (int i = 0; i < t->nlog; i++) if (t->log[i].images_per_s > 0) { ips += t->log[i].images_per_s; nips++; }
         cJSON_AddNumberToObject(result, "train_images_per_s", nips ? ips / nips : 0);
         cJSON_AddNumberToObject(result, "minutes", secs / 60);
+        /* CPU time of this call (all threads): with wall time, shows how busy the machine was */
+        cJSON_AddNumberToObject(result, "cpu_minutes_this_call", (cpu_now() - t->cpu0) / 60);
+        cJSON_AddNumberToObject(result, "threads", aspire_get_threads());
         rc = write_train_json(t, result);
         result = NULL;
         if (t->cfg.progress)
