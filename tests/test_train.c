@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <string.h>
+#include <sys/wait.h>
 
 enum { S = 16 };
 
@@ -342,6 +343,28 @@ static void test_eval(void) {
     CHECK(strstr(buf, "worst-group accuracy") && strstr(buf, "weighted mean") && strstr(buf, "worst-class validation"));
 }
 
+static void test_cli_train(void) {
+    char cmd[2048];
+    const char *out = run_dir("cli_reweight");
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s --extra %s --out %s --method reweight --size 16 --epochs 1 --batch 8 --threads 1 --quiet",
+             ASPIRE_BIN, data_dir, extra_dir, out);
+    CHECK(system(cmd) == 0);
+    CHECK(exists(out, "best.safetensors") && exists(out, "train.json"));
+    cJSON *j = read_json(out, "train.json");
+    cJSON *conf = j ? cJSON_GetObjectItem(j, "config") : NULL;
+    CHECK(conf && strcmp(cJSON_GetObjectItem(conf, "method")->valuestring, "reweight") == 0);
+    CHECK(conf && strcmp(cJSON_GetObjectItem(conf, "extra_dir")->valuestring, extra_dir) == 0);
+    cJSON_Delete(j);
+    /* usage errors: exit code 2 for a bad option, 1 for a missing --out or an unknown method */
+    snprintf(cmd, sizeof cmd, "%s train --data %s --epochs x 2>/dev/null", ASPIRE_BIN, data_dir);
+    CHECK(WEXITSTATUS(system(cmd)) == 2);
+    snprintf(cmd, sizeof cmd, "%s train --data %s 2>/dev/null", ASPIRE_BIN, data_dir);
+    CHECK(WEXITSTATUS(system(cmd)) == 1);
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s --method magic 2>/dev/null", ASPIRE_BIN, data_dir, run_dir("x"));
+    CHECK(WEXITSTATUS(system(cmd)) == 1);
+}
+
 static void test_bad_input(void) {
     char bad[400];
     snprintf(bad, sizeof bad, "%s/bad", runs);
@@ -391,6 +414,7 @@ int main(void) {
     RUN(test_methods_and_extra);
     RUN(test_learns_easy);
     RUN(test_eval);
+    RUN(test_cli_train);
     RUN(test_bad_input);
     if (!test_failures) testdir_remove(root);
     else fprintf(stderr, "kept %s for inspection\n", root);
