@@ -450,7 +450,8 @@ static void test_conv_bn_eval(void) {
             }
             ref = aspire_batchnorm_act(ctx, aspire_conv2d(ctx, x, w, NULL, cc->p), bn[0], bn[1], bn[2], bn[3], 0.1f, 1e-5f,
                                        res, mode >= 1);
-            aspire_tensor *y = aspire_conv_bn_eval(ctx, x, w, cc->p, bn[0], bn[1], bn[2], bn[3], 1e-5f, res, mode >= 1);
+            aspire_tensor *y = aspire_conv_bn_eval(ctx, x, w, cc->p, bn[0], bn[1], bn[2], bn[3], 1e-5f, res, mode >= 1,
+                                                   ASPIRE_LAYOUT_PLAIN);
             CHECK_MSG(y && aspire_tensor_same_shape(y, ref), "conv_bn_eval case %zu mode %d: %s", i, mode, aspire_errmsg());
             double md = 0, mb = 1;
             for (int64_t k = 0; y && k < y->numel; k++) {
@@ -461,6 +462,74 @@ static void test_conv_bn_eval(void) {
             CHECK_MSG(md / mb < 1e-5, "conv_bn_eval case %zu mode %d: differs by %g", i, mode, md / mb);
             aspire_ctx_free(ctx);
         }
+}
+
+/* The blocked nChw16c layout between oneDNN ops (as the ResNet runs) against plain NHWC: a chain of
+ * conv (Winograd and strided), fused batch norm with a residual, max pooling and global pooling;
+ * outputs and every gradient. */
+typedef struct chain_case { int layout; } chain_case;
+
+static aspire_tensor *f_chain(aspire_ctx *c, aspire_tensor **in, void *ud) {
+    const chain_case *cc = ud;
+    int l = cc->layout;
+    aspire_conv_params p1 = {1, 1, 1, 1, 1, 1}, p2 = {2, 2, 1, 1, 1, 1};
+    aspire_tensor *h = aspire_conv2d_ex(c, in[0], in[1], NULL, p1, l);          /* plain -> l, Winograd */
+    CHECK(h->layout == l);
+    h = aspire_batchnorm_act(c, h, in[3], in[4], NULL, NULL, 0.1f, 1e-5f, NULL, 1);
+    aspire_tensor *h2 = aspire_conv2d_ex(c, h, in[2], NULL, p1, l);             /* l -> l */
+    h = aspire_batchnorm_act(c, h2, in[3], in[4], NULL, NULL, 0.1f, 1e-5f, h, 1); /* residual in l */
+    h = aspire_maxpool2d(c, h, 3, 2, 1);
+    CHECK(h->layout == l);
+    h = aspire_conv2d_ex(c, h, in[2], NULL, p2, l);                            /* strided, direct */
+    aspire_tensor *g = aspire_global_avgpool(c, h);
+    CHECK(g->layout == ASPIRE_LAYOUT_PLAIN);
+    return g;
+}
+
+static void test_blocked_layout(void) {
+    gspec s = {.nin = 5, .ndim = {4, 4, 4, 1, 1}, .shape = {{2, 12, 12, 32}, {32, 32, 3, 3}, {32, 32, 3, 3}, {32}, {32}},
+               .mask = {1, 1, 1, 1, 1}, .scale = {1, 0.2f, 0.2f, 1, 1}};
+    float *out[2], *grads[2][5];
+    for (int l = 0; l < 2; l++) {
+        chain_case cc = {l ? ASPIRE_LAYOUT_NCHW16C : ASPIRE_LAYOUT_PLAIN};
+        aspire_ctx *ctx = new_ctx(0);
+        aspire_ctx_set_training(ctx, 1);
+        aspire_tensor *in[5];
+        for (int k = 0; k < 5; k++) {
+            in[k] = aspire_tensor_new(ctx, s.ndim[k], s.shape[k]);
+            fill_normal(in[k]->data, in[k]->numel, 40 + (uint64_t)k, s.scale[k]);
+            in[k]->requires_grad = 1;
+        }
+        aspire_tensor *y = f_chain(ctx, in, &cc);
+        aspire_tensor *r = aspire_tensor_new(ctx, y->ndim, y->shape);
+        fill_normal(r->data, r->numel, 50, 1);
+        CHECK(aspire_backward(ctx, aspire_sum(ctx, aspire_mul(ctx, y, r))) == ASPIRE_OK);
+        CHECK(aspire_dnnl_fallbacks(ctx) == 0);
+        out[l] = malloc(sizeof(float) * (size_t)y->numel);
+        memcpy(out[l], y->data, sizeof(float) * (size_t)y->numel);
+        for (int k = 0; k < 5; k++) {
+            grads[l][k] = malloc(sizeof(float) * (size_t)in[k]->numel);
+            memcpy(grads[l][k], in[k]->grad, sizeof(float) * (size_t)in[k]->numel);
+        }
+        aspire_ctx_free(ctx);
+    }
+    double worst = 0;
+    for (int64_t i = 0; i < 2 * 32; i++) worst = fmax(worst, fabs((double)out[0][i] - out[1][i]));
+    for (int k = 0; k < 5; k++) {
+        int64_t n = numel_of(s.ndim[k], s.shape[k]);
+        double mb = 1e-3, md = 0;
+        for (int64_t i = 0; i < n; i++) {
+            mb = fmax(mb, fabs(grads[0][k][i]));
+            md = fmax(md, fabs((double)grads[0][k][i] - grads[1][k][i]));
+        }
+        worst = fmax(worst, md / mb);
+    }
+    /* the same kernels on different layouts; only summation orders differ */
+    CHECK_MSG(worst < 1e-4, "blocked vs plain layout: %g", worst);
+    for (int l = 0; l < 2; l++) {
+        free(out[l]);
+        for (int k = 0; k < 5; k++) free(grads[l][k]);
+    }
 }
 
 /* ---- the primitive cache -------------------------------------------------------------------- */
@@ -507,6 +576,7 @@ int main(void) {
     RUN(test_batchnorm_running);
     RUN(test_groupnorm);
     RUN(test_conv_bn_eval);
+    RUN(test_blocked_layout);
     RUN(test_primitive_cache);
     return TEST_REPORT();
 }

@@ -27,9 +27,18 @@ typedef struct aspire_tensor {
     uint8_t requires_grad; /* gradient flows to or through this tensor */
     uint8_t grad_valid;    /* grad holds this step's gradient (0: treat as zeros) */
     uint8_t persistent;    /* owned by an aspire_params set, not by the arena */
+    uint8_t layout;        /* ASPIRE_LAYOUT_PLAIN, or engine-internal ASPIRE_LAYOUT_NCHW16C (below) */
     int32_t node;          /* tape node that produced it, -1 for a leaf */
     const char *name;      /* parameters: their name in checkpoints; else NULL */
 } aspire_tensor;
+
+/* Memory layout of an image tensor's data (its shape is (N, H, W, C) either way). Every tensor an
+ * API function returns is PLAIN (row-major in its shape: NHWC). NCHW16C, oneDNN's nChw16c
+ * ((N, C/16, H, W, 16), C a multiple of 16), exists only inside the engine's fused model paths
+ * (the ResNet keeps its activations blocked from convolution to convolution, where oneDNN's
+ * Winograd kernels need it); such tensors are handled by the convolution, batch-norm and pooling
+ * ops alone and are never handed to callers. A tensor's grad has its layout. */
+enum { ASPIRE_LAYOUT_PLAIN = 0, ASPIRE_LAYOUT_NCHW16C = 1 };
 
 typedef struct aspire_ctx aspire_ctx;
 

@@ -126,8 +126,8 @@ fail:
     return rc;
 }
 
-int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
-                     const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+static int make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                const_dnnl_primitive_desc_t hint, int no_ref, aspire_prim **out) {
     int rc = ASPIRE_OK;
     dnnl_primitive_attr_t a = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -137,10 +137,30 @@ int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_des
     DNNL_TRY(dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user));
     DNNL_TRY(dnnl_primitive_desc_create(&pd, desc, a, d->engine, hint));
     dnnl_primitive_attr_destroy(a);
+    a = NULL;
+    if (no_ref) {
+        const char *impl = NULL;
+        DNNL_TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+        if (impl && strncmp(impl, "ref", 3) == 0) {
+            dnnl_primitive_desc_destroy(pd);
+            return aspire_error(ASPIRE_ERR_BACKEND, "oneDNN: only its reference kernel (%s) for this layout", impl);
+        }
+    }
     return cache_put(d, k, pd, out);
 fail:
+    if (pd) dnnl_primitive_desc_destroy(pd);
     if (a) dnnl_primitive_attr_destroy(a);
     return rc;
+}
+
+int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
+                     const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+    return make(d, k, desc, attr, hint, 0, out);
+}
+
+int aspire_dnnl_make_fast(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
+                          const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+    return make(d, k, desc, attr, hint, 1, out);
 }
 
 const dnnl_memory_desc_t *aspire_prim_md(const aspire_prim *p, int arg) {

@@ -68,7 +68,8 @@ typedef struct aspire_prim {
     dnnl_primitive_t prim;
     int nmems;
     struct { int arg; dnnl_memory_t mem; } mems[ASPIRE_PRIM_MAX_MEMS]; /* one per execute argument */
-    int alg;      /* op-specific note (e.g. the convolution algorithm chosen) */
+    int alg;      /* op-specific notes (e.g. the convolution algorithm and layouts chosen) */
+    int variant;
 } aspire_prim;
 
 /* The context's oneDNN state, made on first use (engine, stream, cache). NULL with the error set
@@ -84,6 +85,10 @@ aspire_prim *aspire_dnnl_find(aspire_dnnl *d, const aspire_dnnl_key *k);
  * ASPIRE_ERR_BACKEND and caches nothing. */
 int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
                      const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out);
+/* The same, but refuses (ASPIRE_ERR_BACKEND, nothing cached) when oneDNN would run its slow
+ * reference kernel ("ref:" implementations), so the caller can try other layouts first. */
+int aspire_dnnl_make_fast(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
+                          const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out);
 
 /* The memory descriptor of execute argument `arg` (DNNL_ARG_SRC, ...) of p; a zero descriptor when p
  * has no such argument. */

@@ -131,6 +131,7 @@ typedef struct conv_geom {
     int64_t n, ih, iw, ci, oh, ow, co, kh, kw; /* x (N, IH, IW, CI) -> y (N, OH, OW, CO) */
     int64_t sh, sw, ph, pw, dh, dw;
     int transposed;                            /* w (CI, CO, KH, KW) instead of (CO, CI, KH, KW) */
+    int xl, yl;                                /* layouts of x and y (ASPIRE_LAYOUT_*) */
 } conv_geom;
 
 typedef struct conv_saved {
@@ -159,14 +160,17 @@ static void act_dims(int64_t *d, int64_t n, int64_t c, int64_t h, int64_t w) {
     d[0] = n; d[1] = c; d[2] = h; d[3] = w;
 }
 
-/* User-side descriptors: activations NHWC, weights (CO, CI, KH, KW) or PyTorch's transposed. */
+static dnnl_format_tag_t layout_tag(int layout) { return layout == ASPIRE_LAYOUT_NCHW16C ? dnnl_nChw16c : dnnl_nhwc; }
+
+/* User-side descriptors: activations in their tensors' layouts (NHWC or nChw16c), weights
+ * (CO, CI, KH, KW) or PyTorch's transposed (CI, CO, KH, KW). */
 static int user_mds(const conv_geom *g, dnnl_memory_desc_t *x, dnnl_memory_desc_t *w, dnnl_memory_desc_t *y) {
     int rc;
     int64_t dx[4], dy[4], dw[4] = {g->co, g->ci, g->kh, g->kw};
     act_dims(dx, g->n, g->ci, g->ih, g->iw);
     act_dims(dy, g->n, g->co, g->oh, g->ow);
-    ASPIRE_TRY(aspire_dnnl_md(x, 4, dx, dnnl_nhwc));
-    ASPIRE_TRY(aspire_dnnl_md(y, 4, dy, dnnl_nhwc));
+    ASPIRE_TRY(aspire_dnnl_md(x, 4, dx, layout_tag(g->xl)));
+    ASPIRE_TRY(aspire_dnnl_md(y, 4, dy, layout_tag(g->yl)));
     ASPIRE_TRY(aspire_dnnl_md(w, 4, dw, g->transposed ? dnnl_iohw : dnnl_oihw));
     return ASPIRE_OK;
 fail:
@@ -189,6 +193,12 @@ static int conv_prim(aspire_dnnl *d, int kind, const conv_geom *g, int has_bias,
     return conv_prim_post(d, kind, g, has_bias, train, 0, out);
 }
 
+/* Kernel and layout choices, tried in order: Winograd (blocked layouts), direct on the tensors' own
+ * layouts (no reorders), direct on NHWC, then oneDNN's pick. A choice whose only kernel is oneDNN's
+ * slow reference one is skipped (e.g. NHWC input with blocked output for 3 input channels), except
+ * as the last resort. Backward primitives start from their forward's choice. */
+enum { V_WINO, V_OWN, V_NHWC, V_ANY, V_COUNT };
+
 static int conv_prim_post(aspire_dnnl *d, int kind, const conv_geom *g, int has_bias, int train, int post,
                           aspire_prim **out) {
     int rc = ASPIRE_OK;
@@ -199,7 +209,7 @@ static int conv_prim_post(aspire_dnnl *d, int kind, const conv_geom *g, int has_
     aspire_key_init(&k, pk);
     aspire_key_add(&k, omp_get_max_threads());
     const int64_t geo[] = {g->n, g->ih, g->iw, g->ci, g->oh, g->ow, g->co, g->kh, g->kw,
-                           g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, has_bias, post};
+                           g->sh, g->sw, g->ph, g->pw, g->dh, g->dw, has_bias, post, g->xl, g->yl};
     aspire_key_dims(&k, (int)(sizeof geo / sizeof geo[0]), geo);
     aspire_prim *p = aspire_dnnl_find(d, &k);
     if (p) { *out = p; return ASPIRE_OK; }
@@ -218,54 +228,56 @@ static int conv_prim_post(aspire_dnnl *d, int kind, const conv_geom *g, int has_
 
     aspire_prim *hint = NULL;
     if (kind != CK_FWD) ASPIRE_TRY(conv_prim(d, CK_FWD, g, has_bias, 1, &hint));
-    int first = winograd_ok(d, g) ? 0 : 1;
-    if (hint && hint->alg != dnnl_convolution_winograd) first = 1;
-    for (int attempt = first; attempt < 2; attempt++) {
-        int wino = attempt == 0;
-        dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd : (g->transposed ? dnnl_deconvolution_direct
-                                                                                : dnnl_convolution_direct);
-        /* Winograd needs oneDNN's blocked layouts; direct kernels run on NHWC as it is. */
-        dnnl_format_tag_t tag = wino ? dnnl_format_tag_any : dnnl_nhwc;
+    int first = hint ? hint->variant : winograd_ok(d, g) ? V_WINO : V_OWN;
+    for (int v = first; v < V_COUNT; v++) {
+        dnnl_alg_kind_t alg = v == V_WINO ? dnnl_convolution_winograd
+                                          : (g->transposed ? dnnl_deconvolution_direct : dnnl_convolution_direct);
+        dnnl_format_tag_t st = v == V_WINO ? dnnl_nChw16c : v == V_OWN ? layout_tag(g->xl) : v == V_NHWC ? dnnl_nhwc
+                                                                                                          : dnnl_format_tag_any;
+        dnnl_format_tag_t dt = v == V_WINO ? dnnl_nChw16c : v == V_OWN ? layout_tag(g->yl) : v == V_NHWC ? dnnl_nhwc
+                                                                                                          : dnnl_format_tag_any;
         dnnl_memory_desc_t src, wei, bia, dst;
         int64_t ds[4], dd[4], dw[4] = {g->co, g->ci, g->kh, g->kw}, db[1] = {g->co};
         act_dims(ds, g->n, g->ci, g->ih, g->iw);
         act_dims(dd, g->n, g->co, g->oh, g->ow);
-        ASPIRE_TRY(aspire_dnnl_md(&src, 4, ds, tag));
-        ASPIRE_TRY(aspire_dnnl_md(&dst, 4, dd, tag));
+        ASPIRE_TRY(aspire_dnnl_md(&src, 4, ds, st));
+        ASPIRE_TRY(aspire_dnnl_md(&dst, 4, dd, dt));
         ASPIRE_TRY(aspire_dnnl_md(&wei, 4, dw, dnnl_format_tag_any));
         ASPIRE_TRY(aspire_dnnl_md(&bia, 1, db, dnnl_a));
-        const dnnl_dims_t st = {g->sh, g->sw}, dl = {g->dh - 1, g->dw - 1}, pl = {g->ph, g->pw};
+        const dnnl_dims_t sd = {g->sh, g->sw}, dl = {g->dh - 1, g->dw - 1}, pl = {g->ph, g->pw};
         const dnnl_memory_desc_t *bp = has_bias ? &bia : NULL;
         dnnl_convolution_desc_t cd;
         dnnl_deconvolution_desc_t dcd;
         dnnl_status_t s;
         if (!g->transposed) {
             if (kind == CK_FWD)
-                s = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training,
-                                                               alg, &src, &wei, bp, &dst, st, dl, pl, pl);
+                s = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, alg, &src, &wei, bp, &dst, sd,
+                                                               dl, pl, pl);
             else if (kind == CK_BWD_DATA)
-                s = dnnl_dilated_convolution_backward_data_desc_init(&cd, alg, &src, &wei, &dst, st, dl, pl, pl);
+                s = dnnl_dilated_convolution_backward_data_desc_init(&cd, alg, &src, &wei, &dst, sd, dl, pl, pl);
             else
-                s = dnnl_dilated_convolution_backward_weights_desc_init(&cd, alg, &src, &wei, bp, &dst, st, dl, pl, pl);
+                s = dnnl_dilated_convolution_backward_weights_desc_init(&cd, alg, &src, &wei, bp, &dst, sd, dl, pl, pl);
         } else {
             if (kind == CK_FWD)
-                s = dnnl_dilated_deconvolution_forward_desc_init(&dcd, dnnl_forward_training,
-                                                                 alg, &src, &wei, bp, &dst, st, dl, pl, pl);
+                s = dnnl_dilated_deconvolution_forward_desc_init(&dcd, dnnl_forward_training, alg, &src, &wei, bp, &dst,
+                                                                 sd, dl, pl, pl);
             else if (kind == CK_BWD_DATA)
-                s = dnnl_dilated_deconvolution_backward_data_desc_init(&dcd, alg, &src, &wei, &dst, st, dl, pl, pl);
+                s = dnnl_dilated_deconvolution_backward_data_desc_init(&dcd, alg, &src, &wei, &dst, sd, dl, pl, pl);
             else
-                s = dnnl_dilated_deconvolution_backward_weights_desc_init(&dcd, alg, &src, &wei, bp, &dst, st, dl, pl, pl);
+                s = dnnl_dilated_deconvolution_backward_weights_desc_init(&dcd, alg, &src, &wei, bp, &dst, sd, dl, pl, pl);
         }
         if (s != dnnl_success) {
-            if (wino) continue;
+            if (v < V_ANY) continue;
             rc = aspire_dnnl_fail(s, "convolution descriptor");
             goto fail;
         }
-        rc = aspire_dnnl_make(d, &k, g->transposed ? (const_dnnl_op_desc_t)&dcd : (const_dnnl_op_desc_t)&cd, attr,
-                              hint ? hint->pd : NULL, &p);
-        if (rc != ASPIRE_OK && wino) { aspire_error_clear(); continue; }
+        const_dnnl_op_desc_t desc = g->transposed ? (const_dnnl_op_desc_t)&dcd : (const_dnnl_op_desc_t)&cd;
+        const_dnnl_primitive_desc_t hpd = hint ? hint->pd : NULL;
+        rc = v < V_ANY ? aspire_dnnl_make_fast(d, &k, desc, attr, hpd, &p) : aspire_dnnl_make(d, &k, desc, attr, hpd, &p);
+        if (rc != ASPIRE_OK && v < V_ANY) { aspire_error_clear(); continue; }
         if (rc != ASPIRE_OK) goto fail;
         p->alg = (int)alg;
+        p->variant = v;
         *out = p;
         goto fail; /* rc is ASPIRE_OK: only frees the attribute */
     }
@@ -461,18 +473,29 @@ static conv_geom conv_geometry(const aspire_tensor *x, const aspire_tensor *w, c
     ASPIRE_ASSERT(g.oh > 0 && g.ow > 0, "(%s: x %s, w %s gives an empty output)", name, aspire_shape_str(x, bx, sizeof bx),
                   aspire_shape_str(w, bw, sizeof bw));
     if (b) ASPIRE_ASSERT(b->ndim == 1 && b->shape[0] == g.co, "(%s: bias must be (%lld))", name, (long long)g.co);
-
+    g.xl = x->layout;
+    const int x_ok = g.xl == ASPIRE_LAYOUT_PLAIN || g.ci % 16 == 0;
+    ASPIRE_ASSERT(x_ok, "(%s: a blocked x needs channels in 16s)", name);
     return g;
 }
 
+/* Whether layout `l` is allowed for c channels on this context (the reference path is plain only). */
+static int layout_ok(aspire_ctx *ctx, int l, int64_t c) {
+    return l == ASPIRE_LAYOUT_PLAIN || (l == ASPIRE_LAYOUT_NCHW16C && c % 16 == 0 && !aspire_ctx_reference(ctx));
+}
+
 static aspire_tensor *conv_op(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *w, aspire_tensor *b,
-                              aspire_conv_params p, int transposed) {
+                              aspire_conv_params p, int transposed, int out_layout) {
     const char *name = transposed ? "conv_transpose2d" : "conv2d";
     if (!x || !w) return NULL;
     conv_geom g = conv_geometry(x, w, b, p, transposed);
+    g.yl = out_layout;
+    ASPIRE_ASSERT(layout_ok(ctx, g.xl, g.ci) && layout_ok(ctx, g.yl, g.co), "(%s: layouts %d -> %d, %lld -> %lld channels)",
+                  name, g.xl, g.yl, (long long)g.ci, (long long)g.co);
     double t0 = aspire_prof_begin(ctx);
     aspire_tensor *y = aspire_tensor_new(ctx, 4, (int64_t[]){g.n, g.oh, g.ow, g.co});
     if (!y) return NULL;
+    y->layout = (uint8_t)out_layout;
     aspire_tensor *in[3] = {x, w, b};
     aspire_node *node = aspire_record(ctx, transposed ? ASPIRE_OP_CONV_TRANSPOSE2D : ASPIRE_OP_CONV2D, y, 3, in);
     conv_saved *sv = NULL;
@@ -495,12 +518,17 @@ static aspire_tensor *conv_op(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *
 }
 
 aspire_tensor *aspire_conv2d(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *w, aspire_tensor *b, aspire_conv_params p) {
-    return conv_op(ctx, x, w, b, p, 0);
+    return conv_op(ctx, x, w, b, p, 0, ASPIRE_LAYOUT_PLAIN);
+}
+
+aspire_tensor *aspire_conv2d_ex(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *w, aspire_tensor *b, aspire_conv_params p,
+                                int out_layout) {
+    return conv_op(ctx, x, w, b, p, 0, out_layout);
 }
 
 aspire_tensor *aspire_conv_transpose2d(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *w, aspire_tensor *b,
                                        aspire_conv_params p) {
-    return conv_op(ctx, x, w, b, p, 1);
+    return conv_op(ctx, x, w, b, p, 1, ASPIRE_LAYOUT_PLAIN);
 }
 
 static void conv_backward(aspire_ctx *ctx, aspire_node *node) {
@@ -537,12 +565,15 @@ void aspire_bwd_conv_transpose2d(aspire_ctx *ctx, aspire_node *node) { conv_back
 /* ---- eval-mode convolution with batch norm folded in (fused.h) ------------------------------ */
 aspire_tensor *aspire_conv_bn_eval(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *w, aspire_conv_params p,
                                    aspire_tensor *gamma, aspire_tensor *beta, aspire_tensor *running_mean,
-                                   aspire_tensor *running_var, float eps, aspire_tensor *residual, int relu) {
+                                   aspire_tensor *running_var, float eps, aspire_tensor *residual, int relu,
+                                   int out_layout) {
     if (!x || !w) return NULL;
     if (aspire_ctx_training(ctx) || aspire_ctx_recording(ctx) || aspire_ctx_reference(ctx))
-        return aspire_batchnorm_act(ctx, aspire_conv2d(ctx, x, w, NULL, p), gamma, beta, running_mean, running_var, 0.0f,
-                                    eps, residual, relu);
+        return aspire_batchnorm_act(ctx, aspire_conv2d_ex(ctx, x, w, NULL, p, out_layout), gamma, beta, running_mean,
+                                    running_var, 0.0f, eps, residual, relu);
     conv_geom g = conv_geometry(x, w, NULL, p, 0);
+    g.yl = out_layout;
+    ASPIRE_ASSERT(layout_ok(ctx, g.xl, g.ci) && layout_ok(ctx, g.yl, g.co), "(conv_bn_eval: layouts %d -> %d)", g.xl, g.yl);
     const int64_t C = g.co, K = g.ci * g.kh * g.kw;
     ASPIRE_ASSERT(running_mean && running_var && running_mean->numel == C && running_var->numel == C,
                   "(conv_bn_eval: running statistics must be (%lld))", (long long)C);
@@ -551,11 +582,12 @@ aspire_tensor *aspire_conv_bn_eval(aspire_ctx *ctx, aspire_tensor *x, aspire_ten
     if (residual) {
         char b1[64];
         ASPIRE_ASSERT(residual->ndim == 4 && residual->shape[0] == g.n && residual->shape[1] == g.oh &&
-                      residual->shape[2] == g.ow && residual->shape[3] == C, "(conv_bn_eval: residual %s)",
-                      aspire_shape_str(residual, b1, sizeof b1));
+                      residual->shape[2] == g.ow && residual->shape[3] == C && residual->layout == out_layout,
+                      "(conv_bn_eval: residual %s, layout %d)", aspire_shape_str(residual, b1, sizeof b1), residual->layout);
     }
     double t0 = aspire_prof_begin(ctx);
     aspire_tensor *y = aspire_tensor_new(ctx, 4, (int64_t[]){g.n, g.oh, g.ow, C});
+    if (y) y->layout = (uint8_t)out_layout;
     float *wf = aspire_ctx_alloc(ctx, sizeof(float) * (size_t)(C * K)), *bias = aspire_ctx_alloc(ctx, sizeof(float) * (size_t)C);
     if (!y || !wf || !bias) return NULL;
     /* y = (conv(x, w) - mean) * s + beta with s = gamma / sqrt(var + eps): scale w per output

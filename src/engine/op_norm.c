@@ -31,15 +31,16 @@ static unsigned bn_flags(int has_gamma, int has_beta, int batch_stats, int dnnl_
            (batch_stats ? 0u : dnnl_use_global_stats) | (dnnl_relu ? dnnl_fuse_norm_relu : 0u);
 }
 
-/* The NHWC view oneDNN sees: (N, C, H, W) for 4-D x, (M, C, 1, 1) otherwise. */
-static void bn_dims(const aspire_tensor *x, int64_t *d) {
+/* The view oneDNN sees: (N, C, H, W) in x's layout for 4-D x, (M, C, 1, 1) NHWC otherwise. */
+static dnnl_format_tag_t bn_view(const aspire_tensor *x, int64_t *d) {
     int64_t c = x->shape[x->ndim - 1];
     if (x->ndim == 4) { d[0] = x->shape[0]; d[1] = c; d[2] = x->shape[1]; d[3] = x->shape[2]; }
     else { d[0] = c ? x->numel / c : 0; d[1] = c; d[2] = 1; d[3] = 1; }
+    return x->layout == ASPIRE_LAYOUT_NCHW16C ? dnnl_nChw16c : dnnl_nhwc;
 }
 
-static int bn_prim(aspire_dnnl *d, int bwd, const int64_t *dims, unsigned flags, float eps, int train, int full_bwd,
-                   aspire_prim **out) {
+static int bn_prim(aspire_dnnl *d, int bwd, const int64_t *dims, dnnl_format_tag_t tag, unsigned flags, float eps,
+                   int train, int full_bwd, aspire_prim **out) {
     int rc = ASPIRE_OK;
     aspire_dnnl_key k;
     aspire_key_init(&k, bwd ? ASPIRE_PK_BN_BWD : ASPIRE_PK_BN_FWD);
@@ -47,14 +48,14 @@ static int bn_prim(aspire_dnnl *d, int bwd, const int64_t *dims, unsigned flags,
     aspire_key_dims(&k, 4, dims);
     uint32_t eb;
     memcpy(&eb, &eps, sizeof eb);
-    const int64_t more[] = {flags, eb, bwd ? full_bwd : train};
-    aspire_key_dims(&k, 3, more);
+    const int64_t more[] = {flags, eb, bwd ? full_bwd : train, tag};
+    aspire_key_dims(&k, 4, more);
     aspire_prim *p = aspire_dnnl_find(d, &k);
     if (p) { *out = p; return ASPIRE_OK; }
     aspire_prim *hint = NULL;
-    if (bwd) ASPIRE_TRY(bn_prim(d, 0, dims, flags, eps, 1, 0, &hint));
+    if (bwd) ASPIRE_TRY(bn_prim(d, 0, dims, tag, flags, eps, 1, 0, &hint));
     dnnl_memory_desc_t md;
-    ASPIRE_TRY(aspire_dnnl_md(&md, 4, dims, dnnl_nhwc));
+    ASPIRE_TRY(aspire_dnnl_md(&md, 4, dims, tag));
     dnnl_batch_normalization_desc_t bd;
     if (!bwd)
         DNNL_TRY(dnnl_batch_normalization_forward_desc_init(&bd, train ? dnnl_forward_training : dnnl_forward_inference,
@@ -89,10 +90,10 @@ static int bn_fwd_dnnl(aspire_ctx *ctx, const aspire_tensor *x, aspire_tensor *y
     if (!d) return ASPIRE_ERR_BACKEND;
     unsigned flags = bn_flags(gm != NULL, bt != NULL, batch_stats, dnnl_relu);
     int64_t dims[4];
-    bn_dims(x, dims);
+    dnnl_format_tag_t tag = bn_view(x, dims);
     aspire_prim *p;
     /* Batch statistics are outputs only of a training-kind primitive. */
-    ASPIRE_TRY(bn_prim(d, 0, dims, flags, eps, sv != NULL || batch_stats, 0, &p));
+    ASPIRE_TRY(bn_prim(d, 0, dims, tag, flags, eps, sv != NULL || batch_stats, 0, &p));
     aspire_dnnl_arg args[7] = {{DNNL_ARG_SRC, x->data}, {DNNL_ARG_DST, y->data}, {DNNL_ARG_MEAN, mean},
                                {DNNL_ARG_VARIANCE, var}};
     int n = 4;
@@ -124,8 +125,12 @@ aspire_tensor *aspire_batchnorm_act(aspire_ctx *ctx, aspire_tensor *x, aspire_te
     ASPIRE_ASSERT((!running_mean || running_mean->numel == C) && (!running_var || running_var->numel == C),
                   "(batchnorm: running statistics must be (%lld))", (long long)C);
     if (residual)
-        ASPIRE_ASSERT(aspire_tensor_same_shape(x, residual), "(batchnorm: residual %s differs from x %s)",
-                      aspire_shape_str(residual, b1, sizeof b1), aspire_shape_str(x, b2, sizeof b2));
+        ASPIRE_ASSERT(aspire_tensor_same_shape(x, residual) && residual->layout == x->layout,
+                      "(batchnorm: residual %s (layout %d) differs from x %s (layout %d))",
+                      aspire_shape_str(residual, b1, sizeof b1), residual->layout, aspire_shape_str(x, b2, sizeof b2),
+                      x->layout);
+    const int layout_ok = x->layout == ASPIRE_LAYOUT_PLAIN || (x->ndim == 4 && !aspire_ctx_reference(ctx));
+    ASPIRE_ASSERT(layout_ok, "(batchnorm: a blocked x must be 4-D, on the oneDNN path)");
     const int batch_stats = aspire_ctx_training(ctx);
     ASPIRE_ASSERT(batch_stats || (running_mean && running_var), "(batchnorm: eval mode needs running statistics)");
     ASPIRE_ASSERT(!batch_stats || M > 0, "(batchnorm: no elements)");
@@ -133,6 +138,7 @@ aspire_tensor *aspire_batchnorm_act(aspire_ctx *ctx, aspire_tensor *x, aspire_te
     aspire_tensor *y = aspire_tensor_new(ctx, x->ndim, x->shape);
     float *mean = aspire_ctx_alloc(ctx, sizeof(float) * (size_t)C), *var = aspire_ctx_alloc(ctx, sizeof(float) * (size_t)C);
     if (!y || !mean || !var) return NULL;
+    y->layout = x->layout; /* the post pass below is elementwise: any layout */
     if (!batch_stats) {
         memcpy(mean, running_mean->data, sizeof(float) * (size_t)C);
         memcpy(var, running_var->data, sizeof(float) * (size_t)C);
@@ -172,13 +178,16 @@ aspire_tensor *aspire_batchnorm_act(aspire_ctx *ctx, aspire_tensor *x, aspire_te
         int64_t n = y->numel;
         if (r && relu) {
 #pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
-            for (int64_t i = 0; i < n; i++) yd[i] = fmaxf(yd[i] + r[i], 0.0f);
+            for (int64_t i = 0; i < n; i++) {
+                float v = yd[i] + r[i];
+                yd[i] = v > 0.0f ? v : 0.0f; /* not fmaxf: GCC calls it per element instead of vectorising */
+            }
         } else if (r) {
 #pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
             for (int64_t i = 0; i < n; i++) yd[i] += r[i];
         } else {
 #pragma omp parallel for simd schedule(static) if (n > ASPIRE_PAR_MIN)
-            for (int64_t i = 0; i < n; i++) yd[i] = fmaxf(yd[i], 0.0f);
+            for (int64_t i = 0; i < n; i++) yd[i] = yd[i] > 0.0f ? yd[i] : 0.0f;
         }
     }
     if (batch_stats && running_mean && running_var) {
@@ -237,9 +246,9 @@ static int bn_bwd_dnnl(aspire_ctx *ctx, const bn_saved *sv, const aspire_tensor 
     int full = gg || gb;
     unsigned flags = bn_flags(gm != NULL, bt != NULL, sv->batch_stats, ws != NULL);
     int64_t dims[4];
-    bn_dims(x, dims);
+    dnnl_format_tag_t tag = bn_view(x, dims);
     aspire_prim *p;
-    ASPIRE_TRY(bn_prim(d, 1, dims, flags, sv->eps, 1, full, &p));
+    ASPIRE_TRY(bn_prim(d, 1, dims, tag, flags, sv->eps, 1, full, &p));
     aspire_dnnl_arg args[11] = {{DNNL_ARG_SRC, x->data}, {DNNL_ARG_DIFF_DST, dz}, {DNNL_ARG_MEAN, sv->mean},
                                 {DNNL_ARG_VARIANCE, sv->var}, {DNNL_ARG_DIFF_SRC, gx}};
     int n = 5;
@@ -341,6 +350,7 @@ aspire_tensor *aspire_groupnorm(aspire_ctx *ctx, aspire_tensor *x, int groups, a
     ASPIRE_ASSERT(divisible, "(groupnorm: %lld channels in %lld groups)", (long long)C, (long long)G);
     ASPIRE_ASSERT((!gamma || gamma->numel == C) && (!beta || beta->numel == C), "(groupnorm: gamma/beta must be (%lld))",
                   (long long)C);
+    ASPIRE_ASSERT(x->layout == ASPIRE_LAYOUT_PLAIN, "(groupnorm: x must be plain NHWC)");
     const int64_t S = N * C != 0 ? x->numel / (N * C) : 0, CG = C / G;
     double t0 = aspire_prof_begin(ctx);
     aspire_tensor *y = aspire_tensor_new(ctx, x->ndim, x->shape);

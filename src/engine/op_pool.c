@@ -13,6 +13,7 @@ typedef struct pool_geom {
     int64_t n, h, w, c, oh, ow;
     int64_t kh, kw, sh, sw, ph, pw;
     int max; /* 1: max pooling, 0: average (padding counted) */
+    int xl;  /* x's layout; y has it too, except global pooling's (N, C), which is plain */
 } pool_geom;
 
 typedef struct pool_saved {
@@ -90,15 +91,18 @@ static int pool_prim(aspire_dnnl *d, int bwd, const pool_geom *g, int train, asp
     aspire_dnnl_key k;
     aspire_key_init(&k, bwd ? ASPIRE_PK_POOL_BWD : ASPIRE_PK_POOL_FWD);
     const int64_t geo[] = {omp_get_max_threads(), g->n, g->h, g->w, g->c, g->oh, g->ow, g->kh, g->kw,
-                           g->sh, g->sw, g->ph, g->pw, g->max, bwd ? 1 : train};
+                           g->sh, g->sw, g->ph, g->pw, g->max, bwd ? 1 : train, g->xl};
     aspire_key_dims(&k, (int)(sizeof geo / sizeof geo[0]), geo);
     aspire_prim *p = aspire_dnnl_find(d, &k);
     if (p) { *out = p; return ASPIRE_OK; }
     aspire_prim *hint = NULL;
     if (bwd) ASPIRE_TRY(pool_prim(d, 0, g, 1, &hint));
     dnnl_memory_desc_t src, dst;
-    ASPIRE_TRY(aspire_dnnl_md(&src, 4, (int64_t[]){g->n, g->c, g->h, g->w}, dnnl_nhwc));
-    ASPIRE_TRY(aspire_dnnl_md(&dst, 4, (int64_t[]){g->n, g->c, g->oh, g->ow}, dnnl_nhwc));
+    /* dst in src's layout: for global pooling's (N, C, 1, 1) nChw16c is the bytes of plain (N, C)
+     * (mixing layouts would get oneDNN's reference kernel) */
+    dnnl_format_tag_t tag = g->xl == ASPIRE_LAYOUT_NCHW16C ? dnnl_nChw16c : dnnl_nhwc;
+    ASPIRE_TRY(aspire_dnnl_md(&src, 4, (int64_t[]){g->n, g->c, g->h, g->w}, tag));
+    ASPIRE_TRY(aspire_dnnl_md(&dst, 4, (int64_t[]){g->n, g->c, g->oh, g->ow}, tag));
     const dnnl_dims_t st = {g->sh, g->sw}, ker = {g->kh, g->kw}, dil = {0, 0}, pl = {g->ph, g->pw};
     dnnl_alg_kind_t alg = g->max ? dnnl_pooling_max : dnnl_pooling_avg_include_padding;
     dnnl_pooling_v2_desc_t pd;
@@ -157,6 +161,9 @@ static aspire_tensor *pool_op(aspire_ctx *ctx, int op, aspire_tensor *x, pool_ge
     int64_t shape4[4] = {g.n, g.oh, g.ow, g.c}, shape2[2] = {g.n, g.c};
     aspire_tensor *y = aspire_tensor_new(ctx, out_ndim, out_ndim == 4 ? shape4 : shape2);
     if (!y) return NULL;
+    const int layout_ok = g.xl == ASPIRE_LAYOUT_PLAIN || (g.c % 16 == 0 && !aspire_ctx_reference(ctx));
+    ASPIRE_ASSERT(layout_ok, "(%s: blocked x on the reference path)", aspire_op_table[op].name);
+    if (out_ndim == 4) y->layout = (uint8_t)g.xl;
     aspire_node *node = aspire_record(ctx, op, y, 1, &x);
     pool_saved *sv = NULL;
     if (node) {
@@ -216,7 +223,7 @@ static pool_geom pool_geometry(aspire_tensor *x, int k, int stride, int pad, int
     ASPIRE_ASSERT(k >= 1 && stride >= 1 && pad >= 0 && 2 * pad <= k, "(%s: kernel %d, stride %d, padding %d)", name, k,
                   stride, pad);
     pool_geom g = {.n = x->shape[0], .h = x->shape[1], .w = x->shape[2], .c = x->shape[3],
-                   .kh = k, .kw = k, .sh = stride, .sw = stride, .ph = pad, .pw = pad, .max = max};
+                   .kh = k, .kw = k, .sh = stride, .sw = stride, .ph = pad, .pw = pad, .max = max, .xl = x->layout};
     g.oh = (g.h + 2 * pad - k) / stride + 1;
     g.ow = (g.w + 2 * pad - k) / stride + 1;
     ASPIRE_ASSERT(g.oh > 0 && g.ow > 0, "(%s: x %s is smaller than the kernel %d)", name, aspire_shape_str(x, b, sizeof b), k);
@@ -238,7 +245,7 @@ aspire_tensor *aspire_global_avgpool(aspire_ctx *ctx, aspire_tensor *x) {
     char b[64];
     ASPIRE_ASSERT(x->ndim == 4, "(global_avgpool: x %s must be (N, H, W, C))", aspire_shape_str(x, b, sizeof b));
     pool_geom g = {.n = x->shape[0], .h = x->shape[1], .w = x->shape[2], .c = x->shape[3], .oh = 1, .ow = 1,
-                   .kh = x->shape[1], .kw = x->shape[2], .sh = 1, .sw = 1, .ph = 0, .pw = 0, .max = 0};
+                   .kh = x->shape[1], .kw = x->shape[2], .sh = 1, .sw = 1, .ph = 0, .pw = 0, .max = 0, .xl = x->layout};
     return pool_op(ctx, ASPIRE_OP_GLOBAL_AVGPOOL, x, g, 2);
 }
 
@@ -280,6 +287,7 @@ aspire_tensor *aspire_upsample_nearest(aspire_ctx *ctx, aspire_tensor *x, int fa
     char b[64];
     ASPIRE_ASSERT(x->ndim == 4, "(upsample_nearest: x %s must be (N, H, W, C))", aspire_shape_str(x, b, sizeof b));
     ASPIRE_ASSERT(factor >= 1, "(upsample_nearest: factor %d)", factor);
+    ASPIRE_ASSERT(x->layout == ASPIRE_LAYOUT_PLAIN, "(upsample_nearest: x must be plain NHWC)");
     double t0 = aspire_prof_begin(ctx);
     up_saved u = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], factor, NULL};
     aspire_tensor *y = aspire_tensor_new(ctx, 4, (int64_t[]){u.n, u.h * factor, u.w * factor, u.c});

@@ -181,14 +181,18 @@ static aspire_conv_params conv_params(const aspire_tensor *w, int stride) {
 }
 
 /* act(bn(conv(x)) + residual). In eval mode without a tape the batch norm is folded into the
- * convolution (one pass); otherwise a convolution node and a fused batch-norm node. */
+ * convolution (one pass); otherwise a convolution node and a fused batch-norm node. On oneDNN,
+ * activations stay in its blocked nChw16c layout from convolution to convolution (no reorders
+ * around the Winograd kernels); global pooling returns plain features. */
 static aspire_tensor *conv_bn(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *w, int stride, const rn_bn *b,
                               aspire_tensor *residual, int relu) {
     aspire_conv_params p = conv_params(w, stride);
+    int layout = !aspire_ctx_reference(ctx) && w->shape[0] % 16 == 0 ? ASPIRE_LAYOUT_NCHW16C : ASPIRE_LAYOUT_PLAIN;
+    if (residual) layout = residual->layout; /* the sum is elementwise: same layout */
     if (!aspire_ctx_training(ctx) && !aspire_ctx_recording(ctx))
-        return aspire_conv_bn_eval(ctx, x, w, p, b->w, b->b, b->rm, b->rv, BN_EPS, residual, relu);
-    return aspire_batchnorm_act(ctx, aspire_conv2d(ctx, x, w, NULL, p), b->w, b->b, b->rm, b->rv, BN_MOMENTUM, BN_EPS,
-                                residual, relu);
+        return aspire_conv_bn_eval(ctx, x, w, p, b->w, b->b, b->rm, b->rv, BN_EPS, residual, relu, layout);
+    return aspire_batchnorm_act(ctx, aspire_conv2d_ex(ctx, x, w, NULL, p, layout), b->w, b->b, b->rm, b->rv, BN_MOMENTUM,
+                                BN_EPS, residual, relu);
 }
 
 static aspire_tensor *block_forward(aspire_ctx *ctx, const rn_block *b, aspire_tensor *x) {
