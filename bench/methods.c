@@ -24,7 +24,8 @@
 typedef struct row {
     aspire_method m;
     int n;
-    double mean[MAX_SEEDS], worst[MAX_SEEDS], minutes[MAX_SEEDS], wmean[MAX_SEEDS];
+    double mean[MAX_SEEDS], worst[MAX_SEEDS], minutes[MAX_SEEDS], wmean[MAX_SEEDS], cpu[MAX_SEEDS];
+    int ncpu;  /* runs that recorded their CPU time */
 } row;
 
 static double avg(const double *v, int n) {
@@ -41,8 +42,9 @@ static double sd(const double *v, int n) {
     return sqrt(s / (n - 1));
 }
 
-/* train.json's result.minutes, or -1 if the run has not finished */
-static double run_minutes(const char *dir) {
+/* train.json's result.<key> (minutes, cpu_minutes_this_call), or -1 if the run has not finished
+ * or did not record it */
+static double run_result(const char *dir, const char *key) {
     char *p = aspire_path_join(dir, "train.json");
     char *buf = NULL;
     size_t n = 0;
@@ -50,7 +52,7 @@ static double run_minutes(const char *dir) {
     if (p && aspire_read_file(p, &buf, &n) == ASPIRE_OK) {
         cJSON *j = cJSON_Parse(buf);
         cJSON *r = j ? cJSON_GetObjectItem(j, "result") : NULL;
-        cJSON *mi = r ? cJSON_GetObjectItem(r, "minutes") : NULL;
+        cJSON *mi = r ? cJSON_GetObjectItem(r, key) : NULL;
         if (cJSON_IsNumber(mi)) minutes = mi->valuedouble;
         cJSON_Delete(j);
         aspire_free(buf, n + 1);
@@ -137,23 +139,23 @@ int main(int argc, char **argv) {
             epochs_used = c.epochs;
             double base_minutes = 0;
             if (m == ASPIRE_METHOD_DFR) {
-                base_minutes = run_minutes(base);
+                base_minutes = run_result(base, "minutes");
                 if (base_minutes < 0) {  /* train the backbone run first */
                     aspire_train_config e = c;
                     e.method = ASPIRE_METHOD_ERM;
                     e.out_dir = base;
                     remove_tree(base);
                     if (aspire_train_run(&e)) { fprintf(stderr, "methods: %s: %s\n", base, aspire_errmsg()); return 1; }
-                    base_minutes = run_minutes(base);
+                    base_minutes = run_result(base, "minutes");
                 }
                 c.base_run = base;
             }
-            double minutes = run_minutes(dir);
+            double minutes = run_result(dir, "minutes");
             if (minutes < 0) {
                 remove_tree(dir);  /* an unfinished or foreign folder: start it again */
                 fprintf(stderr, "== %s seed %d\n", aspire_method_name(m), s);
                 if (aspire_train_run(&c)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
-                minutes = run_minutes(dir);
+                minutes = run_result(dir, "minutes");
             }
             aspire_eval_options o = {dir, "test", "best", NULL, threads, 0};
             aspire_eval_result res;
@@ -163,6 +165,8 @@ int main(int argc, char **argv) {
             rows[r].wmean[k] = res.summary.weighted_mean;
             rows[r].worst[k] = res.summary.worst_group;
             rows[r].minutes[k] = minutes + base_minutes;
+            double cpu = run_result(dir, "cpu_minutes_this_call"), bcpu = m == ASPIRE_METHOD_DFR ? run_result(base, "cpu_minutes_this_call") : 0;
+            if (cpu >= 0 && bcpu >= 0) rows[r].cpu[rows[r].ncpu++] = cpu + bcpu;
             fprintf(stderr, "%s seed %d: test mean %.2f%%, worst group %.2f%% (%.1f min)\n", aspire_method_name(m), s,
                     100 * res.summary.mean, 100 * res.summary.worst_group, minutes + base_minutes);
             aspire_eval_result_destroy(&res);
@@ -182,24 +186,29 @@ int main(int argc, char **argv) {
                           "labels) or worst-class accuracy (erm, jtt, lff). Test accuracy in %%, mean ± sample standard "
                           "deviation over seeds; *mean* is the plain accuracy over test images, *weighted* weights the "
                           "group accuracies by the training group proportions. Minutes: wall time of one run "
-                          "(dfr: its ERM backbone's run plus the last-layer retraining).\n\n"
-                          "| method | mean | weighted mean | worst group | minutes |\n|---|---|---|---|---|\n",
+                          "(dfr: its ERM backbone's run plus the last-layer retraining); CPU minutes: the CPU time "
+                          "of the run's process, all threads (wall time above CPU time / threads means the "
+                          "machine was shared).\n\n"
+                          "| method | mean | weighted mean | worst group | minutes | CPU minutes |\n|---|---|---|---|---|---|\n",
                           date, data, seeds, seeds > 1 ? "s" : "", seeds - 1, epochs_used);
     for (int r = 0; r < nrows; r++) {
         const row *w = &rows[r];
-        k += (size_t)snprintf(block + k, sizeof block - k, "| %s | %.1f ± %.1f | %.1f ± %.1f | %.1f ± %.1f | %.1f |\n",
+        char cpu[32] = "-";
+        if (w->ncpu) snprintf(cpu, sizeof cpu, "%.1f", avg(w->cpu, w->ncpu));
+        k += (size_t)snprintf(block + k, sizeof block - k, "| %s | %.1f ± %.1f | %.1f ± %.1f | %.1f ± %.1f | %.1f | %s |\n",
                               aspire_method_name(w->m), 100 * avg(w->mean, w->n), 100 * sd(w->mean, w->n),
                               100 * avg(w->wmean, w->n), 100 * sd(w->wmean, w->n), 100 * avg(w->worst, w->n),
-                              100 * sd(w->worst, w->n), avg(w->minutes, w->n));
+                              100 * sd(w->worst, w->n), avg(w->minutes, w->n), cpu);
     }
     printf("%s\n", block);
     if (md && write_markdown(md, block)) fprintf(stderr, "methods: %s: %s\n", md, aspire_errmsg());
     printf("{\"methods\": {");
     for (int r = 0; r < nrows; r++) {
         const row *w = &rows[r];
-        printf("%s\"%s\": {\"mean\": %.4f, \"mean_sd\": %.4f, \"worst\": %.4f, \"worst_sd\": %.4f, \"minutes\": %.2f}",
+        printf("%s\"%s\": {\"mean\": %.4f, \"mean_sd\": %.4f, \"worst\": %.4f, \"worst_sd\": %.4f, \"minutes\": %.2f, "
+               "\"cpu_minutes\": %.2f, \"seeds\": %d}",
                r ? ", " : "", aspire_method_name(w->m), avg(w->mean, w->n), sd(w->mean, w->n), avg(w->worst, w->n),
-               sd(w->worst, w->n), avg(w->minutes, w->n));
+               sd(w->worst, w->n), avg(w->minutes, w->n), w->ncpu ? avg(w->cpu, w->ncpu) : -1.0, w->n);
     }
     printf("}, \"seeds\": %d, \"epochs\": %d}\n", seeds, epochs_used);
     return 0;
