@@ -4,8 +4,8 @@
  * wall time per run, writes the table into BENCHMARKS.md (between marker lines, replacing an
  * older table), and prints one JSON object last:
  *   {"methods": {"erm": {"mean": .., "mean_sd": .., "worst": .., "worst_sd": .., "minutes": ..}, ..}}
- * Finished runs are reused (a run folder with a result in train.json is not trained again), so
- * an interrupted benchmark continues where it stopped. DFR reuses the ERM run of the same seed as
+ * Finished runs are reused (a run folder with a result in train.json is not trained again) and
+ * interrupted ones resumed, so an interrupted benchmark continues where it stopped. DFR reuses the ERM run of the same seed as
  * its backbone (--base); its minutes are that ERM run's plus its own.
  *   usage: methods --data DIR --runs DIR [--seeds 3] [--methods erm,jtt,...] [--epochs N]
  *                  [--threads N] [--md BENCHMARKS.md] */
@@ -59,12 +59,6 @@ static double run_result(const char *dir, const char *key) {
     }
     aspire_strfree(p);
     return minutes;
-}
-
-static int remove_tree(const char *dir) {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
 }
 
 /* Replaces the text between the marker lines in path (or appends the block). */
@@ -144,7 +138,7 @@ int main(int argc, char **argv) {
                     aspire_train_config e = c;
                     e.method = ASPIRE_METHOD_ERM;
                     e.out_dir = base;
-                    remove_tree(base);
+                    e.resume = 1;
                     if (aspire_train_run(&e)) { fprintf(stderr, "methods: %s: %s\n", base, aspire_errmsg()); return 1; }
                     base_minutes = run_result(base, "minutes");
                 }
@@ -152,7 +146,7 @@ int main(int argc, char **argv) {
             }
             double minutes = run_result(dir, "minutes");
             if (minutes < 0) {
-                remove_tree(dir);  /* an unfinished or foreign folder: start it again */
+                c.resume = 1;  /* an interrupted run continues; an empty folder starts */
                 fprintf(stderr, "== %s seed %d\n", aspire_method_name(m), s);
                 if (aspire_train_run(&c)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
                 minutes = run_result(dir, "minutes");
