@@ -9,7 +9,7 @@ JOBS      ?= $(shell nproc)
 CMAKE_OPTS ?=
 WERROR    ?= OFF
 
-.PHONY: all build deps test demo asan clean bench-engine bench-extract format
+.PHONY: all build deps test demo asan clean bench-engine bench-extract bench-methods format
 
 all: build
 
@@ -40,6 +40,14 @@ bench-world: deps build
 .PHONY: bench-extract
 bench-extract: deps build
 	@$(BUILD)/bench/extract
+
+# The robust-training baselines on the default world dataset (made once into $(BENCH_DATA)),
+# SEEDS seeds each; writes its table into BENCHMARKS.md and prints one JSON object last.
+BENCH_DATA ?= $(BUILD)/bench-data/world-task
+SEEDS ?= 3
+bench-methods: deps build
+	@test -f $(BENCH_DATA)/metadata.csv || $(BUILD)/bin/aspire world task --out $(BENCH_DATA) --quiet
+	@$(BUILD)/bench/methods --data $(BENCH_DATA) --runs $(BUILD)/bench-runs --seeds $(SEEDS) --md BENCHMARKS.md
 
 clean:
 	rm -rf build build-asan

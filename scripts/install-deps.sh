@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libstb-dev
       libfreetype-dev fonts-noto-color-emoji wordnet-dev wordnet-base libcjson-dev valgrind)
-if [ "${ASPIRE_WITH_TORCH:-0}" = 1 ]; then pkgs+=(python3-torch python3-pil python3-numpy); fi
+if [ "${ASPIRE_WITH_TORCH:-0}" = 1 ]; then pkgs+=(python3-torch python3-torchvision python3-pil python3-numpy); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -31,5 +31,7 @@ int cli_fail(const char *cmd, const char *msg);
 int cmd_version(int argc, char **argv);
 int cmd_world(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -20,6 +20,8 @@ static const command commands[] = {
     {"version", cmd_version, "print the version and the build's backends"},
     {"world", cmd_world, "the benchmark world: task datasets, the pretraining corpus, a preview sheet"},
     {"extract", cmd_extract, "captions → foreground objects, background, alternative background (JSON lines)"},
+    {"train", cmd_train, "train a classifier with ERM or a robust baseline (jtt, lff, groupdro, reweight, subsample, dfr)"},
+    {"eval", cmd_eval, "per-group, mean, worst-group and worst-class accuracy of a trained run"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

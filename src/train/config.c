@@ -1,0 +1,193 @@
+/* config.c — the training configuration: defaults, its JSON form in train.json (written so that a
+ * run can be repeated exactly, read back for --resume and for evaluation), and the equivalent
+ * command line. */
+#include "train/train_config.h"
+
+#include "aspire/fileio.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+aspire_train_config aspire_train_config_default(void) {
+    aspire_train_config c;
+    memset(&c, 0, sizeof c);
+    c.method = ASPIRE_METHOD_ERM;
+    c.arch = "reference";
+    c.image_size = 64;
+    c.epochs = 8;
+    c.batch = 64;
+    c.lr = 0.05;
+    c.momentum = 0.9;
+    c.weight_decay = 1e-4;
+    c.flip = 1;
+    c.seed = 0;
+    c.threads = 0;
+    c.jtt_epochs = 2;
+    c.jtt_up = 20;
+    c.lff_q = 0.7;
+    c.lff_ema = 0.7;
+    c.dro_eta = 0.01;
+    c.dro_adj = 0;
+    c.dfr_retrains = 10;
+    c.progress = 1;
+    return c;
+}
+
+cJSON *tr_config_to_json(const aspire_train_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "data_dir", c->data_dir ? c->data_dir : "");
+    if (c->extra_dir) cJSON_AddStringToObject(o, "extra_dir", c->extra_dir);
+    else cJSON_AddNullToObject(o, "extra_dir");
+    cJSON_AddStringToObject(o, "method", aspire_method_name(c->method));
+    cJSON_AddStringToObject(o, "arch", c->arch);
+    cJSON_AddNumberToObject(o, "image_size", c->image_size);
+    cJSON_AddNumberToObject(o, "epochs", c->epochs);
+    cJSON_AddNumberToObject(o, "batch", c->batch);
+    cJSON_AddNumberToObject(o, "lr", c->lr);
+    cJSON_AddNumberToObject(o, "momentum", c->momentum);
+    cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay);
+    cJSON_AddStringToObject(o, "schedule", "cosine");
+    cJSON_AddBoolToObject(o, "flip", c->flip);
+    cJSON_AddStringToObject(o, "normalize", "(x/255 - 0.5) / 0.25");
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
+    cJSON_AddStringToObject(o, "seed", seed);  /* a string: JSON numbers lose 64-bit integers */
+    cJSON_AddNumberToObject(o, "threads", c->threads);
+    cJSON_AddNumberToObject(o, "jtt_epochs", c->jtt_epochs);
+    cJSON_AddNumberToObject(o, "jtt_up", c->jtt_up);
+    cJSON_AddNumberToObject(o, "lff_q", c->lff_q);
+    cJSON_AddNumberToObject(o, "lff_ema", c->lff_ema);
+    cJSON_AddNumberToObject(o, "dro_eta", c->dro_eta);
+    cJSON_AddNumberToObject(o, "dro_adj", c->dro_adj);
+    cJSON_AddNumberToObject(o, "dfr_retrains", c->dfr_retrains);
+    if (c->base_run) cJSON_AddStringToObject(o, "base_run", c->base_run);
+    else cJSON_AddNullToObject(o, "base_run");
+    cJSON_AddNumberToObject(o, "limit_train", (double)c->limit_train);
+    return o;
+}
+
+static int get_num(const cJSON *o, const char *key, double *v, const char *path) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(it)) return aspire_error(ASPIRE_ERR_FORMAT, "%s: config field '%s' is missing or not a number", path, key);
+    *v = it->valuedouble;
+    return ASPIRE_OK;
+}
+
+static int get_int(const cJSON *o, const char *key, int *v, const char *path) {
+    double d = 0;
+    int rc = get_num(o, key, &d, path);
+    if (rc) return rc;
+    if (d != floor(d) || d < INT_MIN || d > INT_MAX)
+        return aspire_error(ASPIRE_ERR_FORMAT, "%s: config field '%s' is not an integer", path, key);
+    *v = (int)d;
+    return ASPIRE_OK;
+}
+
+/* A string field (NULL allowed when nullable) copied into strings->s[slot]. */
+static int get_str(const cJSON *o, const char *key, const char **v, int nullable, aspire_train_strings *st, int slot,
+                   const char *path) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (nullable && (!it || cJSON_IsNull(it))) { *v = NULL; return ASPIRE_OK; }
+    if (!cJSON_IsString(it)) return aspire_error(ASPIRE_ERR_FORMAT, "%s: config field '%s' is missing or not a string", path, key);
+    st->s[slot] = aspire_strdup(it->valuestring);
+    if (!st->s[slot]) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    *v = st->s[slot];
+    return ASPIRE_OK;
+}
+
+int tr_config_from_json(const cJSON *o, aspire_train_config *c, aspire_train_strings *st, const char *path) {
+    *c = aspire_train_config_default();
+    const char *method = NULL, *seed = NULL;
+    double d = 0;
+    int rc = get_str(o, "data_dir", &c->data_dir, 0, st, 0, path);
+    if (!rc) rc = get_str(o, "extra_dir", &c->extra_dir, 1, st, 1, path);
+    if (!rc) rc = get_str(o, "arch", &c->arch, 0, st, 2, path);
+    if (!rc) rc = get_str(o, "base_run", &c->base_run, 1, st, 3, path);
+    if (!rc) rc = get_str(o, "method", &method, 0, st, 4, path);
+    if (!rc) rc = get_str(o, "seed", &seed, 0, st, 5, path);
+    if (!rc && aspire_method_parse(method, &c->method)) rc = aspire_error_prefix(ASPIRE_ERR_FORMAT, "%s", path);
+    if (!rc) {
+        char *end = NULL;
+        c->seed = strtoull(seed, &end, 10);
+        if (!*seed || *end) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: config field 'seed' is not an integer", path);
+    }
+    if (!rc) rc = get_int(o, "image_size", &c->image_size, path);
+    if (!rc) rc = get_int(o, "epochs", &c->epochs, path);
+    if (!rc) rc = get_int(o, "batch", &c->batch, path);
+    if (!rc) rc = get_num(o, "lr", &c->lr, path);
+    if (!rc) rc = get_num(o, "momentum", &c->momentum, path);
+    if (!rc) rc = get_num(o, "weight_decay", &c->weight_decay, path);
+    if (!rc) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "flip");
+        if (!cJSON_IsBool(f)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: config field 'flip' is not true/false", path);
+        else c->flip = cJSON_IsTrue(f);
+    }
+    if (!rc) rc = get_int(o, "threads", &c->threads, path);
+    if (!rc) rc = get_int(o, "jtt_epochs", &c->jtt_epochs, path);
+    if (!rc) rc = get_num(o, "jtt_up", &c->jtt_up, path);
+    if (!rc) rc = get_num(o, "lff_q", &c->lff_q, path);
+    if (!rc) rc = get_num(o, "lff_ema", &c->lff_ema, path);
+    if (!rc) rc = get_num(o, "dro_eta", &c->dro_eta, path);
+    if (!rc) rc = get_num(o, "dro_adj", &c->dro_adj, path);
+    if (!rc) rc = get_int(o, "dfr_retrains", &c->dfr_retrains, path);
+    if (!rc && !(rc = get_num(o, "limit_train", &d, path))) c->limit_train = (int64_t)d;
+    return rc;
+}
+
+int aspire_train_config_load(const char *run_dir, aspire_train_config *cfg, aspire_train_strings *strings) {
+    memset(strings, 0, sizeof *strings);
+    char *path = aspire_path_join(run_dir, "train.json");
+    if (!path) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = aspire_read_file(path, &buf, &n);
+    if (!rc) {
+        cJSON *root = cJSON_ParseWithLength(buf, n);
+        const cJSON *conf = root ? cJSON_GetObjectItemCaseSensitive(root, "config") : NULL;
+        if (!root) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: not valid JSON (near byte %ld)", path,
+                                     (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - buf : 0));
+        else if (!cJSON_IsObject(conf)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: no \"config\" object", path);
+        else rc = tr_config_from_json(conf, cfg, strings, path);
+        cJSON_Delete(root);
+        aspire_free(buf, n + 1);
+    }
+    if (rc) aspire_train_config_strings_free(strings);
+    aspire_strfree(path);
+    return rc;
+}
+
+void aspire_train_config_strings_free(aspire_train_strings *strings) {
+    if (!strings) return;
+    for (int i = 0; i < (int)(sizeof strings->s / sizeof strings->s[0]); i++) {
+        aspire_strfree(strings->s[i]);
+        strings->s[i] = NULL;
+    }
+}
+
+int tr_config_command(const aspire_train_config *c, char *buf, size_t n) {
+    int k = snprintf(buf, n,
+                     "aspire train --data %s --method %s --out %s --arch %s --size %d --epochs %d --batch %d --lr %g "
+                     "--momentum %g --wd %g%s --seed %llu",
+                     c->data_dir, aspire_method_name(c->method), c->out_dir ? c->out_dir : "RUNDIR", c->arch,
+                     c->image_size, c->epochs, c->batch, c->lr, c->momentum, c->weight_decay,
+                     c->flip ? "" : " --no-flip", (unsigned long long)c->seed);
+    if (c->extra_dir && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --extra %s", c->extra_dir);
+    if (c->threads && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --threads %d", c->threads);
+    if (c->method == ASPIRE_METHOD_JTT && k < (int)n)
+        k += snprintf(buf + k, n - (size_t)k, " --jtt-epochs %d --jtt-up %g", c->jtt_epochs, c->jtt_up);
+    if (c->method == ASPIRE_METHOD_LFF && k < (int)n)
+        k += snprintf(buf + k, n - (size_t)k, " --lff-q %g --lff-ema %g", c->lff_q, c->lff_ema);
+    if (c->method == ASPIRE_METHOD_GROUPDRO && k < (int)n)
+        k += snprintf(buf + k, n - (size_t)k, " --dro-eta %g --dro-adj %g", c->dro_eta, c->dro_adj);
+    if (c->method == ASPIRE_METHOD_DFR && k < (int)n) {
+        k += snprintf(buf + k, n - (size_t)k, " --dfr-retrains %d", c->dfr_retrains);
+        if (c->base_run && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --base %s", c->base_run);
+    }
+    if (c->limit_train && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --limit-train %lld", (long long)c->limit_train);
+    return k < (int)n ? ASPIRE_OK : aspire_error(ASPIRE_ERR_ARG, "command line longer than %zu bytes", n);
+}

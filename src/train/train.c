@@ -1,0 +1,865 @@
+/* train.c — aspire_train_run: the training loop shared by every method (sampling, forward and
+ * loss, SGD with a per-epoch cosine rate, validation and model selection, checkpoint each epoch,
+ * resume), the methods' stages (JTT's identification model and upweighted retraining, LfF's pair
+ * of models, GroupDRO's online group weights, DFR's last-layer retraining), and the run files. */
+#include "train/train_config.h"
+#include "train/train_data.h"
+#include "train/train_internal.h"
+#include "train/train_log.h"
+#include "train/train_model.h"
+
+#include "aspire/fileio.h"
+#include "aspire/logreg.h"
+#include "aspire/optim.h"
+#include "aspire/progress.h"
+#include "aspire/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_LOG 4096
+#define CKPT_FORMAT "aspire-train-checkpoint-1"
+#define TR_STOPPED 1  /* run_stage's "stopped early on request" (not an error) */
+
+typedef struct slot {
+    aspire_resnet *net;
+    aspire_optim *opt;
+} slot;
+
+typedef struct trainer {
+    aspire_train_config cfg;
+    aspire_train_strings strings;   /* cfg's strings when read back from train.json */
+    tr_data data;
+    aspire_ctx *ctx;
+    int K, P, G;                    /* classes, places, groups (K·P, plus K extra groups) */
+    int64_t n_train, n_pool;        /* pool = training images then extra images */
+    int32_t *pool_y, *pool_g;       /* (n_pool) label, group id (-1: none) */
+    int64_t group_n[64];            /* (G) pool examples per group */
+    slot main, biased;              /* biased: LfF's second model */
+    double dro_q[64];               /* GroupDRO */
+    tr_lff lff;                     /* LfF */
+    float *lff_mem;
+    double *jtt_w;                  /* (n_pool) JTT's stage-2 sampling weights */
+    int64_t jtt_errors;
+    aspire_select_rule rule;
+    tr_epoch_log log[MAX_LOG];
+    int nlog;
+    int epochs_run;                 /* in this call (for stop_after) */
+    int total_epochs;               /* of the whole run */
+    int have_best, best_epoch;
+    aspire_metrics_summary best;
+    double seconds_before;          /* wall time of the epochs before a resume */
+    double t0, cpu0;                /* wall and process CPU clock at the start of this call */
+} trainer;
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+static char *run_path(const trainer *t, const char *name) {
+    char *p = aspire_path_join(t->cfg.out_dir, name);
+    ASPIRE_ASSERT(p != NULL, "(out of memory)");
+    return p;
+}
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t z = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull + (a << 6) + (a >> 2));
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int slot_new(trainer *t, slot *s, uint64_t seed_key) {
+    int rc = tr_model_new(&s->net, t->cfg.arch, t->K, mix(t->cfg.seed, seed_key));
+    if (rc) return rc;
+    aspire_sgd_options o = {(float)t->cfg.lr, (float)t->cfg.momentum, 0.0f, (float)t->cfg.weight_decay, 0};
+    return aspire_optim_new_sgd(&s->opt, aspire_resnet_params(s->net), &o);
+}
+
+static void slot_free(slot *s) {
+    aspire_optim_free(s->opt);
+    aspire_resnet_free(s->net);
+    s->opt = NULL;
+    s->net = NULL;
+}
+
+static const uint8_t *pool_pix(const trainer *t, int64_t i) {
+    return i < t->n_train ? tr_pixels(&t->data.train, i) : tr_pixels(&t->data.extra, i - t->n_train);
+}
+
+/* The cosine rate of an epoch of a stage (PyTorch's CosineAnnealingLR stepped per epoch, as the
+ * anchor does). */
+static double epoch_lr(const trainer *t, int e, int epochs) {
+    aspire_schedule s = {ASPIRE_SCHEDULE_COSINE, (float)t->cfg.lr, 0, 0, 0, epochs, 0};
+    return aspire_schedule_lr(&s, e);
+}
+
+/* ---- prediction ----------------------------------------------------------------------------- */
+static int predict(trainer *t, aspire_resnet *net, const tr_images *im, int32_t *pred, float *feats,
+                   const char *what) {
+    return tr_predict(t->ctx, net, im, t->K, pred, feats, t->cfg.progress ? what : NULL);
+}
+
+static int evaluate_split(trainer *t, aspire_resnet *net, const tr_images *im, aspire_metrics_summary *out,
+                          const char *what) {
+    int32_t *pred = aspire_malloc((size_t)(im->n ? im->n : 1) * sizeof(int32_t));
+    if (!pred) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    int rc = predict(t, net, im, pred, NULL, what);
+    if (!rc) {
+        aspire_metrics m;
+        rc = aspire_metrics_init(&m, t->K, t->P);
+        if (!rc) {
+            aspire_metrics_add_batch(&m, im->n, im->y, im->place, pred);
+            *out = aspire_metrics_summarize(&m, t->data.train_group_n);
+            aspire_metrics_destroy(&m);
+        }
+    }
+    aspire_free(pred, (size_t)(im->n ? im->n : 1) * sizeof(int32_t));
+    return rc;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------------------- */
+static int add_params(aspire_st_writer *w, const char *prefix, aspire_params *p) {
+    char name[512];
+    for (int i = 0; i < aspire_params_count(p); i++) {
+        aspire_tensor *x = aspire_params_at(p, i);
+        snprintf(name, sizeof name, "%s%s", prefix, x->name);
+        int rc = aspire_st_writer_add(w, name, ASPIRE_DT_F32, x->ndim, x->shape, x->data);
+        if (rc) return rc;
+    }
+    return ASPIRE_OK;
+}
+
+static int load_params(const aspire_safetensors *st, const char *prefix, aspire_params *p) {
+    char name[512];
+    for (int i = 0; i < aspire_params_count(p); i++) {
+        aspire_tensor *x = aspire_params_at(p, i);
+        snprintf(name, sizeof name, "%s%s", prefix, x->name);
+        int rc = aspire_safetensors_read_f32(st, name, x->ndim, x->shape, 0, x->data, x->numel, NULL);
+        if (rc) return rc;
+    }
+    return ASPIRE_OK;
+}
+
+static int load_raw(const aspire_safetensors *st, const char *name, aspire_dtype dt, void *dst, int64_t numel) {
+    const aspire_st_tensor *x = aspire_safetensors_find(st, name);
+    if (!x) return aspire_error(ASPIRE_ERR_NOTFOUND, "%s: no tensor '%s'", aspire_safetensors_path(st), name);
+    if (x->dtype != dt || x->numel != numel)
+        return aspire_error(ASPIRE_ERR_SHAPE, "%s: tensor '%s' is not %lld values of %s", aspire_safetensors_path(st),
+                            name, (long long)numel, aspire_dtype_name(dt));
+    memcpy(dst, x->data, x->nbytes);
+    return ASPIRE_OK;
+}
+
+static void meta_num(aspire_st_writer *w, const char *key, double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    aspire_st_writer_meta(w, key, buf);
+}
+
+/* Saves the state after `next_epoch` finished epochs (stage = the stage the next epoch is in). */
+static int save_checkpoint(trainer *t, int next_epoch, int stage) {
+    aspire_st_writer *w = aspire_st_writer_new();
+    if (!w) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    int rc = add_params(w, "model.", aspire_resnet_params(t->main.net));
+    if (!rc) rc = add_params(w, "optim.", aspire_optim_state(t->main.opt));
+    if (!rc && t->biased.net) rc = add_params(w, "biased.", aspire_resnet_params(t->biased.net));
+    if (!rc && t->biased.net) rc = add_params(w, "biased_optim.", aspire_optim_state(t->biased.opt));
+    int64_t np[1] = {t->n_pool}, ng[1] = {t->G};
+    if (!rc && t->lff.ema_b) {
+        rc = aspire_st_writer_add(w, "lff.ema_b", ASPIRE_DT_F32, 1, np, t->lff.ema_b);
+        if (!rc) rc = aspire_st_writer_add(w, "lff.ema_d", ASPIRE_DT_F32, 1, np, t->lff.ema_d);
+        if (!rc) rc = aspire_st_writer_add(w, "lff.seen", ASPIRE_DT_F32, 1, np, t->lff.seen);
+    }
+    if (!rc && t->cfg.method == ASPIRE_METHOD_GROUPDRO) rc = aspire_st_writer_add(w, "dro.q", ASPIRE_DT_F64, 1, ng, t->dro_q);
+    if (!rc && t->jtt_w) rc = aspire_st_writer_add(w, "jtt.weights", ASPIRE_DT_F64, 1, np, t->jtt_w);
+    if (!rc) {
+        aspire_st_writer_meta(w, "format", CKPT_FORMAT);
+        aspire_st_writer_meta(w, "method", aspire_method_name(t->cfg.method));
+        meta_num(w, "next_epoch", next_epoch);
+        meta_num(w, "stage", stage);
+        meta_num(w, "jtt_errors", (double)t->jtt_errors);
+        meta_num(w, "have_best", t->have_best);
+        meta_num(w, "best_epoch", t->best_epoch);
+        meta_num(w, "best_mean", t->best.mean);
+        meta_num(w, "best_worst_group", t->best.worst_group);
+        meta_num(w, "best_worst_class", t->best.worst_class);
+        meta_num(w, "seconds", t->seconds_before + (aspire_now() - t->t0));
+        char *path = run_path(t, "checkpoint.safetensors");
+        rc = aspire_st_writer_save(w, path);
+        aspire_strfree(path);
+    }
+    aspire_st_writer_free(w);
+    return rc;
+}
+
+static double meta_get(const aspire_safetensors *st, const char *key, int *rc) {
+    const char *v = aspire_safetensors_meta(st, key);
+    if (!v) {
+        if (!*rc) *rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata has no '%s'", aspire_safetensors_path(st), key);
+        return 0;
+    }
+    return strtod(v, NULL);
+}
+
+/* Reads the checkpoint's bookkeeping: next epoch and stage (and the incumbent best). */
+static int read_checkpoint_meta(trainer *t, const aspire_safetensors *st, int *next_epoch, int *stage) {
+    int rc = ASPIRE_OK;
+    const char *fmt = aspire_safetensors_meta(st, "format");
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
+        return aspire_error(ASPIRE_ERR_FORMAT, "%s: not a training checkpoint (format '%s')", aspire_safetensors_path(st),
+                            fmt ? fmt : "none");
+    *next_epoch = (int)meta_get(st, "next_epoch", &rc);
+    *stage = (int)meta_get(st, "stage", &rc);
+    t->jtt_errors = (int64_t)meta_get(st, "jtt_errors", &rc);
+    t->have_best = (int)meta_get(st, "have_best", &rc);
+    t->best_epoch = (int)meta_get(st, "best_epoch", &rc);
+    t->best.mean = meta_get(st, "best_mean", &rc);
+    t->best.worst_group = meta_get(st, "best_worst_group", &rc);
+    t->best.worst_class = meta_get(st, "best_worst_class", &rc);
+    t->seconds_before = meta_get(st, "seconds", &rc);
+    return rc;
+}
+
+/* Loads the models' and the method's state from an open checkpoint. */
+static int load_checkpoint_state(trainer *t, const aspire_safetensors *st) {
+    int rc = load_params(st, "model.", aspire_resnet_params(t->main.net));
+    if (!rc) rc = load_params(st, "optim.", aspire_optim_state(t->main.opt));
+    if (!rc && t->biased.net) rc = load_params(st, "biased.", aspire_resnet_params(t->biased.net));
+    if (!rc && t->biased.net) rc = load_params(st, "biased_optim.", aspire_optim_state(t->biased.opt));
+    if (!rc && t->lff.ema_b) {
+        rc = load_raw(st, "lff.ema_b", ASPIRE_DT_F32, t->lff.ema_b, t->n_pool);
+        if (!rc) rc = load_raw(st, "lff.ema_d", ASPIRE_DT_F32, t->lff.ema_d, t->n_pool);
+        if (!rc) rc = load_raw(st, "lff.seen", ASPIRE_DT_F32, t->lff.seen, t->n_pool);
+    }
+    if (!rc && t->cfg.method == ASPIRE_METHOD_GROUPDRO) rc = load_raw(st, "dro.q", ASPIRE_DT_F64, t->dro_q, t->G);
+    if (!rc && t->jtt_w) rc = load_raw(st, "jtt.weights", ASPIRE_DT_F64, t->jtt_w, t->n_pool);
+    return rc;
+}
+
+/* best.safetensors (or another name): the classifier alone, with its architecture. */
+static int save_model(trainer *t, aspire_resnet *net, const char *name, int epoch, aspire_select_rule rule,
+                      double score) {
+    char ep[32], sc[32], k[16], size[16];
+    snprintf(ep, sizeof ep, "%d", epoch);
+    snprintf(sc, sizeof sc, "%.9g", score);
+    snprintf(k, sizeof k, "%d", t->K);
+    snprintf(size, sizeof size, "%d", t->cfg.image_size);
+    const char *meta[] = {"arch", t->cfg.arch, "num_classes", k, "image_size", size, "epoch", ep,
+                          "method", aspire_method_name(t->cfg.method), "selection", aspire_select_rule_name(rule),
+                          "selection_score", sc, "normalize", "(x/255 - 0.5) / 0.25"};
+    char *path = run_path(t, name);
+    int rc = aspire_params_save(aspire_resnet_params(net), path, meta, (int)(sizeof meta / sizeof meta[0]) / 2);
+    aspire_strfree(path);
+    return rc;
+}
+
+/* ---- train.json ----------------------------------------------------------------------------- */
+static int write_train_json(trainer *t, cJSON *result) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    cJSON_AddStringToObject(root, "aspire_version", ASPIRE_VERSION);
+    char cmd[2048];
+    tr_config_command(&t->cfg, cmd, sizeof cmd);
+    cJSON_AddStringToObject(root, "command", cmd);
+    cJSON_AddItemToObject(root, "config", tr_config_to_json(&t->cfg));
+    cJSON_AddStringToObject(root, "selection", aspire_select_rule_name(t->rule));
+    cJSON_AddStringToObject(root, "selection_reason",
+                            aspire_method_uses_groups(t->cfg.method)
+                                ? "the method uses group labels: best worst-group validation accuracy"
+                                : "the method uses no group labels: best worst-class validation accuracy");
+    cJSON *ds = cJSON_AddObjectToObject(root, "dataset");
+    if (ds) {
+        cJSON_AddNumberToObject(ds, "train", (double)t->data.train.n);
+        cJSON_AddNumberToObject(ds, "val", (double)t->data.val.n);
+        cJSON_AddNumberToObject(ds, "extra", (double)t->data.extra.n);
+        cJSON_AddNumberToObject(ds, "training_pool", (double)t->n_pool);  /* training (+ extra) images drawn from */
+        cJSON_AddNumberToObject(ds, "groups", t->G);
+        cJSON_AddNumberToObject(ds, "classes", t->K);
+        cJSON_AddNumberToObject(ds, "places", t->P);
+        cJSON *g = cJSON_AddArrayToObject(ds, "train_group_sizes");
+        for (int q = 0; g && q < t->K * t->P; q++) cJSON_AddItemToArray(g, cJSON_CreateNumber((double)t->data.train_group_n[q]));
+    }
+    if (result) cJSON_AddItemToObject(root, "result", result);
+    char *txt = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!txt) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    char *path = run_path(t, "train.json");
+    size_t len = strlen(txt);
+    txt[len] = '\n';  /* cJSON's buffer holds the NUL we overwrite; write len + 1 bytes */
+    int rc = aspire_write_file_atomic(path, txt, len + 1);
+    cJSON_free(txt);
+    aspire_strfree(path);
+    return rc;
+}
+
+static cJSON *summary_json(const aspire_metrics_summary *s) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "mean", isnan(s->mean) ? -1 : s->mean);
+    cJSON_AddNumberToObject(o, "worst_group", isnan(s->worst_group) ? -1 : s->worst_group);
+    cJSON_AddNumberToObject(o, "worst_class", isnan(s->worst_class) ? -1 : s->worst_class);
+    return o;
+}
+
+/* ---- the per-epoch bookkeeping -------------------------------------------------------------- */
+static int write_logs(trainer *t) {
+    char *csv = run_path(t, "log.csv"), *svg = run_path(t, "curve.svg");
+    char title[256];
+    snprintf(title, sizeof title, "aspire train --method %s (seed %llu): selection by %s", aspire_method_name(t->cfg.method),
+             (unsigned long long)t->cfg.seed, aspire_select_rule_name(t->rule));
+    int sel = -1;
+    for (int i = 0; i < t->nlog; i++) if (t->have_best && t->log[i].epoch == t->best_epoch) sel = i;
+    int rc = tr_log_write_csv(csv, t->log, t->nlog);
+    if (!rc) rc = tr_log_write_svg(svg, t->log, t->nlog, sel, title);
+    aspire_strfree(csv);
+    aspire_strfree(svg);
+    return rc;
+}
+
+/* Validation after an epoch: adds the row to the log and, when `select` and it beats the
+ * incumbent, saves the model as `best_name`. */
+static int end_epoch(trainer *t, tr_epoch_log *row, aspire_resnet *net, int select, aspire_select_rule rule,
+                     const char *best_name) {
+    aspire_metrics_summary s;
+    int rc = evaluate_split(t, net, &t->data.val, &s, NULL);
+    if (rc) return rc;
+    row->val_mean = s.mean;
+    row->val_worst_group = s.worst_group;
+    row->val_worst_class = s.worst_class;
+    row->score = select ? aspire_select_score(&s, rule) : NAN;
+    if (select && aspire_select_better(&s, t->have_best ? &t->best : NULL, rule)) {
+        t->have_best = 1;
+        t->best = s;
+        t->best_epoch = row->epoch;
+        rc = save_model(t, net, best_name, row->epoch, rule, row->score);
+        if (rc) return rc;
+    }
+    if (t->nlog < MAX_LOG) t->log[t->nlog++] = *row;
+    return ASPIRE_OK;
+}
+
+/* ---- one stage of SGD epochs ---------------------------------------------------------------- */
+typedef enum { SAMPLE_SHUFFLE, SAMPLE_WEIGHTED, SAMPLE_SUBSET } sample_kind;
+
+typedef struct stage {
+    int number;              /* 1 or 2 */
+    int first_epoch;         /* global index of the stage's first epoch */
+    int epochs;              /* of this stage */
+    int64_t n;               /* pool prefix drawn from: [0, n) */
+    sample_kind sampling;
+    const double *weights;   /* SAMPLE_WEIGHTED: (n) */
+    const int64_t *subset;   /* SAMPLE_SUBSET */
+    int64_t nsubset;
+    int select;              /* this stage's epochs are candidates for the selected model */
+    aspire_select_rule rule; /* by this rule */
+    const char *best_name;
+} stage;
+
+static int epoch_order(trainer *t, const stage *sg, int epoch, int64_t *order) {
+    aspire_rng base, r;
+    aspire_rng_seed(&base, t->cfg.seed);
+    aspire_rng_fork(&base, mix(0x0DE7, (uint64_t)epoch), &r);
+    switch (sg->sampling) {
+    case SAMPLE_SHUFFLE: tr_order_shuffle(order, sg->n, &r); return ASPIRE_OK;
+    case SAMPLE_WEIGHTED: return tr_order_weighted(order, sg->n, sg->weights, sg->n, &r);
+    case SAMPLE_SUBSET: tr_order_cycle(order, sg->n, sg->subset, sg->nsubset, &r); return ASPIRE_OK;
+    }
+    return ASPIRE_OK;
+}
+
+static int run_stage(trainer *t, const stage *sg, int start_epoch) {
+    const int B = t->cfg.batch, S = t->cfg.image_size, K = t->K;
+    const int64_t steps = sg->n / B;
+    if (steps < 1)
+        return aspire_error(ASPIRE_ERR_ARG, "%lld training images are fewer than one batch of %d", (long long)sg->n, B);
+    size_t ob = (size_t)sg->n * sizeof(int64_t);
+    int64_t *order = aspire_malloc(ob);
+    float *scratch = aspire_malloc((size_t)B * 5 * sizeof(float));
+    int32_t *yb = aspire_malloc((size_t)B * 3 * sizeof(int32_t));
+    uint8_t *flip = aspire_malloc((size_t)B);
+    if (!order || !scratch || !yb || !flip) {
+        aspire_free(order, ob); aspire_free(scratch, 0); aspire_free(yb, 0); aspire_free(flip, 0);
+        return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    }
+    float *loss_a = scratch, *loss_b = scratch + B, *p_b = scratch + 2 * B, *w_a = scratch + 3 * B,
+          *w_b = scratch + 4 * B;
+    int32_t *pred = yb + B, *gb = yb + 2 * B;
+    int rc = ASPIRE_OK;
+    const int lff = t->cfg.method == ASPIRE_METHOD_LFF, dro = t->cfg.method == ASPIRE_METHOD_GROUPDRO && sg->number == 1;
+    aspire_rng base;
+    aspire_rng_seed(&base, t->cfg.seed);
+    for (int e = start_epoch; !rc && e < sg->first_epoch + sg->epochs; e++) {
+        int le = e - sg->first_epoch;
+        double lr = epoch_lr(t, le, sg->epochs), t_epoch = aspire_now();
+        aspire_optim_set_lr(t->main.opt, (float)lr);
+        if (lff) aspire_optim_set_lr(t->biased.opt, (float)lr);
+        rc = epoch_order(t, sg, e, order);
+        if (rc) break;
+        aspire_rng aug;
+        aspire_rng_fork(&base, mix(0xF11B, (uint64_t)e), &aug);
+        char label[96];
+        snprintf(label, sizeof label, "%s%s epoch %d/%d", aspire_method_name(t->cfg.method),
+                 t->cfg.method == ASPIRE_METHOD_JTT || t->cfg.method == ASPIRE_METHOD_DFR ? (sg->number == 1 ? " stage 1" : " stage 2") : "",
+                 le + 1, sg->epochs);
+        aspire_progress pg;
+        aspire_progress_init(&pg, label, steps * B, "img");
+        if (!t->cfg.progress) pg.quiet = 1;
+        double loss_sum = 0;
+        int64_t correct = 0, seen = 0;
+        aspire_ctx_set_training(t->ctx, 1);
+        aspire_ctx_set_recording(t->ctx, 1);
+        for (int64_t s = 0; s < steps; s++) {
+            const int64_t *idx = order + s * B;
+            aspire_ctx_reset(t->ctx);
+            aspire_tensor *x = aspire_tensor_new(t->ctx, 4, (int64_t[]){B, S, S, 3});
+            if (!x) { rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory for a batch"); break; }
+            for (int k = 0; k < B; k++) {
+                flip[k] = t->cfg.flip ? (uint8_t)(aspire_rng_u64(&aug) >> 63) : 0;
+                yb[k] = t->pool_y[idx[k]];
+                gb[k] = t->pool_g[idx[k]];
+                /* the pool mixes training and extra images: one image at a time */
+                tr_fill_image(x->data + (size_t)k * S * S * 3, pool_pix(t, idx[k]), S, flip[k]);
+            }
+            aspire_tensor *logits = aspire_resnet_forward(t->ctx, t->main.net, x, NULL);
+            aspire_tensor *logits_b = lff ? aspire_resnet_forward(t->ctx, t->biased.net, x, NULL) : NULL;
+            if (!logits || (lff && !logits_b)) { rc = aspire_error_prefix(ASPIRE_ERR_BACKEND, "forward pass"); break; }
+            tr_rows_ce(logits->data, B, K, yb, loss_a, pred, NULL);
+            aspire_tensor *loss;
+            double objective = 0;
+            if (lff) {
+                tr_rows_ce(logits_b->data, B, K, yb, loss_b, NULL, p_b);
+                tr_lff_step(&t->lff, idx, B, loss_b, loss_a, p_b, w_b, w_a);
+                aspire_tensor *ld = aspire_cross_entropy(t->ctx, logits, yb, w_a, ASPIRE_REDUCE_MEAN);
+                aspire_tensor *lb = aspire_cross_entropy(t->ctx, logits_b, yb, w_b, ASPIRE_REDUCE_MEAN);
+                loss = aspire_add(t->ctx, ld, lb);
+                if (ld) objective = ld->data[0];  /* the debiased model's weighted loss */
+            } else if (dro) {
+                tr_dro d = {t->G, t->cfg.dro_eta, t->cfg.dro_adj, t->dro_q, t->group_n};
+                tr_dro_step(&d, loss_a, gb, B, w_a, &objective);
+                loss = aspire_cross_entropy(t->ctx, logits, yb, w_a, ASPIRE_REDUCE_SUM);
+            } else {
+                loss = aspire_cross_entropy(t->ctx, logits, yb, NULL, ASPIRE_REDUCE_MEAN);
+                if (loss) objective = loss->data[0];
+            }
+            if (!loss) { rc = aspire_error_prefix(ASPIRE_ERR_BACKEND, "loss"); break; }
+            aspire_params_zero_grad(aspire_resnet_params(t->main.net));
+            if (lff) aspire_params_zero_grad(aspire_resnet_params(t->biased.net));
+            rc = aspire_backward(t->ctx, loss);
+            if (rc) break;
+            aspire_optim_step(t->main.opt);
+            if (lff) aspire_optim_step(t->biased.opt);
+            if (!isfinite(objective)) {
+                rc = aspire_error(ASPIRE_ERR_ARG, "the loss diverged (%g) at epoch %d step %lld; try a smaller --lr",
+                                  objective, e + 1, (long long)s);
+                break;
+            }
+            loss_sum += objective;
+            for (int k = 0; k < B; k++) correct += pred[k] == yb[k];
+            seen += B;
+            aspire_progress_update(&pg, seen, "loss %.4f acc %.1f%%", loss_sum / (double)(s + 1),
+                                   100.0 * (double)correct / (double)seen);
+        }
+        if (!rc) aspire_progress_finish(&pg, NULL);
+        if (rc) break;
+        double train_s = aspire_now() - t_epoch;
+        tr_epoch_log row = {0};
+        row.epoch = e;
+        row.stage = sg->number;
+        row.lr = lr;
+        row.train_loss = loss_sum / (double)steps;
+        row.train_acc = (double)correct / (double)seen;
+        row.images_per_s = (double)seen / train_s;
+        rc = end_epoch(t, &row, t->main.net, sg->select, sg->rule, sg->best_name);
+        if (rc) break;
+        t->log[t->nlog - 1].seconds = aspire_now() - t_epoch;
+        rc = write_logs(t);
+        if (!rc) rc = save_checkpoint(t, e + 1, sg->number);
+        if (t->cfg.progress)
+            fprintf(stderr, "epoch %d: loss %.4f, train acc %.1f%%, val mean %.1f%%, worst group %.1f%%, worst class %.1f%%%s (%.0f img/s, %.0f s)\n",
+                    e + 1, row.train_loss, 100 * row.train_acc, 100 * row.val_mean, 100 * row.val_worst_group,
+                    100 * row.val_worst_class, sg->select && t->have_best && t->best_epoch == e ? " *" : "",
+                    row.images_per_s, t->log[t->nlog - 1].seconds);
+        if (!rc && t->cfg.stop_after > 0 && ++t->epochs_run >= t->cfg.stop_after && e + 1 < t->total_epochs) rc = TR_STOPPED;
+    }
+    aspire_free(order, ob);
+    aspire_free(scratch, (size_t)B * 5 * sizeof(float));
+    aspire_free(yb, (size_t)B * 3 * sizeof(int32_t));
+    aspire_free(flip, (size_t)B);
+    return rc;
+}
+
+/* ---- method set-up --------------------------------------------------------------------------- */
+static int build_pool(trainer *t) {
+    t->n_train = t->data.train.n;
+    t->n_pool = t->n_train + t->data.extra.n;
+    int extra_groups = t->data.extra.n > 0 && aspire_method_uses_groups(t->cfg.method);
+    t->G = t->K * t->P + (extra_groups ? t->K : 0);
+    if (t->G > 64) return aspire_error(ASPIRE_ERR_ARG, "%d groups are more than the 64 supported", t->G);
+    size_t nb = (size_t)(t->n_pool ? t->n_pool : 1) * sizeof(int32_t);
+    t->pool_y = aspire_malloc(nb);
+    t->pool_g = aspire_malloc(nb);
+    if (!t->pool_y || !t->pool_g) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    memset(t->group_n, 0, sizeof t->group_n);
+    for (int64_t i = 0; i < t->n_pool; i++) {
+        int extra = i >= t->n_train;
+        const tr_images *im = extra ? &t->data.extra : &t->data.train;
+        int64_t k = extra ? i - t->n_train : i;
+        t->pool_y[i] = im->y[k];
+        t->pool_g[i] = extra ? (extra_groups ? t->K * t->P + im->y[k] : -1) : im->y[k] * t->P + im->place[k];
+        if (t->pool_g[i] >= 0) t->group_n[t->pool_g[i]]++;
+    }
+    return ASPIRE_OK;
+}
+
+/* JTT: the identification model's errors on the training split get weight λ_up. */
+static int jtt_error_set(trainer *t) {
+    size_t pb = (size_t)t->n_train * sizeof(int32_t);
+    int32_t *pred = aspire_malloc(pb);
+    if (!pred) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    int rc = predict(t, t->main.net, &t->data.train, pred, NULL, t->cfg.progress ? "jtt error set" : NULL);
+    t->jtt_errors = 0;
+    for (int64_t i = 0; !rc && i < t->n_pool; i++) {
+        int err = i < t->n_train && pred[i] != t->pool_y[i];
+        t->jtt_w[i] = err ? t->cfg.jtt_up : 1.0;
+        t->jtt_errors += err;
+    }
+    aspire_free(pred, pb);
+    return rc;
+}
+
+/* DFR: features of the validation split and the extra images under the backbone; the averaged
+ * logistic regression replaces the classifier's last layer. */
+static int dfr_stage(trainer *t, cJSON *result) {
+    aspire_resnet *net = t->main.net;
+    const int D = aspire_resnet_feature_dim(net);
+    const tr_images *val = &t->data.val, *ex = &t->data.extra;
+    size_t fv = (size_t)val->n * (size_t)D * sizeof(float), fe = (size_t)(ex->n ? ex->n : 1) * (size_t)D * sizeof(float);
+    size_t pv = (size_t)val->n * sizeof(int32_t), pe = (size_t)(ex->n ? ex->n : 1) * sizeof(int32_t);
+    float *xv = aspire_malloc(fv), *xe = aspire_malloc(fe);
+    int32_t *pred = aspire_malloc(pv), *gv = aspire_malloc(pv), *pred_e = aspire_malloc(pe);
+    int rc = xv && xe && pred && gv && pred_e ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    double t_start = aspire_now();
+    if (!rc) rc = predict(t, net, val, pred, xv, t->cfg.progress ? "dfr features (val)" : NULL);
+    if (!rc && ex->n) rc = predict(t, net, ex, pred_e, xe, t->cfg.progress ? "dfr features (extra)" : NULL);
+    aspire_logreg lr = {0};
+    aspire_dfr_report rep;
+    if (!rc) {
+        for (int64_t i = 0; i < val->n; i++) gv[i] = val->y[i] * t->P + val->place[i];
+        aspire_dfr_options o = {0};
+        o.seed = t->cfg.seed;
+        o.retrains = t->cfg.dfr_retrains;
+        rc = aspire_dfr_fit(&lr, &rep, &o, xv, val->y, gv, val->n, t->K * t->P, ex->n ? xe : NULL, ex->y, ex->n, D, t->K);
+    }
+    if (!rc) rc = tr_model_set_head(net, &lr);
+    if (!rc) {
+        tr_epoch_log row = {0};
+        row.epoch = t->nlog ? t->log[t->nlog - 1].epoch + 1 : 0;
+        row.stage = 2;
+        row.lr = NAN;
+        row.train_loss = NAN;
+        row.train_acc = NAN;
+        row.images_per_s = NAN;
+        aspire_metrics_summary s;
+        rc = evaluate_split(t, net, val, &s, NULL);
+        if (!rc) {
+            row.val_mean = s.mean;
+            row.val_worst_group = s.worst_group;
+            row.val_worst_class = s.worst_class;
+            row.score = aspire_select_score(&s, t->rule);
+            row.seconds = aspire_now() - t_start;
+            if (t->nlog < MAX_LOG) t->log[t->nlog++] = row;
+            t->have_best = 1;
+            t->best = s;
+            t->best_epoch = row.epoch;
+            rc = save_model(t, net, "best.safetensors", row.epoch, t->rule, row.score);
+        }
+        if (!rc) rc = write_logs(t);
+    }
+    if (!rc) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddNumberToObject(d, "C", rep.c);
+        cJSON *grid = cJSON_AddArrayToObject(d, "C_grid"), *sc = cJSON_AddArrayToObject(d, "tune_worst_group");
+        for (int c = 0; c < rep.nc; c++) {
+            cJSON_AddItemToArray(grid, cJSON_CreateNumber(rep.c_grid[c]));
+            cJSON_AddItemToArray(sc, cJSON_CreateNumber(rep.tune_worst[c]));
+        }
+        cJSON_AddNumberToObject(d, "retrains", t->cfg.dfr_retrains);
+        cJSON_AddNumberToObject(d, "retraining_set_size", (double)rep.balanced_n);
+        cJSON_AddNumberToObject(d, "extra_images", (double)ex->n);
+        cJSON_AddStringToObject(d, "note", "the last layer is fitted on the validation split, so validation "
+                                           "figures after DFR are not held out; judge it on test");
+        char *txt = cJSON_Print(d);
+        char *path = run_path(t, "dfr.json");
+        if (txt) rc = aspire_write_file_atomic(path, txt, strlen(txt));
+        cJSON_free(txt);
+        aspire_strfree(path);
+        cJSON_AddItemToObject(result, "dfr", d);
+    }
+    aspire_logreg_destroy(&lr);
+    aspire_free(xv, fv); aspire_free(xe, fe);
+    aspire_free(pred, pv); aspire_free(gv, pv); aspire_free(pred_e, pe);
+    return rc;
+}
+
+/* ---- the run -------------------------------------------------------------------------------- */
+static int check_config(const aspire_train_config *c) {
+    if (!c->data_dir) return aspire_error(ASPIRE_ERR_ARG, "no dataset folder given (--data)");
+    if (!c->out_dir) return aspire_error(ASPIRE_ERR_ARG, "no run folder given (--out)");
+    if (c->epochs < 1 || c->epochs > 1000) return aspire_error(ASPIRE_ERR_ARG, "--epochs must be 1..1000 (got %d)", c->epochs);
+    if (c->batch < 1 || c->batch > 4096) return aspire_error(ASPIRE_ERR_ARG, "--batch must be 1..4096 (got %d)", c->batch);
+    if (c->image_size < 8 || c->image_size > 1024) return aspire_error(ASPIRE_ERR_ARG, "--size must be 8..1024 (got %d)", c->image_size);
+    if (!(c->lr > 0)) return aspire_error(ASPIRE_ERR_ARG, "--lr must be > 0");
+    if (c->method == ASPIRE_METHOD_JTT && (c->jtt_epochs < 1 || c->jtt_epochs > 1000 || !(c->jtt_up >= 1)))
+        return aspire_error(ASPIRE_ERR_ARG, "jtt needs --jtt-epochs >= 1 and --jtt-up >= 1");
+    if (c->method == ASPIRE_METHOD_LFF && (!(c->lff_q > 0) || !(c->lff_ema >= 0 && c->lff_ema < 1)))
+        return aspire_error(ASPIRE_ERR_ARG, "lff needs --lff-q > 0 and 0 <= --lff-ema < 1");
+    if (c->method == ASPIRE_METHOD_GROUPDRO && (!(c->dro_eta >= 0) || !(c->dro_adj >= 0)))
+        return aspire_error(ASPIRE_ERR_ARG, "groupdro needs --dro-eta >= 0 and --dro-adj >= 0");
+    if (c->method == ASPIRE_METHOD_DFR && c->dfr_retrains < 1) return aspire_error(ASPIRE_ERR_ARG, "--dfr-retrains must be >= 1");
+    if (c->base_run && c->method != ASPIRE_METHOD_DFR) return aspire_error(ASPIRE_ERR_ARG, "--base is for --method dfr only");
+    return tr_model_check_arch(c->arch);
+}
+
+static void trainer_destroy(trainer *t) {
+    slot_free(&t->main);
+    slot_free(&t->biased);
+    aspire_ctx_free(t->ctx);
+    size_t nb = (size_t)(t->n_pool ? t->n_pool : 1);
+    aspire_free(t->pool_y, nb * sizeof(int32_t));
+    aspire_free(t->pool_g, nb * sizeof(int32_t));
+    aspire_free(t->lff_mem, nb * 3 * sizeof(float));
+    aspire_free(t->jtt_w, nb * sizeof(double));
+    tr_data_destroy(&t->data);
+    aspire_train_config_strings_free(&t->strings);
+}
+
+/* DFR with --base: the backbone is another run's selected model (same architecture and size). */
+static int load_base(trainer *t) {
+    aspire_train_config bc;
+    aspire_train_strings bs;
+    int rc = aspire_train_config_load(t->cfg.base_run, &bc, &bs);
+    if (rc) return aspire_error_prefix(rc, "--base");
+    if (strcmp(bc.arch, t->cfg.arch) != 0 || bc.image_size != t->cfg.image_size)
+        rc = aspire_error(ASPIRE_ERR_ARG, "--base %s was trained as %s at %d px, this run is %s at %d px", t->cfg.base_run,
+                          bc.arch, bc.image_size, t->cfg.arch, t->cfg.image_size);
+    aspire_train_config_strings_free(&bs);
+    if (rc) return rc;
+    char *path = aspire_path_join(t->cfg.base_run, "best.safetensors");
+    rc = path ? aspire_params_load(aspire_resnet_params(t->main.net), path) : ASPIRE_ERR_NOMEM;
+    aspire_strfree(path);
+    return rc;
+}
+
+int aspire_train_run(const aspire_train_config *cfg_in) {
+    trainer *t = aspire_calloc(1, sizeof *t);
+    if (!t) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    t->t0 = aspire_now();
+    t->cpu0 = cpu_now();
+    t->cfg = *cfg_in;
+    int rc = ASPIRE_OK, next_epoch = 0, stage_no = 1;
+    aspire_safetensors *ckpt = NULL;
+    int resuming = 0;
+    if (cfg_in->resume && cfg_in->out_dir) {  /* --resume on a folder without a run starts one */
+        char *p = aspire_path_join(cfg_in->out_dir, "train.json");
+        resuming = p && aspire_file_exists(p);
+        aspire_strfree(p);
+    }
+    if (resuming) {
+        rc = aspire_train_config_load(cfg_in->out_dir, &t->cfg, &t->strings);
+        t->cfg.out_dir = cfg_in->out_dir;
+        t->cfg.progress = cfg_in->progress;
+        t->cfg.stop_after = cfg_in->stop_after;
+        t->cfg.resume = 1;
+        if (!rc) {
+            char *p = run_path(t, "checkpoint.safetensors");
+            if (aspire_file_exists(p)) rc = aspire_safetensors_open(&ckpt, p);
+            aspire_strfree(p);
+        }
+    }
+    if (!rc) rc = check_config(&t->cfg);
+    if (!rc && !resuming) {
+        char *p = run_path(t, "train.json");
+        if (aspire_file_exists(p))
+            rc = aspire_error(ASPIRE_ERR_ARG, "%s already holds a run (--resume continues it; or choose another --out)",
+                              t->cfg.out_dir);
+        aspire_strfree(p);
+    }
+    if (!rc) rc = aspire_mkdir_p(t->cfg.out_dir);
+    if (rc) goto done;
+    aspire_set_threads(t->cfg.threads);
+    t->rule = aspire_method_select_rule(t->cfg.method);
+    int which = TR_SPLIT_TRAIN | TR_SPLIT_VAL | (t->cfg.extra_dir ? TR_SPLIT_EXTRA : 0);
+    rc = tr_data_load(&t->data, t->cfg.data_dir, t->cfg.extra_dir, t->cfg.image_size, which, t->cfg.limit_train,
+                      t->cfg.progress);
+    if (rc) goto done;
+    t->K = t->data.K;
+    t->P = t->data.P;
+    if (t->data.val.n == 0) { rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: the validation split (split 1) is empty", t->cfg.data_dir); goto done; }
+    rc = build_pool(t);
+    if (rc) goto done;
+    aspire_ctx_options co = {t->cfg.threads, mix(t->cfg.seed, 0xC7), 0};
+    rc = aspire_ctx_new(&t->ctx, &co);
+    if (rc) goto done;
+    /* models: for JTT stage 2 the retrained model has its own initialisation */
+    if (ckpt) {
+        rc = read_checkpoint_meta(t, ckpt, &next_epoch, &stage_no);
+        if (rc) goto done;
+        char *p = run_path(t, "log.csv");
+        int n = 0;
+        if (aspire_file_exists(p)) rc = tr_log_read_csv(p, t->log, MAX_LOG, &n);
+        aspire_strfree(p);
+        if (rc) goto done;
+        t->nlog = 0;
+        for (int i = 0; i < n; i++) if (t->log[i].epoch < next_epoch) t->log[t->nlog++] = t->log[i];
+    }
+    rc = slot_new(t, &t->main, stage_no == 2 && t->cfg.method == ASPIRE_METHOD_JTT ? 2 : 1);
+    if (!rc && t->cfg.method == ASPIRE_METHOD_LFF) {
+        rc = slot_new(t, &t->biased, 3);
+        size_t nb = (size_t)(t->n_pool ? t->n_pool : 1);
+        t->lff_mem = rc ? NULL : aspire_calloc(nb * 3, sizeof(float));
+        if (!rc && !t->lff_mem) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        if (!rc) {
+            tr_lff l = {t->n_pool, t->K, t->cfg.lff_ema, t->cfg.lff_q, t->pool_y, t->lff_mem, t->lff_mem + nb, t->lff_mem + 2 * nb};
+            t->lff = l;
+        }
+    }
+    if (!rc && t->cfg.method == ASPIRE_METHOD_GROUPDRO)
+        for (int q = 0; q < t->G; q++) t->dro_q[q] = 1.0 / t->G;
+    if (!rc && t->cfg.method == ASPIRE_METHOD_JTT && stage_no == 2) {
+        t->jtt_w = aspire_calloc((size_t)(t->n_pool ? t->n_pool : 1), sizeof(double));
+        if (!t->jtt_w) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    }
+    if (!rc && ckpt) rc = load_checkpoint_state(t, ckpt);
+    aspire_safetensors_free(ckpt);
+    ckpt = NULL;
+    if (rc) goto done;
+    if (!resuming || !next_epoch) {
+        rc = write_train_json(t, NULL);
+        if (rc) goto done;
+    }
+    {
+        char *p = run_path(t, "train.json");
+        char *buf = NULL;
+        size_t len = 0;
+        int finished = 0;
+        if (!aspire_read_file(p, &buf, &len)) {
+            cJSON *root = cJSON_ParseWithLength(buf, len);
+            finished = root && cJSON_GetObjectItem(root, "result") != NULL;
+            cJSON_Delete(root);
+            aspire_free(buf, len + 1);
+        }
+        aspire_strfree(p);
+        if (finished) {
+            if (t->cfg.progress) fprintf(stderr, "%s: the run has already finished\n", t->cfg.out_dir);
+            goto done;
+        }
+    }
+    cJSON *result = cJSON_CreateObject();
+    if (!result) { rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory"); goto done; }
+    const int E = t->cfg.epochs;
+    t->total_epochs = E + (t->cfg.method == ASPIRE_METHOD_JTT ? t->cfg.jtt_epochs : 0);
+    if (t->cfg.method == ASPIRE_METHOD_JTT) {
+        const int T = t->cfg.jtt_epochs;
+        stage s1 = {1, 0, T, t->n_train, SAMPLE_SHUFFLE, NULL, NULL, 0, 0, t->rule, NULL};
+        if (stage_no == 1) {
+            rc = run_stage(t, &s1, next_epoch);
+            /* the error set, and the retrained model, which starts afresh */
+            if (!rc) {
+                t->jtt_w = aspire_calloc((size_t)(t->n_pool ? t->n_pool : 1), sizeof(double));
+                rc = t->jtt_w ? jtt_error_set(t) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+            }
+            if (!rc) rc = save_model(t, t->main.net, "stage1_last.safetensors", T - 1, t->rule, NAN);
+            if (!rc) {
+                slot_free(&t->main);
+                rc = slot_new(t, &t->main, 2);
+            }
+            if (!rc) rc = save_checkpoint(t, T, 2);
+            next_epoch = T;
+            if (!rc && t->cfg.progress)
+                fprintf(stderr, "jtt: error set of the identification model: %lld of %lld training images, upweighted x%g\n",
+                        (long long)t->jtt_errors, (long long)t->n_train, t->cfg.jtt_up);
+        }
+        stage s2 = {2, T, E, t->n_pool, SAMPLE_WEIGHTED, t->jtt_w, NULL, 0, 1, t->rule, "best.safetensors"};
+        if (!rc) rc = run_stage(t, &s2, next_epoch);
+        if (!rc) cJSON_AddNumberToObject(result, "jtt_error_set", (double)t->jtt_errors);
+    } else if (t->cfg.method == ASPIRE_METHOD_DFR) {
+        if (t->cfg.base_run) {
+            rc = load_base(t);
+        } else {
+            stage s1 = {1, 0, E, t->n_train, SAMPLE_SHUFFLE, NULL, NULL, 0, 1, ASPIRE_SELECT_WORST_CLASS,
+                        "stage1_best.safetensors"};
+            if (next_epoch < E) rc = run_stage(t, &s1, next_epoch);
+            /* the backbone is ERM's selected model (ERM's rule: worst-class validation accuracy) */
+            if (!rc) {
+                char *p = run_path(t, "stage1_best.safetensors");
+                rc = aspire_params_load(aspire_resnet_params(t->main.net), p);
+                aspire_strfree(p);
+            }
+        }
+        if (!rc) rc = dfr_stage(t, result);
+    } else {
+        stage s = {1, 0, E, t->n_pool, SAMPLE_SHUFFLE, NULL, NULL, 0, 1, t->rule, "best.safetensors"};
+        double *w = NULL;
+        int64_t *subset = NULL;
+        size_t nb = (size_t)(t->n_pool ? t->n_pool : 1);
+        if (t->cfg.method == ASPIRE_METHOD_REWEIGHT || t->cfg.method == ASPIRE_METHOD_GROUPDRO) {
+            w = aspire_malloc(nb * sizeof(double));
+            if (!w) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+            else tr_group_balance_weights(w, t->pool_g, t->n_pool, t->G);
+            s.sampling = SAMPLE_WEIGHTED;
+            s.weights = w;
+        } else if (t->cfg.method == ASPIRE_METHOD_SUBSAMPLE) {
+            subset = aspire_malloc(nb * sizeof(int64_t));
+            if (!subset) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+            else {
+                aspire_rng r;
+                aspire_rng_seed(&r, mix(t->cfg.seed, 0x5B5));
+                s.nsubset = tr_subsample_groups(subset, t->pool_g, t->n_pool, t->G, &r);
+                s.subset = subset;
+                s.sampling = SAMPLE_SUBSET;
+                cJSON_AddNumberToObject(result, "subsample_size", (double)s.nsubset);
+                if (s.nsubset == 0) rc = aspire_error(ASPIRE_ERR_ARG, "subsample: no group has any training image");
+            }
+        }
+        if (!rc) rc = run_stage(t, &s, next_epoch);
+        aspire_free(w, nb * sizeof(double));
+        aspire_free(subset, nb * sizeof(int64_t));
+    }
+    if (rc == TR_STOPPED) {
+        rc = ASPIRE_OK;
+        if (t->cfg.progress) fprintf(stderr, "%s: stopped after %d epochs as asked; --resume continues\n", t->cfg.out_dir, t->epochs_run);
+    } else if (!rc) {
+        double secs = t->seconds_before + (aspire_now() - t->t0);
+        cJSON_AddNumberToObject(result, "selected_epoch", t->best_epoch);
+        cJSON_AddStringToObject(result, "selection", aspire_select_rule_name(t->rule));
+        cJSON_AddItemToObject(result, "val_at_selected", summary_json(&t->best));
+        double ips = 0;
+        int nips = 0;
+        for (int i = 0; i < t->nlog; i++) if (t->log[i].images_per_s > 0) { ips += t->log[i].images_per_s; nips++; }
+        cJSON_AddNumberToObject(result, "train_images_per_s", nips ? ips / nips : 0);
+        cJSON_AddNumberToObject(result, "minutes", secs / 60);
+        /* CPU time of this call (all threads): with wall time, shows how busy the machine was */
+        cJSON_AddNumberToObject(result, "cpu_minutes_this_call", (cpu_now() - t->cpu0) / 60);
+        cJSON_AddNumberToObject(result, "threads", aspire_get_threads());
+        rc = write_train_json(t, result);
+        result = NULL;
+        if (t->cfg.progress)
+            fprintf(stderr, "%s: selected epoch %d by %s validation accuracy (mean %.1f%%, worst group %.1f%%, worst class %.1f%%), %.1f min\n",
+                    t->cfg.out_dir, t->best_epoch + 1, t->rule == ASPIRE_SELECT_WORST_GROUP ? "worst-group" : "worst-class",
+                    100 * t->best.mean, 100 * t->best.worst_group, 100 * t->best.worst_class, secs / 60);
+    }
+    cJSON_Delete(result);
+done:
+    aspire_safetensors_free(ckpt);
+    trainer_destroy(t);
+    aspire_free(t, sizeof *t);
+    return rc;
+}
