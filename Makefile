@@ -51,3 +51,7 @@ bench-methods: deps build
 
 clean:
 	rm -rf build build-asan
+
+.PHONY: bench-language
+bench-language: deps build
+	@scripts/bench-language.sh
