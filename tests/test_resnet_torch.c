@@ -241,10 +241,50 @@ static void test_resnet18_runs(void) {
     aspire_resnet_free(net);
 }
 
+/* Same seed and thread count, same result: two fresh networks, one training step each, give
+ * bitwise-equal logits, gradients and running statistics. */
+static void test_determinism(void) {
+    float *grads[2] = {0}, logit[2][4];
+    int64_t total = 0;
+    for (int run = 0; run < 2; run++) {
+        aspire_resnet_config cfg = aspire_resnet_reference_config(2);
+        aspire_resnet *net = NULL;
+        CHECK(aspire_resnet_new(&net, &cfg, 11) == ASPIRE_OK);
+        aspire_ctx *ctx;
+        CHECK(aspire_ctx_new(&ctx, NULL) == ASPIRE_OK);
+        aspire_ctx_set_training(ctx, 1);
+        aspire_tensor *x = aspire_tensor_new(ctx, 4, (int64_t[]){2, 32, 32, 3});
+        aspire_rng rng;
+        aspire_rng_seed(&rng, 5);
+        for (int64_t i = 0; i < x->numel; i++) x->data[i] = aspire_rng_normal(&rng);
+        aspire_tensor *y = aspire_resnet_forward(ctx, net, x, NULL);
+        CHECK(aspire_backward(ctx, aspire_cross_entropy(ctx, y, (int32_t[]){0, 1}, NULL, ASPIRE_REDUCE_MEAN)) == ASPIRE_OK);
+        memcpy(logit[run], y->data, sizeof(float) * 4);
+        aspire_params *ps = aspire_resnet_params(net);
+        total = 0;
+        for (int i = 0; i < aspire_params_count(ps); i++) total += aspire_params_at(ps, i)->numel;
+        grads[run] = malloc(sizeof(float) * (size_t)total);
+        int64_t off = 0;
+        for (int i = 0; i < aspire_params_count(ps); i++) {
+            aspire_tensor *t = aspire_params_at(ps, i);
+            /* trainable: the gradient; buffers: the updated running statistics */
+            memcpy(grads[run] + off, aspire_params_trainable(ps, i) ? t->grad : t->data, sizeof(float) * (size_t)t->numel);
+            off += t->numel;
+        }
+        aspire_ctx_free(ctx);
+        aspire_resnet_free(net);
+    }
+    CHECK(memcmp(logit[0], logit[1], sizeof logit[0]) == 0);
+    CHECK(grads[0] && grads[1] && memcmp(grads[0], grads[1], sizeof(float) * (size_t)total) == 0);
+    free(grads[0]);
+    free(grads[1]);
+}
+
 int main(void) {
     RUN(test_against_torch_onednn);
     RUN(test_against_torch_reference);
     RUN(test_family_shapes);
     RUN(test_resnet18_runs);
+    RUN(test_determinism);
     return TEST_REPORT();
 }
