@@ -2,7 +2,9 @@
  * selection rules, per-example cross-entropy, the samplers, GroupDRO's group-weight update and
  * LfF's loss averages and weights, each against values worked out by hand. */
 #include "train/train_internal.h"
+#include "train/train_log.h"
 #include "test.h"
+#include "testdir.h"
 
 #include <string.h>
 
@@ -146,11 +148,44 @@ static void test_lff(void) {
     CHECK(wd[0] > wd[1]);
 }
 
+static void test_log_files(void) {
+    char dir[256], csv[300], svg[300];
+    testdir_make(dir, sizeof dir);
+    snprintf(csv, sizeof csv, "%s/log.csv", dir);
+    snprintf(svg, sizeof svg, "%s/curve.svg", dir);
+    tr_epoch_log rows[3] = {
+        {0, 1, 0.05, 0.5, 0.8, 0.7, 0.2, 0.4, 0.4, 250.5, 20.25},
+        {1, 1, 0.025, 0.25, 0.9, 0.8, 0.5, 0.6, 0.6, 251.0, 19.5},
+        {2, 2, NAN, NAN, NAN, 0.9, 0.85, 0.88, 0.85, NAN, 1.5},  /* a DFR row: no SGD figures */
+    };
+    CHECK(tr_log_write_csv(csv, rows, 3) == ASPIRE_OK);
+    tr_epoch_log back[8];
+    int n = 0;
+    CHECK(tr_log_read_csv(csv, back, 8, &n) == ASPIRE_OK && n == 3);
+    CHECK(back[1].epoch == 1 && back[1].stage == 1 && back[1].lr == 0.025 && back[1].val_worst_group == 0.5);
+    CHECK(back[2].stage == 2 && isnan(back[2].lr) && back[2].val_worst_class == 0.88);
+    CHECK(tr_log_write_svg(svg, rows, 3, 1, "a <title> & more") == ASPIRE_OK);
+    FILE *f = fopen(svg, "r");
+    static char buf[1 << 15];
+    size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[len] = 0;
+    CHECK(strncmp(buf, "<svg", 4) == 0 && strstr(buf, "</svg>") != NULL);
+    CHECK(strstr(buf, "selected") != NULL);
+    CHECK(strstr(buf, "<title>") == NULL);  /* the title is escaped */
+    /* a malformed row names the file and line */
+    testdir_write(csv, "epoch,stage\n0,1,x\n", 18);
+    CHECK(tr_log_read_csv(csv, back, 8, &n) == ASPIRE_ERR_FORMAT);
+    CHECK(strstr(aspire_errmsg(), "log.csv:2") != NULL);
+    testdir_remove(dir);
+}
+
 int main(void) {
     RUN(test_names_and_rules);
     RUN(test_rows_ce);
     RUN(test_samplers);
     RUN(test_dro);
     RUN(test_lff);
+    RUN(test_log_files);
     return TEST_REPORT();
 }

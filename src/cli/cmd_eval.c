@@ -59,8 +59,12 @@ int cmd_eval(int argc, char **argv) {
             cn[i] = r.class_names[i][0] ? r.class_names[i] : NULL;
             pn[i] = r.place_names[i][0] ? r.place_names[i] : NULL;
         }
-        printf("run %s, method %s, split %s, %s checkpoint (epoch %d)\n", o.run_dir, aspire_method_name(r.method),
-               o.split, o.checkpoint, r.epoch + 1);
+        char which[96];
+        if (r.method == ASPIRE_METHOD_DFR && strcmp(o.checkpoint, "best") == 0)
+            snprintf(which, sizeof which, "the ERM backbone with DFR's last layer");
+        else
+            snprintf(which, sizeof which, "%s checkpoint (epoch %d)", o.checkpoint, r.epoch + 1);
+        printf("run %s, method %s, split %s, %s\n", o.run_dir, aspire_method_name(r.method), o.split, which);
         printf("model selection: %s\n\n", rule_text(r.rule));
         aspire_metrics_print(stdout, &r.metrics, &r.summary, r.metrics.nclasses <= 8 ? cn : NULL,
                              r.metrics.nplaces <= 8 ? pn : NULL);

@@ -56,6 +56,19 @@ int tr_log_read_csv(const char *path, tr_epoch_log *rows, int cap, int *n) {
 }
 
 /* ---- SVG ------------------------------------------------------------------------------------ */
+static void put_escaped(FILE *f, const char *s) {
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
 typedef struct panel { double x0, y0, w, h, ymin, ymax; int n; } panel;
 
 static double px(const panel *p, double epoch) {
@@ -85,7 +98,7 @@ static void axes(FILE *f, const panel *p, const char *title, int percent) {
 }
 
 static void series(FILE *f, const panel *p, const tr_epoch_log *rows, int n, size_t off, const char *colour,
-                   const char *label, int li) {
+                   const char *label, int li, int inside_legend) {
     fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' points='", colour);
     for (int i = 0; i < n; i++) {
         double v = *(const double *)((const char *)&rows[i] + off);
@@ -97,7 +110,8 @@ static void series(FILE *f, const panel *p, const tr_epoch_log *rows, int n, siz
         double v = *(const double *)((const char *)&rows[i] + off);
         if (!isnan(v)) fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s'/>\n", px(p, i), py(p, v), colour);
     }
-    double lx = p->x0 + p->w + 12, ly = p->y0 + 12 + 16 * li;
+    /* legend: right of the panel, or inside its top-right corner when another panel follows */
+    double lx = inside_legend ? p->x0 + p->w - 95 : p->x0 + p->w + 12, ly = p->y0 + 12 + 16 * li;
     fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='%s' stroke-width='2'/>\n", lx, ly - 4, lx + 18,
             ly - 4, colour);
     fprintf(f, "<text x='%.1f' y='%.1f' font-size='11'>%s</text>\n", lx + 22, ly, label);
@@ -111,7 +125,9 @@ int tr_log_write_svg(const char *path, const tr_epoch_log *rows, int n, int sele
     const double W = 900, H = 330;
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' font-family='sans-serif'>\n", W, H);
     fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
-    fprintf(f, "<text x='%.0f' y='20' font-size='15' text-anchor='middle'>%s</text>\n", W / 2, title ? title : "");
+    fprintf(f, "<text x='%.0f' y='20' font-size='15' text-anchor='middle'>", W / 2);
+    put_escaped(f, title);
+    fprintf(f, "</text>\n");
     double lmax = 0;
     for (int i = 0; i < n; i++) if (rows[i].train_loss > lmax) lmax = rows[i].train_loss;
     if (!(lmax > 0)) lmax = 1;
@@ -125,11 +141,11 @@ int tr_log_write_svg(const char *path, const tr_epoch_log *rows, int n, int sele
         fprintf(f, "<text x='%.1f' y='%.1f' font-size='10' text-anchor='middle'>selected</text>\n", px(&pa, selected),
                 pa.y0 + pa.h - 4);
     }
-    series(f, &pl, rows, n, offsetof(tr_epoch_log, train_loss), "#333", "train loss", 0);
-    series(f, &pa, rows, n, offsetof(tr_epoch_log, train_acc), "#999", "train", 0);
-    series(f, &pa, rows, n, offsetof(tr_epoch_log, val_mean), "#1f77b4", "val mean", 1);
-    series(f, &pa, rows, n, offsetof(tr_epoch_log, val_worst_class), "#2ca02c", "val worst class", 2);
-    series(f, &pa, rows, n, offsetof(tr_epoch_log, val_worst_group), "#d62728", "val worst group", 3);
+    series(f, &pl, rows, n, offsetof(tr_epoch_log, train_loss), "#333", "train loss", 0, 1);
+    series(f, &pa, rows, n, offsetof(tr_epoch_log, train_acc), "#999", "train", 0, 0);
+    series(f, &pa, rows, n, offsetof(tr_epoch_log, val_mean), "#1f77b4", "val mean", 1, 0);
+    series(f, &pa, rows, n, offsetof(tr_epoch_log, val_worst_class), "#2ca02c", "val worst class", 2, 0);
+    series(f, &pa, rows, n, offsetof(tr_epoch_log, val_worst_group), "#d62728", "val worst group", 3, 0);
     fprintf(f, "</svg>\n");
     return aspire_atomic_commit(&af);
 }

@@ -48,7 +48,7 @@ typedef struct trainer {
     aspire_select_rule rule;
     tr_epoch_log log[MAX_LOG];
     int nlog;
-    int epochs_run;                 /* in this call (for stop_after) */
+    int epochs_done_here;           /* in this call (for stop_after and the run's ETA) */
     int total_epochs;               /* of the whole run */
     int have_best, best_epoch;
     aspire_metrics_summary best;
@@ -482,12 +482,23 @@ static int run_stage(trainer *t, const stage *sg, int start_epoch) {
         t->log[t->nlog - 1].seconds = aspire_now() - t_epoch;
         rc = write_logs(t);
         if (!rc) rc = save_checkpoint(t, e + 1, sg->number);
-        if (t->cfg.progress)
-            fprintf(stderr, "epoch %d: loss %.4f, train acc %.1f%%, val mean %.1f%%, worst group %.1f%%, worst class %.1f%%%s (%.0f img/s, %.0f s)\n",
-                    e + 1, row.train_loss, 100 * row.train_acc, 100 * row.val_mean, 100 * row.val_worst_group,
+        if (t->cfg.progress) {
+            /* the run's remaining time from this call's epochs so far (lff's epochs are twice as long) */
+            double spent = 0;
+            int counted = 0;
+            for (int i = t->nlog - 1; i >= 0 && counted < t->epochs_done_here + 1; i--, counted++) spent += t->log[i].seconds;
+            double left = spent / (counted ? counted : 1) * (t->total_epochs - (e + 1));
+            char eta[32];
+            aspire_progress_fmt_time(left, eta, sizeof eta);
+            fprintf(stderr, "epoch %d/%d: loss %.4f, train acc %.1f%%, val mean %.1f%%, worst group %.1f%%, worst class %.1f%%%s "
+                            "(%.0f img/s, %.0f s; run ETA %s)\n",
+                    e + 1, t->total_epochs, row.train_loss, 100 * row.train_acc, 100 * row.val_mean, 100 * row.val_worst_group,
                     100 * row.val_worst_class, sg->select && t->have_best && t->best_epoch == e ? " *" : "",
-                    row.images_per_s, t->log[t->nlog - 1].seconds);
-        if (!rc && t->cfg.stop_after > 0 && ++t->epochs_run >= t->cfg.stop_after && e + 1 < t->total_epochs) rc = TR_STOPPED;
+                    row.images_per_s, t->log[t->nlog - 1].seconds, eta);
+        }
+        t->epochs_done_here++;
+        if (!rc && t->cfg.stop_after > 0 && t->epochs_done_here >= t->cfg.stop_after && e + 1 < t->total_epochs)
+            rc = TR_STOPPED;
     }
     aspire_free(order, ob);
     aspire_free(scratch, (size_t)B * 5 * sizeof(float));
@@ -835,7 +846,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     }
     if (rc == TR_STOPPED) {
         rc = ASPIRE_OK;
-        if (t->cfg.progress) fprintf(stderr, "%s: stopped after %d epochs as asked; --resume continues\n", t->cfg.out_dir, t->epochs_run);
+        if (t->cfg.progress) fprintf(stderr, "%s: stopped after %d epochs as asked; --resume continues\n", t->cfg.out_dir, t->epochs_done_here);
     } else if (!rc) {
         double secs = t->seconds_before + (aspire_now() - t->t0);
         cJSON_AddNumberToObject(result, "selected_epoch", t->best_epoch);
