@@ -3,9 +3,10 @@
  * A context (aspire_ctx) owns an arena for per-step tensors and the tape that records the ops of
  * a forward pass; aspire_backward() walks the tape in reverse. Parameters live outside the arena,
  * in an aspire_params set, and survive aspire_ctx_reset(). Image tensors are NHWC (channels last:
- * the layout oneDNN's AVX-512 kernels run fastest on for our widths, and one plain C kernels can
- * walk); convolution weights are (O, I, KH, KW) as in PyTorch so that exported weights load as
- * they are; linear weights are (out, in).
+ * a layout oneDNN's direct kernels run on as it is, and one plain C kernels can walk; inside the
+ * ResNet the engine keeps oneDNN's blocked layout instead, see ASPIRE_LAYOUT_*); convolution
+ * weights are (O, I, KH, KW) as in PyTorch so that exported weights load as they are; linear
+ * weights are (out, in).
  *
  * Ops return a new arena tensor, or NULL on failure with aspire_errmsg() set. An op given a NULL
  * input returns NULL (errors are sticky), so a model's forward pass checks only its last result.
