@@ -3,7 +3,7 @@
 # (override with ASPIRE_DEMO_OUT) and resumes: a step whose output exists is skipped.
 #   1. the benchmark world: a Waterbirds-like task dataset with known spurious features
 #   2. ERM on it, evaluated per group (worst-group accuracy is the figure that matters)
-#   3. captions of the correctly classified validation images, with the built-in captioner
+#   3. captions of the validation images, with the built-in captioner
 #   4. foreground / background / alternative background extracted from each caption
 set -euo pipefail
 cd "$(dirname "$0")/.."
