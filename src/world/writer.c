@@ -105,6 +105,7 @@ static int save_png(const uint8_t *px, int size, int c, const char *dir, const c
     pi.width = (png_uint_32)size;
     pi.height = (png_uint_32)size;
     pi.format = c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+    pi.flags = PNG_IMAGE_FLAG_FAST;  /* 2-3x faster to encode, ~13 % larger on these noisy images */
     size_t cap = PNG_IMAGE_PNG_SIZE_MAX(pi), n = cap;
     uint8_t *buf = aspire_malloc(cap);
     char *path = aspire_path_join(dir, name);
