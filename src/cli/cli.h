@@ -29,5 +29,6 @@ int cli_fail(const char *cmd, const char *msg);
 
 /* The subcommands (one per cmd_*.c). */
 int cmd_version(int argc, char **argv);
+int cmd_world(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static int cmd_help(int argc, char **argv);
 static const command commands[] = {
     {"help", cmd_help, "list the commands, or show one command's options: aspire help COMMAND"},
     {"version", cmd_version, "print the version and the build's backends"},
+    {"world", cmd_world, "the benchmark world: task datasets, the pretraining corpus, a preview sheet"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

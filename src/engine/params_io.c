@@ -1,0 +1,65 @@
+/* params_io.c — parameter sets to and from safetensors files: every tensor as F32 under its
+ * parameter name (PyTorch's state_dict naming), metadata as string pairs. Loading is
+ * all-or-nothing: every tensor is checked before any is copied. */
+#include "aspire/engine.h"
+#include "aspire/safetensors.h"
+
+#include <stdio.h>
+
+int aspire_params_save(const aspire_params *p, const char *path, const char *const *meta, int nmeta) {
+    aspire_st_writer *w = aspire_st_writer_new();
+    if (!w) return ASPIRE_ERR_NOMEM;
+    int rc = ASPIRE_OK;
+    for (int i = 0; i < nmeta && !rc; i++) rc = aspire_st_writer_meta(w, meta[2 * i], meta[2 * i + 1]);
+    for (int i = 0; i < aspire_params_count(p) && !rc; i++) {
+        const aspire_tensor *t = aspire_params_at(p, i);
+        rc = aspire_st_writer_add(w, t->name, ASPIRE_DT_F32, t->ndim, t->shape, t->data);
+    }
+    if (!rc) rc = aspire_st_writer_save(w, path);
+    else aspire_error_prefix(rc, "%s", path);
+    aspire_st_writer_free(w);
+    return rc;
+}
+
+static int float_dtype(aspire_dtype d) {
+    return d == ASPIRE_DT_F32 || d == ASPIRE_DT_F16 || d == ASPIRE_DT_BF16 || d == ASPIRE_DT_F64;
+}
+
+int aspire_params_load(aspire_params *p, const char *path) {
+    aspire_safetensors *st;
+    int rc = aspire_safetensors_open(&st, path);
+    if (rc) return rc;
+    int n = aspire_params_count(p);
+    /* pass 1: every parameter present, with a float dtype and the same shape */
+    for (int i = 0; i < n && !rc; i++) {
+        const aspire_tensor *t = aspire_params_at(p, i);
+        const aspire_st_tensor *f = aspire_safetensors_find(st, t->name);
+        if (!f) {
+            rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s: tensor '%s' is missing (the file has %d tensors)", path, t->name,
+                              aspire_safetensors_count(st));
+            break;
+        }
+        if (!float_dtype(f->dtype)) {
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: tensor '%s': dtype %s, expected a float type (F32, F16, BF16 or F64)",
+                              path, t->name, aspire_dtype_name(f->dtype));
+            break;
+        }
+        int same = f->ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = f->shape[d] == t->shape[d];
+        if (!same) {
+            char a[160], b[160];
+            size_t k = (size_t)snprintf(a, sizeof a, "(");
+            for (int d = 0; d < f->ndim && k < sizeof a; d++) k += (size_t)snprintf(a + k, sizeof a - k, d ? ", %lld" : "%lld", (long long)f->shape[d]);
+            if (k < sizeof a) snprintf(a + k, sizeof a - k, ")");
+            aspire_shape_str(t, b, sizeof b);
+            rc = aspire_error(ASPIRE_ERR_SHAPE, "%s: tensor '%s': shape %s in the file, expected %s", path, t->name, a, b);
+        }
+    }
+    /* pass 2: copy (converting narrower or wider floats) */
+    for (int i = 0; i < n && !rc; i++) {
+        aspire_tensor *t = aspire_params_at(p, i);
+        aspire_st_tensor_to_f32(aspire_safetensors_find(st, t->name), t->data);
+    }
+    aspire_safetensors_free(st);
+    return rc;
+}
