@@ -33,5 +33,9 @@ demo: deps build
 bench-engine: deps build
 	@scripts/bench-engine.sh
 
+.PHONY: bench-world
+bench-world: deps build
+	@$(BUILD)/bench/world --runs 3
+
 clean:
 	rm -rf build build-asan

@@ -11,6 +11,7 @@
 #define ASPIRE_WORLD_H
 
 #include "aspire/common.h"
+#include "aspire/image.h"
 #include "aspire/rng.h"
 
 /* ---- The catalogue ---------------------------------------------------------------------------- */
@@ -211,9 +212,8 @@ typedef struct aspire_world_preview_opts {
 ASPIRE_API void aspire_world_preview_opts_default(aspire_world_preview_opts *o);
 /* Renders the contact sheet into a new RGB image *sheet (caller-owned struct, freed with
  * aspire_image_destroy): one row per group, o->cols samples each, labelled; o->out is ignored. */
-struct aspire_image;
 ASPIRE_API int aspire_world_preview_render(const aspire_world *w, const aspire_world_preview_opts *o,
-                                           struct aspire_image *sheet);
+                                           aspire_image *sheet);
 /* Writes a labelled contact sheet: one row per group, o->cols samples each. */
 ASPIRE_API int aspire_world_preview_write(const aspire_world_preview_opts *o);
 

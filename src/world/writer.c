@@ -37,6 +37,17 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     }
 }
 
+/* A JSON string literal (quotes included) for arbitrary text such as a path. */
+static void sb_json_string(sbuf *b, const char *text) {
+    sb_printf(b, "\"");
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '"' || *c == '\\') sb_printf(b, "\\%c", *c);
+        else if (*c < 0x20) sb_printf(b, "\\u%04x", *c);
+        else sb_printf(b, "%c", *c);
+    }
+    sb_printf(b, "\"");
+}
+
 static void sb_free(sbuf *b) { aspire_free(b->p, b->cap); memset(b, 0, sizeof *b); }
 
 /* Hands the text over as a string the caller frees with aspire_strfree (NULL if out of memory). */
@@ -189,6 +200,7 @@ static int render_all(const job *jb, const plan *plans, int n, char **lines, int
 #pragma omp critical(world_fail)
             {
                 if (!failed) snprintf(msg, sizeof msg, "%s", aspire_errmsg());
+#pragma omp atomic write
                 failed = 1;
             }
         }
@@ -456,13 +468,17 @@ int aspire_world_task_write(const aspire_world_task_opts *o) {
         sbuf cfg = {0};
         sb_printf(&cfg,
                   "{\"kind\":\"task\",\"seed\":%llu,\"n_train\":%d,\"n_val\":%d,\"n_test\":%d,\"size\":%d,"
-                  "\"waterbird_frac\":%g,\"rho_bg\":%g,\"spurious\":\"%s\",\"p_obj\":%g,\"rho_obj\":%g,"
+                  "\"waterbird_frac\":%g,\"rho_bg\":%g,\"p_obj\":%g,\"rho_obj\":%g,"
                   "\"max_distractors\":%d,\"counterfactuals\":%d,\"bird_min\":%g,\"bird_max\":%g,\"object_scale\":%g,"
-                  "\"jitter\":%g,\"flip_prob\":%g,\"dataset\":\"%s\"}\n",
+                  "\"jitter\":%g,\"flip_prob\":%g,\"spurious\":",
                   (unsigned long long)o->seed, o->n_train, o->n_val, o->n_test, o->size, o->waterbird_frac, o->rho_bg,
-                  o->spurious ? o->spurious : "", o->p_obj, o->rho_obj, o->max_distractors, o->counterfactuals,
+                  o->p_obj, o->rho_obj, o->max_distractors, o->counterfactuals,
                   (double)o->style.bird_min, (double)o->style.bird_max, (double)o->style.object_scale,
-                  (double)o->style.jitter, (double)o->style.flip_prob, o->out);
+                  (double)o->style.jitter, (double)o->style.flip_prob);
+        sb_json_string(&cfg, o->spurious ? o->spurious : "");
+        sb_printf(&cfg, ",\"dataset\":");
+        sb_json_string(&cfg, o->out);
+        sb_printf(&cfg, "}\n");
         char *json = sb_take(&cfg);
         rc = json ? write_config(truth, json) : ASPIRE_ERR_NOMEM;
         aspire_strfree(json);
