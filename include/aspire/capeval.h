@@ -34,7 +34,8 @@ typedef enum aspire_capeval_kind {
 } aspire_capeval_kind;
 
 /* One lexicon entry: a phrase (one or more words, lowercase) that names a thing of a kind; `name` is
- * the thing's name in the scene graphs (several phrases may share a name: synonyms). */
+ * the thing's name in the scene graphs (several phrases may share a name: synonyms). A phrase that
+ * may name either of several things lists them separated by '|' ("tree|pine"). */
 typedef struct aspire_capeval_term {
     const char *phrase;
     const char *name;
@@ -63,6 +64,9 @@ typedef struct aspire_caption_facts {
     int nobjects;
 } aspire_caption_facts;
 
+/* Whether a name from the lexicon (possibly "a|b" alternatives) names the scene graph's `name`. */
+ASPIRE_API int aspire_capeval_name_matches(const char *mention, const char *name);
+
 /* Reads a caption: scans its words left to right, taking at each position the longest phrase of
  * the lexicon that starts there. */
 ASPIRE_API void aspire_capeval_parse(const aspire_capeval_lexicon *lex, const char *caption, aspire_caption_facts *out);
@@ -84,8 +88,9 @@ typedef struct aspire_capeval_summary {
 } aspire_capeval_summary;
 
 /* Scores one generated caption against the truth (a scene graph's facts) and the reference
- * captions (nrefs >= 0; with 0 the caption adds nothing to BLEU). Object names are compared as
- * sets. */
+ * captions (nrefs >= 0; with 0 the caption adds nothing to BLEU). Objects are compared as sets:
+ * each object named takes an unmatched truth object it names (a true positive) or is a false
+ * positive; truth objects left unmatched are misses. */
 ASPIRE_API void aspire_capeval_add(aspire_capeval_totals *t, const aspire_capeval_lexicon *lex, const char *caption,
                                    const aspire_caption_facts *truth, const char *const *refs, int nrefs);
 /* Ratios of the totals (0 where a denominator is 0; F1 0 when precision + recall is 0). */

@@ -8,6 +8,7 @@
 #include "aspire/captioner.h"
 
 #include "aspire/fileio.h"
+#include "aspire/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>
@@ -763,4 +764,52 @@ int aspire_captioner_save(const aspire_captioner *cap, const char *path, const c
     aspire_strfree(vocab);
     aspire_strfree(config);
     return rc;
+}
+
+int aspire_captioner_load(aspire_captioner **out, const char *path, char **recipe) {
+    *out = NULL;
+    if (recipe) *recipe = NULL;
+    aspire_safetensors *st = NULL;
+    int rc = aspire_safetensors_open(&st, path);
+    if (rc) return rc;
+    const char *format = aspire_safetensors_meta(st, "format");
+    const char *vs = aspire_safetensors_meta(st, "vocab");
+    const char *cs = aspire_safetensors_meta(st, "config");
+    aspire_vocab *vocab = NULL;
+    aspire_captioner *cap = NULL;
+    aspire_captioner_config cfg;
+    if (!format || strcmp(format, "aspire-captioner-1") != 0)
+        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: not a captioner file (metadata \"format\" is %s%s%s)", path,
+                          format ? "'" : "", format ? format : "missing", format ? "'" : "");
+    else if (!vs || !cs)
+        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata \"%s\" is missing", path, !vs ? "vocab" : "config");
+    if (!rc) {
+        rc = aspire_vocab_parse(&vocab, vs);
+        if (rc) aspire_error_prefix(rc, "%s: metadata \"vocab\"", path);
+    }
+    if (!rc) rc = parse_config(cs, &cfg, path);
+    if (!rc && cfg.vocab_size != aspire_vocab_size(vocab))
+        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: config says %d words, the vocabulary has %d", path, cfg.vocab_size,
+                          aspire_vocab_size(vocab));
+    if (!rc) {
+        rc = aspire_captioner_new(&cap, &cfg, vocab, 0);
+        if (rc == ASPIRE_ERR_ARG) rc = aspire_error_prefix(ASPIRE_ERR_FORMAT, "%s: metadata \"config\"", path);
+    }
+    for (int i = 0; !rc && i < aspire_params_count(cap->params); i++) {
+        aspire_tensor *t = aspire_params_at(cap->params, i);
+        rc = aspire_safetensors_read_f32(st, t->name, t->ndim, t->shape, 0, t->data, t->numel, NULL);
+    }
+    if (!rc && aspire_safetensors_count(st) != aspire_params_count(cap->params))
+        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: holds %d tensors, the captioner has %d", path,
+                          aspire_safetensors_count(st), aspire_params_count(cap->params));
+    if (!rc && recipe) {
+        const char *r = aspire_safetensors_meta(st, "recipe");
+        *recipe = aspire_strdup(r ? r : "");
+        if (!*recipe) rc = ASPIRE_ERR_NOMEM;
+    }
+    aspire_vocab_free(vocab);
+    aspire_safetensors_free(st);
+    if (rc) { aspire_captioner_free(cap); return rc; }
+    *out = cap;
+    return ASPIRE_OK;
 }
