@@ -2,8 +2,8 @@
  * to a grid of features, and an autoregressive transformer decoder over a word vocabulary that
  * cross-attends to the grid. Trained with teacher forcing; decodes greedily or with beam search.
  *
- * Encoder: a 3×3 stem conv at full resolution, then stride-2 stages of two 3×3 convs (each conv
- * followed by batch norm and ReLU), a linear projection of every grid cell to d_model and a learned
+ * Encoder: a 3×3 stem conv (stride 1 or 2), then stride-2 stages of two 3×3 convs (each conv
+ * followed by batch norm or a bias, and ReLU), a linear projection of every grid cell to d_model and a learned
  * position embedding per cell. Decoder: token and position embeddings, pre-norm blocks of causal
  * self-attention, cross-attention to the grid, and a GELU MLP; a final layer norm and a linear head
  * to the vocabulary. Images are NHWC, RGB, scaled as (x / 255 - 0.5) / 0.25 (aspire_captioner_pixels).
@@ -14,6 +14,7 @@
 #ifndef ASPIRE_CAPTIONER_H
 #define ASPIRE_CAPTIONER_H
 
+#include "aspire/capeval.h"
 #include "aspire/engine.h"
 #include "aspire/image.h"
 #include "aspire/vocab.h"
@@ -22,6 +23,8 @@
 
 typedef struct aspire_captioner_config {
     int image_size;                             /* input side in pixels (images are resized to it) */
+    int stem_stride;                            /* 1 or 2 */
+    int batchnorm;                              /* 1: conv, batch norm, ReLU; 0: conv with bias, ReLU */
     int nstages;                                /* stem + (nstages - 1) stride-2 stages */
     int widths[ASPIRE_CAPTIONER_MAX_STAGES];    /* channels per stage (widths[0]: the stem) */
     int d_model;                                /* decoder width */
@@ -32,8 +35,9 @@ typedef struct aspire_captioner_config {
     int vocab_size;                             /* set from the vocabulary */
 } aspire_captioner_config;
 
-/* The shipped model's shape: 64×64 input, widths 24-32-64-128 to an 8×8 grid, d_model 128,
- * 2 blocks of 4 heads, MLP 512, captions up to 20 tokens. vocab_size is left 0. */
+/* The shipped model's shape: 64×64 input, stride-2 stem, widths 32-64-128 without batch norm to an
+ * 8×8 grid, d_model 128, 2 blocks of 4 heads, MLP 512, captions up to 20 tokens. vocab_size is
+ * left 0. */
 ASPIRE_API aspire_captioner_config aspire_captioner_default_config(void);
 
 typedef struct aspire_captioner aspire_captioner;
@@ -49,6 +53,10 @@ ASPIRE_API void aspire_captioner_free(aspire_captioner *cap);
  * file. On success *recipe (if not NULL) receives a copy of the "recipe" entry ("" if absent;
  * free with aspire_strfree). */
 ASPIRE_API int aspire_captioner_load(aspire_captioner **out, const char *path, char **recipe);
+/* Where the shipped model is: $ASPIRE_MODELS/captioner.safetensors if that variable is set, else
+ * models/captioner.safetensors if it exists (a checkout's root), else the source tree's
+ * models/captioner.safetensors. A static string. */
+ASPIRE_API const char *aspire_captioner_default_model(void);
 /* Writes the model file atomically; recipe may be NULL. */
 ASPIRE_API int aspire_captioner_save(const aspire_captioner *cap, const char *path, const char *recipe);
 
@@ -64,7 +72,7 @@ ASPIRE_API double aspire_captioner_flops(const aspire_captioner *cap, int tokens
  * RGB, scaled; dst holds image_size² × 3 floats (HWC). */
 ASPIRE_API int aspire_captioner_pixels(const aspire_captioner *cap, const aspire_image *img, float *dst);
 
-/* Encoder: x (N, S, S, 3) -> grid memory (N, G, d_model), G = (S / 2^(nstages-1))². Training mode
+/* Encoder: x (N, S, S, 3) -> grid memory (N, G, d_model), G = (S / stem_stride / 2^(nstages-1))². Training mode
  * and recording follow the context. */
 ASPIRE_API aspire_tensor *aspire_captioner_encode(aspire_ctx *ctx, aspire_captioner *cap, aspire_tensor *x);
 /* Teacher-forced loss: x (N, S, S, 3), tokens (N, T) as aspire_vocab_encode writes them (<bos>
@@ -90,5 +98,51 @@ ASPIRE_API int aspire_captioner_generate(aspire_ctx *ctx, aspire_captioner *cap,
  * already made is freed and set to NULL. */
 ASPIRE_API int aspire_captioner_caption(aspire_ctx *ctx, aspire_captioner *cap, const aspire_image *images, int n,
                                         int beam, int batch, char **captions);
+
+/* ---- corpus and training -------------------------------------------------------------------- */
+/* Captioned images with their scene facts, as the world's corpus writes them (scenes.jsonl beside
+ * the images): pixels in memory, up to `ncap` reference captions per image, and the truth of each
+ * scene (species, background, context objects) for scoring. */
+typedef struct aspire_caption_corpus {
+    int n;                      /* images */
+    int size;                   /* image side: pixels are (n, size, size, 3) RGB bytes */
+    uint8_t *pixels;
+    int ncap;                   /* caption slots per image */
+    char **captions;            /* (n, ncap); NULL where an image has fewer */
+    char **paths;               /* (n) img_filename, relative to the corpus folder */
+    aspire_caption_facts *facts;/* (n) the scene graphs' species, background and context objects */
+} aspire_caption_corpus;
+
+/* Loads the images of one split (0 pretrain, 1 val, 2 test; -1 every split) listed in
+ * DIR/scenes.jsonl, at most `limit` of them (0 = all), resized (area) to size × size if they are
+ * not. A malformed line, a missing field or an unreadable image is refused naming the file and
+ * line. Free with aspire_caption_corpus_destroy. */
+ASPIRE_API int aspire_caption_corpus_load(aspire_caption_corpus *c, const char *dir, int split, int limit, int size);
+ASPIRE_API void aspire_caption_corpus_destroy(aspire_caption_corpus *c);
+
+typedef struct aspire_captioner_train_opts {
+    aspire_captioner_config cfg;   /* the model's shape (vocab_size is set from the corpus) */
+    int steps;                     /* optimizer steps [6000] */
+    int batch;                     /* images per step [64] */
+    float lr;                      /* peak AdamW learning rate [2e-3] */
+    float min_lr;                  /* cosine floor [2e-5] */
+    float weight_decay;            /* AdamW decoupled decay [0.01] */
+    int warmup;                    /* linear warm-up steps [300] */
+    float clip;                    /* global gradient-norm clip, 0 = none [1] */
+    int min_count;                 /* words seen fewer times are <unk> [2] */
+    int flip;                      /* random horizontal flips [1] */
+    double max_minutes;            /* stop early after this much wall time, 0 = never [0] */
+    uint64_t seed;                 /* [0] */
+    int progress;                  /* progress line on stderr [1] */
+} aspire_captioner_train_opts;
+
+ASPIRE_API void aspire_captioner_train_opts_default(aspire_captioner_train_opts *o);
+/* Builds the vocabulary from the corpus's captions and trains a new captioner on them with
+ * teacher forcing: AdamW, linear warm-up then cosine decay, one random reference caption per image
+ * and step. Deterministic in (corpus, options, thread count) unless max_minutes cuts the run short.
+ * *recipe (if not NULL) receives a one-line description of the run for the model file (free with
+ * aspire_strfree). */
+ASPIRE_API int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *corpus,
+                                      const aspire_captioner_train_opts *o, char **recipe);
 
 #endif

@@ -30,5 +30,8 @@ int cli_fail(const char *cmd, const char *msg);
 /* The subcommands (one per cmd_*.c). */
 int cmd_version(int argc, char **argv);
 int cmd_world(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);
+int cmd_pretrain_captioner(int argc, char **argv);  /* aspire pretrain captioner */
+int cmd_caption(int argc, char **argv);
 
 #endif

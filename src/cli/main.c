@@ -18,6 +18,8 @@ static const command commands[] = {
     {"help", cmd_help, "list the commands, or show one command's options: aspire help COMMAND"},
     {"version", cmd_version, "print the version and the build's backends"},
     {"world", cmd_world, "the benchmark world: task datasets, the pretraining corpus, a preview sheet"},
+    {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner"},
+    {"caption", cmd_caption, "caption a dataset's images with the built-in captioner (captions.csv)"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -9,11 +9,13 @@
 
 #include "aspire/fileio.h"
 #include "aspire/safetensors.h"
+#include "engine/fused.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BN_MOMENTUM 0.1f
@@ -24,7 +26,8 @@
 
 typedef struct conv_bn {
     aspire_tensor *w;                       /* (O, I, 3, 3) */
-    aspire_tensor *gamma, *beta, *rm, *rv;  /* (O) */
+    aspire_tensor *bias;                    /* (O), without batch norm */
+    aspire_tensor *gamma, *beta, *rm, *rv;  /* (O), with batch norm */
     int stride;
 } conv_bn;
 
@@ -63,8 +66,10 @@ struct aspire_captioner {
 aspire_captioner_config aspire_captioner_default_config(void) {
     aspire_captioner_config c = {0};
     c.image_size = 64;
-    c.nstages = 4;
-    c.widths[0] = 24; c.widths[1] = 32; c.widths[2] = 64; c.widths[3] = 128;
+    c.stem_stride = 2;
+    c.batchnorm = 0;
+    c.nstages = 3;
+    c.widths[0] = 32; c.widths[1] = 64; c.widths[2] = 128;
     c.d_model = 128;
     c.n_layers = 2;
     c.n_heads = 4;
@@ -80,7 +85,10 @@ static int check_config(const aspire_captioner_config *c) {
     for (int s = 0; s < c->nstages; s++)
         if (c->widths[s] < 1 || c->widths[s] > 4096)
             return aspire_error(ASPIRE_ERR_ARG, "captioner: stage %d width %d out of range", s, c->widths[s]);
-    int down = 1 << (c->nstages - 1);
+    if (c->stem_stride != 1 && c->stem_stride != 2)
+        return aspire_error(ASPIRE_ERR_ARG, "captioner: stem stride %d is not 1 or 2", c->stem_stride);
+    if (c->batchnorm != 0 && c->batchnorm != 1) return aspire_error(ASPIRE_ERR_ARG, "captioner: batchnorm is 0 or 1");
+    int down = c->stem_stride << (c->nstages - 1);
     if (c->image_size < down || c->image_size % down != 0 || c->image_size > 1024)
         return aspire_error(ASPIRE_ERR_ARG, "captioner: image size %d is not a multiple of %d (up to 1024)",
                             c->image_size, down);
@@ -122,11 +130,17 @@ static aspire_tensor *fill_param(builder *b, const char *name, int64_t n, float 
     return t;
 }
 
-static void build_conv(builder *b, conv_bn *c, const char *prefix, int in, int out, int stride) {
+static void build_conv(builder *b, conv_bn *c, const char *prefix, int in, int out, int stride, int bn) {
     char name[96];
     snprintf(name, sizeof name, "%s.weight", prefix);
     c->w = add_param(b, name, 4, (int64_t[]){out, in, 3, 3}, 1);
     if (c->w) aspire_init_kaiming(c->w, (int64_t)in * 9, &b->rng);
+    c->stride = stride;
+    if (!bn) {
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        c->bias = fill_param(b, name, out, 0.0f, 1);
+        return;
+    }
     snprintf(name, sizeof name, "%s.bn.weight", prefix);
     c->gamma = fill_param(b, name, out, 1.0f, 1);
     snprintf(name, sizeof name, "%s.bn.bias", prefix);
@@ -135,7 +149,6 @@ static void build_conv(builder *b, conv_bn *c, const char *prefix, int in, int o
     c->rm = fill_param(b, name, out, 0.0f, 0);
     snprintf(name, sizeof name, "%s.bn.running_var", prefix);
     c->rv = fill_param(b, name, out, 1.0f, 0);
-    c->stride = stride;
 }
 
 /* A linear layer "prefix.weight" (out, in) ~ N(0, std²) and "prefix.bias" (out) = 0. */
@@ -181,14 +194,14 @@ int aspire_captioner_new(aspire_captioner **out, const aspire_captioner_config *
     const int d = c.d_model, V = c.vocab_size;
     char name[96];
     /* encoder */
-    build_conv(&b, &cap->convs[cap->nconvs++], "enc.stem", 3, c.widths[0], 1);
+    build_conv(&b, &cap->convs[cap->nconvs++], "enc.stem", 3, c.widths[0], c.stem_stride, c.batchnorm);
     for (int s = 1; s < c.nstages; s++) {
         snprintf(name, sizeof name, "enc.stage%d.conv1", s);
-        build_conv(&b, &cap->convs[cap->nconvs++], name, c.widths[s - 1], c.widths[s], 2);
+        build_conv(&b, &cap->convs[cap->nconvs++], name, c.widths[s - 1], c.widths[s], 2, c.batchnorm);
         snprintf(name, sizeof name, "enc.stage%d.conv2", s);
-        build_conv(&b, &cap->convs[cap->nconvs++], name, c.widths[s], c.widths[s], 1);
+        build_conv(&b, &cap->convs[cap->nconvs++], name, c.widths[s], c.widths[s], 1, c.batchnorm);
     }
-    int side = c.image_size >> (c.nstages - 1);
+    int side = c.image_size / c.stem_stride >> (c.nstages - 1);
     cap->grid = side * side;
     int clast = c.widths[c.nstages - 1];
     build_linear(&b, &cap->proj_w, &cap->proj_b, "enc.proj", d, clast, 1.0f / sqrtf((float)clast));
@@ -289,9 +302,11 @@ aspire_tensor *aspire_captioner_encode(aspire_ctx *ctx, aspire_captioner *cap, a
     for (int i = 0; i < cap->nconvs; i++) {
         conv_bn *c = &cap->convs[i];
         aspire_conv_params p = {c->stride, c->stride, 1, 1, 1, 1};
-        h = aspire_conv2d(ctx, h, c->w, NULL, p);
-        h = aspire_batchnorm(ctx, h, c->gamma, c->beta, c->rm, c->rv, BN_MOMENTUM, BN_EPS);
-        h = aspire_relu(ctx, h);
+        h = aspire_conv2d(ctx, h, c->w, c->bias, p);
+        if (c->gamma)  /* batch norm and ReLU in one op and one backward pass */
+            h = aspire_batchnorm_act(ctx, h, c->gamma, c->beta, c->rm, c->rv, BN_MOMENTUM, BN_EPS, NULL, 1);
+        else
+            h = aspire_relu(ctx, h);
     }
     if (!h) return NULL;
     h = aspire_reshape(ctx, h, 3, (int64_t[]){N, cap->grid, h->shape[3]});
@@ -694,6 +709,8 @@ char *aspire_captioner_config_json(const aspire_captioner_config *c) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddNumberToObject(o, "image_size", c->image_size);
+    cJSON_AddNumberToObject(o, "stem_stride", c->stem_stride);
+    cJSON_AddNumberToObject(o, "batchnorm", c->batchnorm);
     cJSON_AddNumberToObject(o, "nstages", c->nstages);
     cJSON *w = cJSON_CreateIntArray(c->widths, c->nstages);
     if (w) cJSON_AddItemToObject(o, "widths", w);
@@ -727,6 +744,8 @@ static int parse_config(const char *json, aspire_captioner_config *c, const char
         return aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata \"config\" is not a JSON object", path);
     }
     int rc = json_int(o, "image_size", &c->image_size, path);
+    if (!rc) rc = json_int(o, "stem_stride", &c->stem_stride, path);
+    if (!rc) rc = json_int(o, "batchnorm", &c->batchnorm, path);
     if (!rc) rc = json_int(o, "nstages", &c->nstages, path);
     if (!rc) rc = json_int(o, "d_model", &c->d_model, path);
     if (!rc) rc = json_int(o, "n_layers", &c->n_layers, path);
@@ -750,6 +769,21 @@ static int parse_config(const char *json, aspire_captioner_config *c, const char
     }
     cJSON_Delete(o);
     return rc;
+}
+
+const char *aspire_captioner_default_model(void) {
+    static _Thread_local char buf[4096];
+    const char *env = getenv("ASPIRE_MODELS");
+    if (env && *env) {
+        snprintf(buf, sizeof buf, "%s/captioner.safetensors", env);
+        return buf;
+    }
+    if (aspire_file_exists("models/captioner.safetensors")) return "models/captioner.safetensors";
+#ifdef ASPIRE_SOURCE_DIR
+    return ASPIRE_SOURCE_DIR "/models/captioner.safetensors";
+#else
+    return "models/captioner.safetensors";
+#endif
 }
 
 int aspire_captioner_save(const aspire_captioner *cap, const char *path, const char *recipe) {
