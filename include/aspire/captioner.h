@@ -134,6 +134,8 @@ typedef struct aspire_captioner_train_opts {
     double max_minutes;            /* stop early after this much wall time, 0 = never [0] */
     uint64_t seed;                 /* [0] */
     int progress;                  /* progress line on stderr [1] */
+    const char *checkpoint;        /* if set, the model is written there every checkpoint_every steps */
+    int checkpoint_every;          /* [0 = never] */
 } aspire_captioner_train_opts;
 
 ASPIRE_API void aspire_captioner_train_opts_default(aspire_captioner_train_opts *o);

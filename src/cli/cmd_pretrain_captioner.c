@@ -63,6 +63,7 @@ int cmd_pretrain_captioner(int argc, char **argv) {
         {"--heads", CLI_INT, &o.cfg.n_heads, "attention heads"},
         {"--ff", CLI_INT, &o.cfg.d_ff, "decoder MLP width"},
         {"--max-len", CLI_INT, &o.cfg.max_len, "tokens per caption, <bos> and <eos> included"},
+        {"--checkpoint-every", CLI_INT, &o.checkpoint_every, "also write the model to OUT.ckpt every N steps (0 = never)"},
         {"--threads", CLI_INT, &threads, "threads (0 = all cores)"},
         {"--quiet", CLI_FLAG, &quiet, "no progress line"},
     };
@@ -83,6 +84,17 @@ int cmd_pretrain_captioner(int argc, char **argv) {
     o.progress = !quiet;
     aspire_set_threads(threads);
     double t0 = aspire_now();
+    /* the output's folder first, so that a bad --out fails before the training */
+    char *dir = aspire_strdup(out);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash) { *slash = 0; if (*dir) rc = aspire_mkdir_p(dir); }
+    aspire_strfree(dir);
+    if (rc) return cli_fail("pretrain captioner", NULL);
+    char ckpt[4096];
+    if (o.checkpoint_every > 0) {
+        snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+        o.checkpoint = ckpt;
+    }
 
     char tmpdir[] = "/tmp/aspire-corpus-XXXXXX";
     int made_tmp = 0;
@@ -115,11 +127,7 @@ int cmd_pretrain_captioner(int argc, char **argv) {
     rc = aspire_captioner_train(&cap, &c, &o, &recipe);
     aspire_caption_corpus_destroy(&c);
     if (rc) return cli_fail("pretrain captioner", NULL);
-    char *dir = aspire_strdup(out);
-    char *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash) { *slash = 0; if (*dir) rc = aspire_mkdir_p(dir); }
-    aspire_strfree(dir);
-    if (!rc) rc = aspire_captioner_save(cap, out, recipe);
+    rc = aspire_captioner_save(cap, out, recipe);
     if (!rc)
         printf("wrote %s (%lld parameters, %d words) in %.1f min\n", out,
                (long long)aspire_params_numel(aspire_captioner_params(cap), 0),

@@ -286,6 +286,11 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
         float lv = loss->data[0];
         if (!isfinite(lv)) { rc = aspire_error(ASPIRE_ERR_ARG, "captioner training diverged at step %d (loss %g)", step, (double)lv); break; }
         ema = step == 0 ? lv : 0.98 * ema + 0.02 * lv;
+        if (o->checkpoint && o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 && step + 1 < o->steps) {
+            char note[96];
+            snprintf(note, sizeof note, "checkpoint after %d of %d steps", step + 1, o->steps);
+            if ((rc = aspire_captioner_save(cap, o->checkpoint, note))) break;
+        }
         aspire_progress_update(&pg, step + 1, "loss %.3f  lr %.2e  |g| %.2f  %.0f img/s", ema,
                                (double)aspire_optim_lr(opt), gnorm, (double)(step + 1) * B / (aspire_now() - t0));
     }
