@@ -202,6 +202,20 @@ static void test_parse_and_scores(void) {
     CHECK_CLOSE(s.obj_f1, 2.0 / 3.0, 1e-12);
     CHECK(t.bleu.hyp_len == 9 && t.bleu.ref_len == 12);  /* only the first caption had a reference */
 
+    /* ambiguous mentions: "tree" may be the tree or the pine; the matching finds the assignment */
+    const aspire_capeval_term amb[] = {{"tree", "tree|pine", ASPIRE_CAPEVAL_OBJECT},
+                                       {"evergreen tree", "pine", ASPIRE_CAPEVAL_OBJECT}};
+    aspire_capeval_lexicon *lex2;
+    CHECK(aspire_capeval_lexicon_new(&lex2, amb, 2) == ASPIRE_OK);
+    aspire_capeval_totals ta = {0};
+    aspire_caption_facts tp = {NULL, NULL, {"pine", "tree"}, 2};
+    aspire_capeval_add(&ta, lex2, "a tree and an evergreen tree", &tp, NULL, 0);
+    CHECK(ta.obj_tp == 2 && ta.obj_fp == 0 && ta.obj_fn == 0);
+    aspire_caption_facts only_pine = {NULL, NULL, {"pine"}, 1};
+    aspire_capeval_add(&ta, lex2, "a tree and an evergreen tree", &only_pine, NULL, 0);
+    CHECK(ta.obj_tp == 3 && ta.obj_fp == 1 && ta.obj_fn == 0);
+    aspire_capeval_lexicon_free(lex2);
+
     aspire_capeval_totals empty = {0};
     s = aspire_capeval_summarize(&empty);
     CHECK(s.species_acc == 0.0 && s.obj_f1 == 0.0 && s.bleu4 == 0.0);

@@ -88,9 +88,10 @@ typedef struct aspire_capeval_summary {
 } aspire_capeval_summary;
 
 /* Scores one generated caption against the truth (a scene graph's facts) and the reference
- * captions (nrefs >= 0; with 0 the caption adds nothing to BLEU). Objects are compared as sets:
- * each object named takes an unmatched truth object it names (a true positive) or is a false
- * positive; truth objects left unmatched are misses. */
+ * captions (nrefs >= 0; with 0 the caption adds nothing to BLEU). Objects are compared as sets,
+ * matched one to one (a maximum matching, so "a tree and an evergreen tree" with a tree and a pine
+ * scores two hits whichever way "tree" reads): matched objects named are true positives, the
+ * others false positives; truth objects left unmatched are misses. */
 ASPIRE_API void aspire_capeval_add(aspire_capeval_totals *t, const aspire_capeval_lexicon *lex, const char *caption,
                                    const aspire_caption_facts *truth, const char *const *refs, int nrefs);
 /* Ratios of the totals (0 where a denominator is 0; F1 0 when precision + recall is 0). */

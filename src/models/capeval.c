@@ -248,6 +248,19 @@ int aspire_capeval_name_matches(const char *mention, const char *name) {
     }
 }
 
+/* Kuhn's augmenting path: tries to match mention k to a truth object, re-matching others. */
+static int augment(const aspire_caption_facts *got, const char *const *want, int nwant, int k, int *owner, int *seen) {
+    for (int j = 0; j < nwant; j++) {
+        if (seen[j] || !aspire_capeval_name_matches(got->objects[k], want[j])) continue;
+        seen[j] = 1;
+        if (owner[j] < 0 || augment(got, want, nwant, owner[j], owner, seen)) {
+            owner[j] = k;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void aspire_capeval_add(aspire_capeval_totals *t, const aspire_capeval_lexicon *lex, const char *caption,
                         const aspire_caption_facts *truth, const char *const *refs, int nrefs) {
     aspire_caption_facts got;
@@ -261,23 +274,27 @@ void aspire_capeval_add(aspire_capeval_totals *t, const aspire_capeval_lexicon *
         t->bg_n++;
         t->bg_ok += got.background && aspire_capeval_name_matches(got.background, truth->background);
     }
-    /* Objects as sets: the truth's distinct names; each mention takes the first unmatched truth
-     * object it names (true positive) or is a false positive; unmatched truth objects are misses. */
+    /* Objects as sets: the truth's distinct names against the mentions, matched one to one so that
+     * as many mentions as possible name a truth object (a mention with alternatives, "tree|pine",
+     * may take either); matched mentions are true positives, the rest false positives, unmatched
+     * truth objects misses. */
     const char *want[ASPIRE_CAPEVAL_MAX_OBJECTS];
-    int nwant = 0, used[ASPIRE_CAPEVAL_MAX_OBJECTS] = {0};
+    int nwant = 0;
     for (int k = 0; k < truth->nobjects; k++) {
         int dup = 0;
         for (int j = 0; j < nwant && !dup; j++) dup = strcmp(want[j], truth->objects[k]) == 0;
         if (!dup) want[nwant++] = truth->objects[k];
     }
+    int owner[ASPIRE_CAPEVAL_MAX_OBJECTS];  /* truth j -> mention matched to it, -1 */
+    for (int j = 0; j < nwant; j++) owner[j] = -1;
+    int matched = 0;
     for (int k = 0; k < got.nobjects; k++) {
-        int hit = -1;
-        for (int j = 0; j < nwant && hit < 0; j++)
-            if (!used[j] && aspire_capeval_name_matches(got.objects[k], want[j])) hit = j;
-        if (hit >= 0) { used[hit] = 1; t->obj_tp++; }
-        else t->obj_fp++;
+        int seen[ASPIRE_CAPEVAL_MAX_OBJECTS] = {0};
+        matched += augment(&got, want, nwant, k, owner, seen);
     }
-    for (int j = 0; j < nwant; j++) t->obj_fn += !used[j];
+    t->obj_tp += matched;
+    t->obj_fp += got.nobjects - matched;
+    t->obj_fn += nwant - matched;
     if (nrefs > 0) aspire_bleu_add(&t->bleu, caption, refs, nrefs);
 }
 
