@@ -131,6 +131,7 @@ typedef struct aspire_captioner_train_opts {
     float clip;                    /* global gradient-norm clip, 0 = none [1] */
     int min_count;                 /* words seen fewer times are <unk> [2] */
     int flip;                      /* random horizontal flips [1] */
+    float aux;                     /* weight of the auxiliary scene-tagging loss on the encoder, 0 = off [1] */
     double max_minutes;            /* stop early after this much wall time, 0 = never [0] */
     uint64_t seed;                 /* [0] */
     int progress;                  /* progress line on stderr [1] */
@@ -141,7 +142,9 @@ typedef struct aspire_captioner_train_opts {
 ASPIRE_API void aspire_captioner_train_opts_default(aspire_captioner_train_opts *o);
 /* Builds the vocabulary from the corpus's captions and trains a new captioner on them with
  * teacher forcing: AdamW, linear warm-up then cosine decay, one random reference caption per image
- * and step. Deterministic in (corpus, options, thread count) unless max_minutes cuts the run short.
+ * and step. With aux > 0 the encoder also learns to tag the scene graph's facts (species or none,
+ * background, objects present) from a global max pool of its last conv map, through heads that are
+ * dropped afterwards. Deterministic in (corpus, options, thread count) unless max_minutes cuts the run short.
  * *recipe (if not NULL) receives a one-line description of the run for the model file (free with
  * aspire_strfree). */
 ASPIRE_API int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *corpus,

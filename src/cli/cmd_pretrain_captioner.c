@@ -51,6 +51,7 @@ int cmd_pretrain_captioner(int argc, char **argv) {
         {"--warmup", CLI_INT, &o.warmup, "linear warm-up steps"},
         {"--weight-decay", CLI_FLOAT, &o.weight_decay, "AdamW decoupled weight decay"},
         {"--clip", CLI_FLOAT, &o.clip, "gradient-norm clip (0 = none)"},
+        {"--aux", CLI_FLOAT, &o.aux, "weight of the auxiliary scene-tagging loss (0 = captions only)"},
         {"--min-count", CLI_INT, &o.min_count, "words seen fewer times become <unk>"},
         {"--limit", CLI_INT, &limit, "use at most this many corpus images (0 = all)"},
         {"--minutes", CLI_DOUBLE, &minutes, "stop early after this many minutes of training (0 = never)"},

@@ -10,6 +10,7 @@
 #include "aspire/fileio.h"
 #include "aspire/safetensors.h"
 #include "engine/fused.h"
+#include "models/captioner_internal.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>
@@ -293,6 +294,12 @@ int aspire_captioner_pixels(const aspire_captioner *cap, const aspire_image *img
 
 /* ---- forward ----------------------------------------------------------------------------------- */
 aspire_tensor *aspire_captioner_encode(aspire_ctx *ctx, aspire_captioner *cap, aspire_tensor *x) {
+    return aspire_captioner_encode_conv(ctx, cap, x, NULL);
+}
+
+aspire_tensor *aspire_captioner_encode_conv(aspire_ctx *ctx, aspire_captioner *cap, aspire_tensor *x,
+                                            aspire_tensor **conv) {
+    if (conv) *conv = NULL;
     if (!x) return NULL;
     const int S = cap->cfg.image_size;
     ASPIRE_ASSERT(x->ndim == 4 && x->shape[1] == S && x->shape[2] == S && x->shape[3] == 3,
@@ -309,6 +316,7 @@ aspire_tensor *aspire_captioner_encode(aspire_ctx *ctx, aspire_captioner *cap, a
             h = aspire_relu(ctx, h);
     }
     if (!h) return NULL;
+    if (conv) *conv = h;
     h = aspire_reshape(ctx, h, 3, (int64_t[]){N, cap->grid, h->shape[3]});
     h = aspire_linear(ctx, h, cap->proj_w, cap->proj_b);
     h = aspire_add(ctx, h, cap->grid_pos);
@@ -370,6 +378,12 @@ static void check_tokens(const aspire_captioner *cap, const int32_t *tokens, int
 
 aspire_tensor *aspire_captioner_loss(aspire_ctx *ctx, aspire_captioner *cap, aspire_tensor *x, const int32_t *tokens,
                                      int T) {
+    return aspire_captioner_loss_conv(ctx, cap, x, tokens, T, NULL);
+}
+
+aspire_tensor *aspire_captioner_loss_conv(aspire_ctx *ctx, aspire_captioner *cap, aspire_tensor *x,
+                                          const int32_t *tokens, int T, aspire_tensor **conv) {
+    if (conv) *conv = NULL;
     if (!x) return NULL;
     ASPIRE_ASSERT(T >= 2 && T <= cap->cfg.max_len, "(T = %d, max_len %d)", T, cap->cfg.max_len);
     const int64_t N = x->shape[0];
@@ -388,7 +402,7 @@ aspire_tensor *aspire_captioner_loss(aspire_ctx *ctx, aspire_captioner *cap, asp
             w[i] = tgt[i] == ASPIRE_TOK_PAD ? 0.0f : 1.0f;
             valid += tgt[i] != ASPIRE_TOK_PAD;
         }
-    aspire_tensor *mem = aspire_captioner_encode(ctx, cap, x);
+    aspire_tensor *mem = aspire_captioner_encode_conv(ctx, cap, x, conv);
     aspire_tensor *logits = decode_full(ctx, cap, mem, in, N, Tin);
     logits = aspire_reshape(ctx, logits, 2, (int64_t[]){N * Tin, cap->cfg.vocab_size});
     aspire_tensor *loss = aspire_cross_entropy(ctx, logits, tgt, w, ASPIRE_REDUCE_SUM);

@@ -7,6 +7,7 @@
 #include "aspire/jsonl.h"
 #include "aspire/optim.h"
 #include "aspire/progress.h"
+#include "models/captioner_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -158,6 +159,109 @@ int aspire_caption_corpus_load(aspire_caption_corpus *c, const char *dir, int sp
     return rc;
 }
 
+/* ---- auxiliary scene tags ------------------------------------------------------------------------------
+ * During pretraining the encoder also learns to tag each image with its scene graph's facts — the
+ * bird species (or none), the background, and which context objects are present — from a global
+ * max pool of its last conv map, as GIT's image encoder comes pretrained. The heads are dropped
+ * afterwards: the model file holds only the captioner. */
+typedef struct name_set {
+    const char *names[64];  /* distinct names, in order of first appearance (point into the corpus) */
+    int n;
+} name_set;
+
+static int name_index(name_set *s, const char *name, int add) {
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->names[i], name) == 0) return i;
+    if (!add || s->n == 64) return -1;
+    s->names[s->n] = name;
+    return s->n++;
+}
+
+typedef struct aux_tags {
+    name_set species, bg, obj;
+    int32_t *y_species;   /* (n) index, or species.n for "no bird" */
+    int32_t *y_bg;        /* (n) */
+    uint8_t *y_obj;       /* (n, obj.n) presence */
+    aspire_params *params;
+    aspire_tensor *w_species, *b_species, *w_bg, *b_bg, *w_obj, *b_obj;
+} aux_tags;
+
+static void aux_destroy(aux_tags *a) {
+    aspire_free(a->y_species, 0);
+    aspire_free(a->y_bg, 0);
+    aspire_free(a->y_obj, 0);
+    aspire_params_free(a->params);
+    memset(a, 0, sizeof *a);
+}
+
+static int aux_init(aux_tags *a, const aspire_caption_corpus *c, int channels, uint64_t seed) {
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < c->n; i++) {
+        const aspire_caption_facts *f = &c->facts[i];
+        if (f->species) name_index(&a->species, f->species, 1);
+        if (f->background) name_index(&a->bg, f->background, 1);
+        for (int k = 0; k < f->nobjects; k++) name_index(&a->obj, f->objects[k], 1);
+    }
+    a->y_species = aspire_malloc(sizeof(int32_t) * (size_t)c->n);
+    a->y_bg = aspire_malloc(sizeof(int32_t) * (size_t)c->n);
+    a->y_obj = aspire_calloc((size_t)c->n * (size_t)(a->obj.n ? a->obj.n : 1), 1);
+    a->params = aspire_params_new();
+    if (!a->y_species || !a->y_bg || !a->y_obj || !a->params) return ASPIRE_ERR_NOMEM;
+    for (int i = 0; i < c->n; i++) {
+        const aspire_caption_facts *f = &c->facts[i];
+        int sp = f->species ? name_index(&a->species, f->species, 0) : -1;
+        a->y_species[i] = sp >= 0 ? sp : a->species.n;
+        int bg = f->background ? name_index(&a->bg, f->background, 0) : -1;
+        a->y_bg[i] = bg >= 0 ? bg : 0;
+        for (int k = 0; k < f->nobjects; k++) {
+            int o = name_index(&a->obj, f->objects[k], 0);
+            if (o >= 0) a->y_obj[(size_t)i * a->obj.n + o] = 1;
+        }
+    }
+    aspire_rng rng;
+    aspire_rng_seed(&rng, seed ^ 0xa0c5ULL);
+    const float std = 1.0f / sqrtf((float)channels);
+    struct { aspire_tensor **w, **b; const char *name; int out; } heads[] = {
+        {&a->w_species, &a->b_species, "aux.species", a->species.n + 1},
+        {&a->w_bg, &a->b_bg, "aux.background", a->bg.n > 0 ? a->bg.n : 1},
+        {&a->w_obj, &a->b_obj, "aux.objects", 2 * (a->obj.n > 0 ? a->obj.n : 1)},
+    };
+    for (int h = 0; h < 3; h++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.weight", heads[h].name);
+        *heads[h].w = aspire_params_add(a->params, name, 2, (int64_t[]){heads[h].out, channels}, 1);
+        snprintf(name, sizeof name, "%s.bias", heads[h].name);
+        *heads[h].b = aspire_params_add(a->params, name, 1, (int64_t[]){heads[h].out}, 1);
+        if (!*heads[h].w || !*heads[h].b) return ASPIRE_ERR_NOMEM;
+        aspire_init_normal(*heads[h].w, 0.0f, std, &rng);
+    }
+    return ASPIRE_OK;
+}
+
+/* The tagging loss of a batch: conv (B, g, g, C) of images idx[0..B) -> species CE + background CE
+ * + the per-image sum of the objects' two-way CEs, shape (1). */
+static aspire_tensor *aux_loss(aspire_ctx *ctx, const aux_tags *a, aspire_tensor *conv, const int64_t *idx, int B) {
+    if (!conv) return NULL;
+    const int g = (int)conv->shape[1], C = (int)conv->shape[3], K = a->obj.n > 0 ? a->obj.n : 1;
+    int32_t *ys = aspire_ctx_alloc(ctx, sizeof(int32_t) * (size_t)B);
+    int32_t *yb = aspire_ctx_alloc(ctx, sizeof(int32_t) * (size_t)B);
+    int32_t *yo = aspire_ctx_alloc(ctx, sizeof(int32_t) * (size_t)B * K);
+    if (!ys || !yb || !yo) return NULL;
+    for (int b = 0; b < B; b++) {
+        ys[b] = a->y_species[idx[b]];
+        yb[b] = a->y_bg[idx[b]];
+        for (int k = 0; k < K; k++) yo[b * K + k] = a->obj.n ? a->y_obj[(size_t)idx[b] * a->obj.n + k] : 0;
+    }
+    aspire_tensor *f = aspire_maxpool2d(ctx, conv, g, g, 0);
+    f = aspire_reshape(ctx, f, 2, (int64_t[]){B, C});
+    aspire_tensor *ls = aspire_cross_entropy(ctx, aspire_linear(ctx, f, a->w_species, a->b_species), ys, NULL,
+                                             ASPIRE_REDUCE_MEAN);
+    aspire_tensor *lb = aspire_cross_entropy(ctx, aspire_linear(ctx, f, a->w_bg, a->b_bg), yb, NULL, ASPIRE_REDUCE_MEAN);
+    aspire_tensor *lo = aspire_reshape(ctx, aspire_linear(ctx, f, a->w_obj, a->b_obj), 2, (int64_t[]){(int64_t)B * K, 2});
+    lo = aspire_scale(ctx, aspire_cross_entropy(ctx, lo, yo, NULL, ASPIRE_REDUCE_SUM), 1.0f / (float)B, 0.0f);
+    return aspire_add(ctx, aspire_add(ctx, ls, lb), lo);
+}
+
 /* ---- training --------------------------------------------------------------------------------------- */
 void aspire_captioner_train_opts_default(aspire_captioner_train_opts *o) {
     memset(o, 0, sizeof *o);
@@ -171,6 +275,7 @@ void aspire_captioner_train_opts_default(aspire_captioner_train_opts *o) {
     o->clip = 1.0f;
     o->min_count = 2;
     o->flip = 1;
+    o->aux = 1.0f;
     o->max_minutes = 0.0;
     o->seed = 0;
     o->progress = 1;
@@ -220,9 +325,10 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
 
     aspire_captioner *cap = NULL;
     aspire_ctx *ctx = NULL;
-    aspire_optim *opt = NULL;
+    aspire_optim *opt = NULL, *aux_opt = NULL;
+    aux_tags aux = {0};
     int32_t *tokens = NULL, *lens = NULL;
-    int64_t *order = NULL;
+    int64_t *order = NULL, *idx = NULL;
     const int S = cfg->image_size, B = o->batch, L = cfg->max_len;
     const size_t img_px = (size_t)S * S * 3;
     rc = aspire_captioner_new(&cap, cfg, vocab, o->seed);
@@ -230,10 +336,15 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
     aspire_adamw_options ao = aspire_adamw_defaults(o->lr);
     ao.weight_decay = o->weight_decay;
     if (!rc) rc = aspire_optim_new_adamw(&opt, aspire_captioner_params(cap), &ao);
+    if (!rc && o->aux > 0) {
+        rc = aux_init(&aux, corpus, cfg->widths[cfg->nstages - 1], o->seed);
+        if (!rc) rc = aspire_optim_new_adamw(&aux_opt, aux.params, &ao);
+    }
+    idx = aspire_malloc(sizeof(int64_t) * (size_t)B);
     tokens = aspire_malloc(sizeof(int32_t) * (size_t)B * L);
     lens = aspire_malloc(sizeof(int32_t) * (size_t)B);
     order = aspire_malloc(sizeof(int64_t) * (size_t)corpus->n);
-    if (!rc && (!tokens || !lens || !order)) rc = ASPIRE_ERR_NOMEM;
+    if (!rc && (!tokens || !lens || !order || !idx)) rc = ASPIRE_ERR_NOMEM;
     if (rc) goto done;
 
     aspire_schedule sched = {.kind = ASPIRE_SCHEDULE_COSINE, .lr = o->lr, .warmup_steps = o->warmup,
@@ -246,7 +357,7 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
     aspire_progress pg;
     aspire_progress_init(&pg, "pretrain captioner", o->steps, "step");
     if (!o->progress) pg.quiet = 1;
-    double t0 = aspire_now(), ema = 0.0;
+    double t0 = aspire_now(), ema = 0.0, tag_ema = 0.0;
     int step = 0, stopped_early = 0;
     aspire_ctx_set_training(ctx, 1);
     for (step = 0; step < o->steps; step++) {
@@ -258,6 +369,7 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
         for (int b = 0; b < B; b++) {
             if (cursor == corpus->n) { aspire_rng_shuffle(&rng, order, corpus->n); cursor = 0; }
             int64_t i = order[cursor++];
+            idx[b] = i;
             /* one of the image's reference captions */
             int nc = 0;
             while (nc < corpus->ncap && corpus->captions[i * corpus->ncap + nc]) nc++;
@@ -276,14 +388,28 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
         }
         /* pack the batch's tokens to its longest caption */
         for (int b = 1; b < B; b++) memmove(tokens + (size_t)b * T, tokens + (size_t)b * L, sizeof(int32_t) * (size_t)T);
-        aspire_tensor *loss = aspire_captioner_loss(ctx, cap, x, tokens, T);
-        if (!loss) { rc = ASPIRE_ERR_BACKEND; break; }
+        aspire_tensor *conv = NULL;
+        aspire_tensor *loss = aspire_captioner_loss_conv(ctx, cap, x, tokens, T, &conv);
+        aspire_tensor *tag = NULL, *total = loss;
+        if (aux_opt) {
+            tag = aux_loss(ctx, &aux, conv, idx, B);
+            total = aspire_add(ctx, loss, aspire_scale(ctx, tag, o->aux, 0.0f));
+        }
+        if (!total) { rc = ASPIRE_ERR_BACKEND; break; }
         aspire_params_zero_grad(aspire_captioner_params(cap));
-        if ((rc = aspire_backward(ctx, loss))) break;
+        if (aux_opt) aspire_params_zero_grad(aux.params);
+        if ((rc = aspire_backward(ctx, total))) break;
         double gnorm = clip_grads(aspire_captioner_params(cap), o->clip);
-        aspire_optim_set_lr(opt, aspire_schedule_lr(&sched, step));
+        float lr = aspire_schedule_lr(&sched, step);
+        aspire_optim_set_lr(opt, lr);
         aspire_optim_step(opt);
+        if (aux_opt) {
+            clip_grads(aux.params, o->clip);
+            aspire_optim_set_lr(aux_opt, lr);
+            aspire_optim_step(aux_opt);
+        }
         float lv = loss->data[0];
+        tag_ema = step == 0 ? (tag ? tag->data[0] : 0.0) : 0.98 * tag_ema + 0.02 * (tag ? tag->data[0] : 0.0);
         if (!isfinite(lv)) { rc = aspire_error(ASPIRE_ERR_ARG, "captioner training diverged at step %d (loss %g)", step, (double)lv); break; }
         ema = step == 0 ? lv : 0.98 * ema + 0.02 * lv;
         if (o->checkpoint && o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 && step + 1 < o->steps) {
@@ -291,7 +417,7 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
             snprintf(note, sizeof note, "checkpoint after %d of %d steps", step + 1, o->steps);
             if ((rc = aspire_captioner_save(cap, o->checkpoint, note))) break;
         }
-        aspire_progress_update(&pg, step + 1, "loss %.3f  lr %.2e  |g| %.2f  %.0f img/s", ema,
+        aspire_progress_update(&pg, step + 1, "loss %.3f  tags %.3f  lr %.2e  |g| %.2f  %.0f img/s", ema, tag_ema,
                                (double)aspire_optim_lr(opt), gnorm, (double)(step + 1) * B / (aspire_now() - t0));
     }
     aspire_progress_finish(&pg, "loss %.3f", ema);
@@ -300,11 +426,12 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
         char buf[1024];
         snprintf(buf, sizeof buf,
                  "aspire pretrain captioner: %d of %d steps%s, batch %d, AdamW lr %g (warm-up %d, cosine to %g), "
-                 "weight decay %g, clip %g, flips %d, seed %llu, %d images x %d captions, vocabulary %d words "
-                 "(min count %d), final loss %.4f, %.1f min",
+                 "weight decay %g, clip %g, flips %d, scene-tag loss weight %g, seed %llu, %d images x %d captions, "
+                 "vocabulary %d words (min count %d), final caption loss %.4f, tag loss %.4f, %.1f min",
                  step, o->steps, stopped_early ? " (stopped by the time limit)" : "", B, (double)o->lr, o->warmup,
-                 (double)o->min_lr, (double)o->weight_decay, (double)o->clip, o->flip, (unsigned long long)o->seed,
-                 corpus->n, corpus->ncap, aspire_vocab_size(vocab), o->min_count, ema, (aspire_now() - t0) / 60.0);
+                 (double)o->min_lr, (double)o->weight_decay, (double)o->clip, o->flip, (double)o->aux,
+                 (unsigned long long)o->seed, corpus->n, corpus->ncap, aspire_vocab_size(vocab), o->min_count, ema,
+                 tag_ema, (aspire_now() - t0) / 60.0);
         *recipe = aspire_strdup(buf);
         if (!*recipe) rc = ASPIRE_ERR_NOMEM;
     }
@@ -312,7 +439,10 @@ done:
     aspire_free(tokens, 0);
     aspire_free(lens, 0);
     aspire_free(order, 0);
+    aspire_free(idx, 0);
     aspire_optim_free(opt);
+    aspire_optim_free(aux_opt);
+    aux_destroy(&aux);
     aspire_ctx_free(ctx);
     aspire_vocab_free(vocab);
     if (rc) { aspire_captioner_free(cap); return rc; }
