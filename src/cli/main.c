@@ -22,6 +22,8 @@ static const command commands[] = {
     {"extract", cmd_extract, "captions → foreground objects, background, alternative background (JSON lines)"},
     {"train", cmd_train, "train a classifier with ERM or a robust baseline (jtt, lff, groupdro, reweight, subsample, dfr)"},
     {"eval", cmd_eval, "per-group, mean, worst-group and worst-class accuracy of a trained run"},
+    {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner"},
+    {"caption", cmd_caption, "caption a dataset's images with the built-in captioner (captions.csv)"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,139 @@
+/* cmd_pretrain_captioner.c — `aspire pretrain captioner`: trains the built-in captioner on the world
+ * corpus (made in a temporary folder unless --corpus names one) and writes its model file, with
+ * the vocabulary, config and recipe in the metadata. */
+#include "cli/cli.h"
+
+#include "aspire/captioner.h"
+#include "aspire/fileio.h"
+#include "aspire/world.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+/* "24,32,64,128" -> widths; returns the count or -1. */
+static int parse_widths(const char *s, int *w, int max) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > 4096 || n == max) return -1;
+        w[n++] = (int)v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return n;
+}
+
+int cmd_pretrain_captioner(int argc, char **argv) {
+    aspire_captioner_train_opts o;
+    aspire_captioner_train_opts_default(&o);
+    const char *corpus = NULL, *out = "models/captioner.safetensors", *widths = "24,32,64,128";
+    int64_t seed = 0, corpus_seed = 0;
+    int threads = 0, quiet = 0, limit = 0;
+    double minutes = 0.0;
+    const cli_opt opts[] = {
+        {"--corpus", CLI_STR, &corpus, "world corpus folder (default: make one in a temporary folder)"},
+        {"--out", CLI_STR, &out, "model file to write"},
+        {"--steps", CLI_INT, &o.steps, "optimizer steps"},
+        {"--batch", CLI_INT, &o.batch, "images per step"},
+        {"--lr", CLI_FLOAT, &o.lr, "peak AdamW learning rate"},
+        {"--min-lr", CLI_FLOAT, &o.min_lr, "final learning rate of the cosine decay"},
+        {"--warmup", CLI_INT, &o.warmup, "linear warm-up steps"},
+        {"--weight-decay", CLI_FLOAT, &o.weight_decay, "AdamW decoupled weight decay"},
+        {"--clip", CLI_FLOAT, &o.clip, "gradient-norm clip (0 = none)"},
+        {"--aux", CLI_FLOAT, &o.aux, "weight of the auxiliary scene-tagging loss (0 = captions only)"},
+        {"--min-count", CLI_INT, &o.min_count, "words seen fewer times become <unk>"},
+        {"--limit", CLI_INT, &limit, "use at most this many corpus images (0 = all)"},
+        {"--minutes", CLI_DOUBLE, &minutes, "stop early after this many minutes of training (0 = never)"},
+        {"--seed", CLI_I64, &seed, "random seed (initialisation, batches, flips)"},
+        {"--corpus-seed", CLI_I64, &corpus_seed, "seed of the corpus made when --corpus is not given"},
+        {"--size", CLI_INT, &o.cfg.image_size, "input side in pixels"},
+        {"--widths", CLI_STR, &widths, "encoder widths per stage, comma-separated (stem first)"},
+        {"--d-model", CLI_INT, &o.cfg.d_model, "decoder width"},
+        {"--layers", CLI_INT, &o.cfg.n_layers, "decoder blocks"},
+        {"--heads", CLI_INT, &o.cfg.n_heads, "attention heads"},
+        {"--ff", CLI_INT, &o.cfg.d_ff, "decoder MLP width"},
+        {"--max-len", CLI_INT, &o.cfg.max_len, "tokens per caption, <bos> and <eos> included"},
+        {"--checkpoint-every", CLI_INT, &o.checkpoint_every, "also write the model to OUT.ckpt every N steps (0 = never)"},
+        {"--threads", CLI_INT, &threads, "threads (0 = all cores)"},
+        {"--quiet", CLI_FLAG, &quiet, "no progress line"},
+    };
+    int rc = cli_parse("pretrain captioner",
+                       "Trains the built-in captioner (conv encoder + transformer decoder) on the world corpus with\n"
+                       "teacher forcing and writes the model file with its vocabulary, config and recipe.",
+                       argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
+    if (rc) return rc < 0 ? 0 : rc;
+    int nw = parse_widths(widths, o.cfg.widths, ASPIRE_CAPTIONER_MAX_STAGES);
+    if (nw < 1) {
+        fprintf(stderr, "aspire pretrain captioner: --widths wants 1 to %d positive integers, comma-separated\n",
+                ASPIRE_CAPTIONER_MAX_STAGES);
+        return 2;
+    }
+    o.cfg.nstages = nw;
+    o.seed = (uint64_t)seed;
+    o.max_minutes = minutes;
+    o.progress = !quiet;
+    aspire_set_threads(threads);
+    double t0 = aspire_now();
+    /* the output's folder first, so that a bad --out fails before the training */
+    char *dir = aspire_strdup(out);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash) { *slash = 0; if (*dir) rc = aspire_mkdir_p(dir); }
+    aspire_strfree(dir);
+    if (rc) return cli_fail("pretrain captioner", NULL);
+    char ckpt[4096];
+    if (o.checkpoint_every > 0) {
+        snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+        o.checkpoint = ckpt;
+    }
+
+    char tmpdir[] = "/tmp/aspire-corpus-XXXXXX";
+    int made_tmp = 0;
+    if (!corpus) {
+        if (!mkdtemp(tmpdir)) return cli_fail("pretrain captioner", "cannot make a temporary folder in /tmp");
+        made_tmp = 1;
+        corpus = tmpdir;
+        aspire_world_corpus_opts co;
+        aspire_world_corpus_opts_default(&co);
+        co.out = tmpdir;
+        co.seed = (uint64_t)corpus_seed;
+        co.size = o.cfg.image_size;
+        co.progress = !quiet;
+        if (!quiet) fprintf(stderr, "pretrain captioner: making the world corpus in %s\n", tmpdir);
+        if (aspire_world_corpus_write(&co)) {
+            cli_fail("pretrain captioner", NULL);
+            nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+            return 1;
+        }
+    }
+    aspire_caption_corpus c;
+    rc = aspire_caption_corpus_load(&c, corpus, 0, limit, o.cfg.image_size);
+    if (made_tmp) nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc) return cli_fail("pretrain captioner", NULL);
+    if (!quiet)
+        fprintf(stderr, "pretrain captioner: %d images, %d captions each, %d steps of %d\n", c.n, c.ncap, o.steps,
+                o.batch);
+    aspire_captioner *cap = NULL;
+    char *recipe = NULL;
+    rc = aspire_captioner_train(&cap, &c, &o, &recipe);
+    aspire_caption_corpus_destroy(&c);
+    if (rc) return cli_fail("pretrain captioner", NULL);
+    rc = aspire_captioner_save(cap, out, recipe);
+    if (!rc)
+        printf("wrote %s (%lld parameters, %d words) in %.1f min\n", out,
+               (long long)aspire_params_numel(aspire_captioner_params(cap), 0),
+               aspire_vocab_size(aspire_captioner_vocab(cap)), (aspire_now() - t0) / 60.0);
+    aspire_strfree(recipe);
+    aspire_captioner_free(cap);
+    return rc ? cli_fail("pretrain captioner", NULL) : 0;
+}
