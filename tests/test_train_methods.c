@@ -3,6 +3,7 @@
  * LfF's loss averages and weights, each against values worked out by hand. */
 #include "train/train_internal.h"
 #include "train/train_log.h"
+#include "train/train_model.h"
 #include "test.h"
 #include "testdir.h"
 
@@ -180,6 +181,29 @@ static void test_log_files(void) {
     testdir_remove(dir);
 }
 
+static double std_of(aspire_resnet *net, const char *name) {
+    aspire_tensor *t = aspire_params_find(aspire_resnet_params(net), name);
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < t->numel; i++) { s += t->data[i]; s2 += (double)t->data[i] * t->data[i]; }
+    return sqrt(s2 / t->numel - (s / t->numel) * (s / t->numel));
+}
+
+static void test_model_init(void) {
+    aspire_resnet *a = NULL, *b = NULL;
+    CHECK(tr_model_new(&a, "reference", 2, 1, "torchvision") == ASPIRE_OK);
+    CHECK(tr_model_new(&b, "reference", 2, 1, "pytorch") == ASPIRE_OK);
+    /* layer1.0.conv1: (16, 16, 3, 3): Kaiming normal on fan_out 144 vs uniform ±1/sqrt(144) */
+    CHECK_CLOSE(std_of(a, "layer1.0.conv1.weight"), sqrt(2.0 / 144), 0.1 * sqrt(2.0 / 144));
+    CHECK_CLOSE(std_of(b, "layer1.0.conv1.weight"), 1.0 / sqrt(3.0 * 144), 0.1 / sqrt(3.0 * 144));
+    CHECK_CLOSE(std_of(b, "fc.weight"), 1.0 / sqrt(3.0 * 128), 0.25 / sqrt(3.0 * 128));
+    aspire_tensor *g = aspire_params_find(aspire_resnet_params(b), "bn1.weight");
+    CHECK(g && g->data[0] == 1.0f);
+    aspire_resnet_free(a);
+    aspire_resnet_free(b);
+    CHECK(tr_model_new(&a, "reference", 2, 1, "xavier") == ASPIRE_ERR_ARG && a == NULL);
+    CHECK(tr_model_new(&a, "vgg", 2, 1, NULL) == ASPIRE_ERR_ARG);
+}
+
 int main(void) {
     RUN(test_names_and_rules);
     RUN(test_rows_ce);
@@ -187,5 +211,6 @@ int main(void) {
     RUN(test_dro);
     RUN(test_lff);
     RUN(test_log_files);
+    RUN(test_model_init);
     return TEST_REPORT();
 }

@@ -50,6 +50,8 @@ typedef struct aspire_train_config {
     aspire_method method;
     /* model */
     const char *arch;         /* "reference" (DESIGN.md's network) or "resnet18" */
+    const char *init;         /* "torchvision" (the ResNet's own, Kaiming-normal) or "pytorch" (layer
+                                 defaults, as the PyTorch anchor's network) */
     int image_size;           /* images are resized to image_size² (64) */
     /* recipe (the anchor's): SGD, cosine schedule, flips, inputs (x/255 - 0.5) / 0.25 */
     int epochs;               /* epochs of the (second-stage) training */
@@ -75,7 +77,7 @@ typedef struct aspire_train_config {
     int stop_after;           /* > 0: return after this many epochs in this call (--resume goes on) */
 } aspire_train_config;
 
-/* The defaults: reference net at 64×64, 8 epochs, batch 64, lr 0.05, momentum 0.9, wd 1e-4,
+/* The defaults: reference net (torchvision init) at 64×64, 8 epochs, batch 64, lr 0.05, momentum 0.9, wd 1e-4,
  * flips on, seed 0; JTT T = 2, λ_up = 20; LfF q = 0.7, EMA 0.7; GroupDRO η = 0.01, C = 0; DFR 10
  * retrains. */
 ASPIRE_API aspire_train_config aspire_train_config_default(void);

@@ -18,6 +18,7 @@ int cmd_train(int argc, char **argv) {
         {"--method", CLI_STR, &method, "erm, jtt, lff, groupdro, reweight, subsample or dfr"},
         {"--extra", CLI_STR, &c.extra_dir, "extra labelled images (metadata.csv: img_filename,y) joining the (second-stage) training set"},
         {"--arch", CLI_STR, &c.arch, "classifier: reference (DESIGN.md's ResNet) or resnet18"},
+        {"--init", CLI_STR, &c.init, "initialisation: torchvision (the ResNet's own) or pytorch (layer defaults, as the anchor)"},
         {"--size", CLI_INT, &c.image_size, "image side in pixels"},
         {"--epochs", CLI_INT, &c.epochs, "training epochs (of the second stage for jtt)"},
         {"--batch", CLI_INT, &c.batch, "batch size"},

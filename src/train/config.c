@@ -17,6 +17,7 @@ aspire_train_config aspire_train_config_default(void) {
     memset(&c, 0, sizeof c);
     c.method = ASPIRE_METHOD_ERM;
     c.arch = "reference";
+    c.init = "torchvision";
     c.image_size = 64;
     c.epochs = 8;
     c.batch = 64;
@@ -45,6 +46,7 @@ cJSON *tr_config_to_json(const aspire_train_config *c) {
     else cJSON_AddNullToObject(o, "extra_dir");
     cJSON_AddStringToObject(o, "method", aspire_method_name(c->method));
     cJSON_AddStringToObject(o, "arch", c->arch);
+    cJSON_AddStringToObject(o, "init", c->init ? c->init : "torchvision");
     cJSON_AddNumberToObject(o, "image_size", c->image_size);
     cJSON_AddNumberToObject(o, "epochs", c->epochs);
     cJSON_AddNumberToObject(o, "batch", c->batch);
@@ -110,6 +112,10 @@ int tr_config_from_json(const cJSON *o, aspire_train_config *c, aspire_train_str
     if (!rc) rc = get_str(o, "base_run", &c->base_run, 1, st, 3, path);
     if (!rc) rc = get_str(o, "method", &method, 0, st, 4, path);
     if (!rc) rc = get_str(o, "seed", &seed, 0, st, 5, path);
+    if (!rc) {  /* "init" came later: runs written before it used the torchvision init */
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "init");
+        if (it) rc = get_str(o, "init", &c->init, 0, st, 6, path);
+    }
     if (!rc && aspire_method_parse(method, &c->method)) rc = aspire_error_prefix(ASPIRE_ERR_FORMAT, "%s", path);
     if (!rc) {
         char *end = NULL;
@@ -171,9 +177,10 @@ void aspire_train_config_strings_free(aspire_train_strings *strings) {
 
 int tr_config_command(const aspire_train_config *c, char *buf, size_t n) {
     int k = snprintf(buf, n,
-                     "aspire train --data %s --method %s --out %s --arch %s --size %d --epochs %d --batch %d --lr %g "
+                     "aspire train --data %s --method %s --out %s --arch %s --init %s --size %d --epochs %d --batch %d --lr %g "
                      "--momentum %g --wd %g%s --seed %llu",
                      c->data_dir, aspire_method_name(c->method), c->out_dir ? c->out_dir : "RUNDIR", c->arch,
+                     c->init ? c->init : "torchvision",
                      c->image_size, c->epochs, c->batch, c->lr, c->momentum, c->weight_decay,
                      c->flip ? "" : " --no-flip", (unsigned long long)c->seed);
     if (c->extra_dir && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --extra %s", c->extra_dir);

@@ -69,7 +69,7 @@ int aspire_train_evaluate(const aspire_eval_options *opt, aspire_eval_result *ou
     if (rc) goto out;
     tr_images *im = tr_data_split(&data, split);
     if (im->n == 0) { rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: the %s split is empty", opt->data_dir ? opt->data_dir : cfg.data_dir, split); goto out; }
-    rc = tr_model_new(&net, cfg.arch, data.K, 0);
+    rc = tr_model_new(&net, cfg.arch, data.K, 0, NULL);
     if (!rc) rc = load_weights(net, opt->run_dir, opt->checkpoint ? opt->checkpoint : "best", &out->epoch);
     aspire_ctx_options co = {opt->threads, 0, 0};
     if (!rc) rc = aspire_ctx_new(&ctx, &co);

@@ -5,6 +5,7 @@
 
 #include "aspire/progress.h"
 
+#include <math.h>
 #include <string.h>
 
 int tr_model_check_arch(const char *arch) {
@@ -12,13 +13,38 @@ int tr_model_check_arch(const char *arch) {
     return aspire_error(ASPIRE_ERR_ARG, "unknown --arch '%s' (reference or resnet18)", arch ? arch : "");
 }
 
-int tr_model_new(aspire_resnet **out, const char *arch, int num_classes, uint64_t seed) {
+int tr_model_check_init(const char *init) {
+    if (init && (strcmp(init, "torchvision") == 0 || strcmp(init, "pytorch") == 0)) return ASPIRE_OK;
+    return aspire_error(ASPIRE_ERR_ARG, "unknown --init '%s' (torchvision or pytorch)", init ? init : "");
+}
+
+int tr_model_new(aspire_resnet **out, const char *arch, int num_classes, uint64_t seed, const char *init) {
     *out = NULL;
     int rc = tr_model_check_arch(arch);
+    if (!rc && init) rc = tr_model_check_init(init);
     if (rc) return rc;
     aspire_resnet_config c = strcmp(arch, "resnet18") == 0 ? aspire_resnet18_config(num_classes)
                                                             : aspire_resnet_reference_config(num_classes);
-    return aspire_resnet_new(out, &c, seed);
+    rc = aspire_resnet_new(out, &c, seed);
+    if (rc || !init || strcmp(init, "pytorch") != 0) return rc;
+    /* PyTorch's defaults: Conv2d and Linear weights kaiming_uniform_(a = sqrt(5)), i.e. uniform
+     * in ±1/sqrt(fan_in); Linear bias uniform in ±1/sqrt(fan_in); batch norm as it is (1, 0) */
+    aspire_rng rng;
+    aspire_rng_seed(&rng, seed ^ 0x5EEDull);
+    aspire_params *p = aspire_resnet_params(*out);
+    for (int i = 0; i < aspire_params_count(p); i++) {
+        aspire_tensor *t = aspire_params_at(p, i);
+        if (t->ndim < 2) continue;
+        int64_t fan_in = 1;
+        for (int d = 1; d < t->ndim; d++) fan_in *= t->shape[d];
+        float bound = 1.0f / sqrtf((float)fan_in);
+        aspire_init_uniform(t, -bound, bound, &rng);
+        if (strcmp(t->name, "fc.weight") == 0) {
+            aspire_tensor *b = aspire_params_find(p, "fc.bias");
+            if (b) aspire_init_uniform(b, -bound, bound, &rng);
+        }
+    }
+    return ASPIRE_OK;
 }
 
 int tr_model_set_head(aspire_resnet *net, const aspire_logreg *lr) {

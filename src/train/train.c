@@ -77,7 +77,7 @@ static uint64_t mix(uint64_t a, uint64_t b) {
 }
 
 static int slot_new(trainer *t, slot *s, uint64_t seed_key) {
-    int rc = tr_model_new(&s->net, t->cfg.arch, t->K, mix(t->cfg.seed, seed_key));
+    int rc = tr_model_new(&s->net, t->cfg.arch, t->K, mix(t->cfg.seed, seed_key), t->cfg.init);
     if (rc) return rc;
     aspire_sgd_options o = {(float)t->cfg.lr, (float)t->cfg.momentum, 0.0f, (float)t->cfg.weight_decay, 0};
     return aspire_optim_new_sgd(&s->opt, aspire_resnet_params(s->net), &o);
@@ -636,6 +636,7 @@ static int check_config(const aspire_train_config *c) {
         return aspire_error(ASPIRE_ERR_ARG, "groupdro needs --dro-eta >= 0 and --dro-adj >= 0");
     if (c->method == ASPIRE_METHOD_DFR && c->dfr_retrains < 1) return aspire_error(ASPIRE_ERR_ARG, "--dfr-retrains must be >= 1");
     if (c->base_run && c->method != ASPIRE_METHOD_DFR) return aspire_error(ASPIRE_ERR_ARG, "--base is for --method dfr only");
+    if (c->init && tr_model_check_init(c->init)) return ASPIRE_ERR_ARG;
     return tr_model_check_arch(c->arch);
 }
 

@@ -8,8 +8,13 @@
 
 /* ASPIRE_OK for a known architecture name ("reference", "resnet18"), else ASPIRE_ERR_ARG. */
 int tr_model_check_arch(const char *arch);
-/* Builds the named classifier with `num_classes` outputs, initialised from seed. */
-int tr_model_new(aspire_resnet **out, const char *arch, int num_classes, uint64_t seed);
+/* Builds the named classifier with `num_classes` outputs, initialised from seed: init
+ * "torchvision" is the ResNet module's own (torchvision's ResNet init: Kaiming-normal convolutions,
+ * fan_out); "pytorch" re-draws convolutions and the linear layer with PyTorch's layer defaults
+ * (uniform ±1/sqrt(fan_in), as a ResNet built from plain nn.Conv2d / nn.Linear without an init
+ * pass, e.g. the anchor's ReferenceNet). */
+int tr_model_new(aspire_resnet **out, const char *arch, int num_classes, uint64_t seed, const char *init);
+int tr_model_check_init(const char *init);
 /* Writes a fitted linear classifier on the penultimate features into the network's last layer
  * ("fc.weight" (K, D), "fc.bias" (K)): for two classes the logit of class 1 is the decision value
  * and that of class 0 is 0 (the same argmax and softmax as the logistic model); for K > 2 the
