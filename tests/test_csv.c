@@ -182,12 +182,40 @@ static void test_writer(void) {
     CHECK(testdir_count(dir) == 2); /* out.csv and short.csv: no temporary files */
 }
 
+static long alloc_budget;
+static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
+    (void)old_size; (void)ud;
+    if (new_size == 0) { free(ptr); return NULL; }
+    if (alloc_budget-- <= 0) return NULL;
+    return realloc(ptr, new_size);
+}
+
+/* Allocation failures anywhere in parsing: ASPIRE_ERR_NOMEM, no leak, no crash. */
+static void test_out_of_memory(void) {
+    char text[4000];
+    size_t k = (size_t)snprintf(text, sizeof text, "a,b,\"c\"\n");
+    for (int i = 0; i < 150; i++) k += (size_t)snprintf(text + k, sizeof text - k, "%d,\"x,%d\",y\n", i, i);
+    int ok = 0, nomem = 0, other = 0;
+    for (long b = 0; b < 60; b++) {
+        alloc_budget = b;
+        aspire_set_allocator(failing_alloc, NULL);
+        aspire_csv *c;
+        int rc = aspire_csv_parse(&c, text, k, "oom.csv");
+        aspire_set_allocator(NULL, NULL);
+        if (rc == ASPIRE_OK) { ok += aspire_csv_nrows(c) == 150; aspire_csv_free(c); }
+        else if (rc == ASPIRE_ERR_NOMEM) nomem++;
+        else other++;
+    }
+    CHECK(ok > 0 && nomem > 0 && other == 0);
+}
+
 int main(void) {
     testdir_make(dir, sizeof dir);
     RUN(test_basic);
     RUN(test_quoting_crlf_bom);
     RUN(test_errors_name_file_and_line);
     RUN(test_writer);
+    RUN(test_out_of_memory);
     testdir_remove(dir);
     return TEST_REPORT();
 }

@@ -212,6 +212,20 @@ static void test_corrupt_files(void) {
     CHECK(testdir_write(path, "", 0) == 0);
     CHECK(aspire_image_load(&im, path, 3) == ASPIRE_ERR_FORMAT);
     CHECK_MSG(strstr(aspire_errmsg(), "empty"), "%s", aspire_errmsg());
+    /* junk bytes between segments (before EOI) are tolerated, like PIL: same pixels */
+    CHECK(aspire_read_file(FIX "rgb.jpg", &buf, &n) == ASPIRE_OK);
+    char *junk = malloc(n + 3);
+    memcpy(junk, buf, n - 2);
+    memcpy(junk + n - 2, "\x00\x11\x22", 3);
+    memcpy(junk + n + 1, buf + n - 2, 2);
+    aspire_image a, b;
+    CHECK(aspire_image_decode(&a, buf, n, 3, "rgb.jpg") == ASPIRE_OK);
+    CHECK_MSG(aspire_image_decode(&b, junk, n + 3, 3, "junk.jpg") == ASPIRE_OK, "%s", aspire_errmsg());
+    CHECK(b.data && a.w == b.w && memcmp(a.data, b.data, (size_t)a.w * a.h * 3) == 0);
+    aspire_image_destroy(&a);
+    aspire_image_destroy(&b);
+    free(junk);
+    aspire_free(buf, n + 1);
     /* a PNG header claiming a gigantic image is refused before any big allocation */
     static const uint8_t huge[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
                                    0, 1, 0, 0, 0, 1, 0, 0, 8, 2, 0, 0, 0, 0x65, 0xd4, 0x91, 0xd1};

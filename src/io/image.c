@@ -6,6 +6,7 @@
 #include "aspire/fileio.h"
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
@@ -85,6 +86,7 @@ static int check_dims(const char *name, size_t w, size_t h) {
 typedef struct png_src {
     const uint8_t *p;
     size_t n, pos;
+    int nomem;
     char msg[256];
 } png_src;
 
@@ -104,7 +106,7 @@ static void png_error_cb(png_structp png, png_const_charp msg) {
 static void png_warning_cb(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
 static int decode_png(aspire_image *img, const uint8_t *data, size_t n, int want, const char *name) {
-    png_src src = {data, n, 0, "unknown error"};
+    png_src src = {data, n, 0, 0, "unknown error"};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_error_cb, png_warning_cb);
     if (!png) return aspire_error(ASPIRE_ERR_NOMEM, "%s: out of memory creating the PNG decoder", name);
     png_infop info = png_create_info_struct(png);
@@ -119,6 +121,7 @@ static int decode_png(aspire_image *img, const uint8_t *data, size_t n, int want
         png_destroy_read_struct(&png, &info, NULL);
         aspire_free(pixels, pix_bytes);
         aspire_free(rows, row_bytes);
+        if (src.nomem) return aspire_error(ASPIRE_ERR_NOMEM, "%s: out of memory decoding the PNG", name);
         return aspire_error(ASPIRE_ERR_FORMAT, "%s: corrupt or truncated PNG (%s)", name, src.msg);
     }
     png_set_read_fn(png, &src, png_read_cb);
@@ -137,7 +140,7 @@ static int decode_png(aspire_image *img, const uint8_t *data, size_t n, int want
     pixels = aspire_malloc(pix_bytes);
     row_bytes = sizeof(png_bytep) * h;
     rows = aspire_malloc(row_bytes);
-    if (!pixels || !rows) png_error(png, "out of memory");
+    if (!pixels || !rows) { src.nomem = 1; png_error(png, "out of memory"); }
     for (png_uint_32 y = 0; y < h; y++) rows[y] = pixels + (size_t)y * w * (size_t)c;
     png_read_image(png, rows);
     png_read_end(png, NULL); /* also refuses a file cut off after the pixels */
@@ -151,6 +154,7 @@ static int decode_png(aspire_image *img, const uint8_t *data, size_t n, int want
 typedef struct jpeg_err {
     struct jpeg_error_mgr pub;
     jmp_buf jb;
+    int nomem;
     char msg[JMSG_LENGTH_MAX];
 } jpeg_err;
 
@@ -160,11 +164,12 @@ static void jpeg_error_exit_cb(j_common_ptr cinfo) {
     longjmp(e->jb, 1);
 }
 
-/* Level -1 is a corrupt-data warning (premature end of file, bad Huffman code, extraneous bytes):
- * libjpeg would go on and return a partly grey image; we refuse the file instead. Levels >= 0
- * are trace messages. */
+/* Level -1 is a corrupt-data warning (premature end of file, bad Huffman code, lost sync): libjpeg
+ * would go on and return a partly grey image; we refuse the file instead. The one exception is
+ * "extraneous bytes before marker": junk between segments, common in files written by cameras and
+ * editors, with the image data intact (PIL decodes those too). Levels >= 0 are trace messages. */
 static void jpeg_emit_message_cb(j_common_ptr cinfo, int level) {
-    if (level >= 0) return;
+    if (level >= 0 || cinfo->err->msg_code == JWRN_EXTRANEOUS_DATA) return;
     jpeg_err *e = (jpeg_err *)cinfo->err;
     e->pub.format_message(cinfo, e->msg);
     longjmp(e->jb, 1);
@@ -181,11 +186,13 @@ static int decode_jpeg(aspire_image *img, const uint8_t *data, size_t n, int wan
     err.pub.emit_message = jpeg_emit_message_cb;
     err.pub.output_message = jpeg_output_message_cb;
     snprintf(err.msg, sizeof err.msg, "unknown error");
+    err.nomem = 0;
     uint8_t *volatile pixels = NULL;
     volatile size_t pix_bytes = 0;
     if (setjmp(err.jb)) {
         jpeg_destroy_decompress(&cinfo);
         aspire_free(pixels, pix_bytes);
+        if (err.nomem) return aspire_error(ASPIRE_ERR_NOMEM, "%s: out of memory decoding the JPEG", name);
         return aspire_error(ASPIRE_ERR_FORMAT, "%s: corrupt or truncated JPEG (%s)", name, err.msg);
     }
     jpeg_create_decompress(&cinfo);
@@ -209,7 +216,7 @@ static int decode_jpeg(aspire_image *img, const uint8_t *data, size_t n, int wan
     }
     pix_bytes = (size_t)w * (size_t)h * (size_t)c;
     pixels = aspire_malloc(pix_bytes);
-    if (!pixels) { snprintf(err.msg, sizeof err.msg, "out of memory"); longjmp(err.jb, 1); }
+    if (!pixels) { err.nomem = 1; longjmp(err.jb, 1); }
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = pixels + (size_t)cinfo.output_scanline * (size_t)w * (size_t)c;
         jpeg_read_scanlines(&cinfo, &row, 1);
@@ -355,6 +362,8 @@ static void axis_free(axis_tab *t) {
     aspire_free(t->start, sizeof(int) * (size_t)t->n);
     aspire_free(t->count, sizeof(int) * (size_t)t->n);
     aspire_free(t->w, sizeof(float) * (size_t)t->n * (size_t)t->maxtaps);
+    t->start = t->count = NULL;
+    t->w = NULL;
 }
 
 static int axis_make(axis_tab *t, int src, int dst, aspire_resize_mode mode) {
