@@ -522,6 +522,21 @@ static void test_matmul(void) {
     mm_ud u = {0, 1};
     spec s2 = {2, {2, 2}, {{3, 4}, {5, 4}}, {1, 1}};
     run_gc("matmul 2-D", f_matmul, &u, &s2, 40, 0, 1e-2, 2e-3);
+    /* a batch big enough to run its products in parallel, one per thread */
+    for (int ref = 0; ref < 2; ref++) {
+        aspire_ctx *ctx = new_ctx(ref);
+        aspire_tensor *a = rand_tensor(ctx, 3, (int64_t[]){8, 32, 32}, 3), *b = rand_tensor(ctx, 3, (int64_t[]){8, 32, 32}, 4);
+        aspire_tensor *c = aspire_matmul(ctx, a, b, 1, 0);
+        double *want = malloc(sizeof(double) * 8 * 32 * 32), worst = 0;
+        matmul_naive(want, a->data, b->data, 8, 32, 32, 32, 1, 0, 0);
+        for (int64_t i = 0; i < c->numel; i++) worst = fmax(worst, fabs(c->data[i] - want[i]));
+        CHECK_MSG(worst < 1e-4, "batched matmul ref=%d off by %g", ref, worst);
+        free(want);
+        aspire_ctx_free(ctx);
+    }
+    mm_ud ub = {1, 1};
+    spec sb = {2, {3, 3}, {{8, 32, 32}, {8, 32, 32}}, {1, 1}};
+    run_gc_probe("matmul parallel batch", f_matmul, &ub, &sb, 41, 0, 1e-2, 3e-3, 20);
 }
 
 /* ---- embedding ----------------------------------------------------------------------------- */
@@ -656,6 +671,18 @@ static void test_attention(void) {
             CHECK_MSG(worst < 1e-5, "attention ref=%d mode=%d off by %g", ref, mode, worst);
             aspire_ctx_free(ctx);
         }
+    for (int ref = 0; ref < 2; ref++) {  /* parallel batch of products */
+        aspire_ctx *ctx = new_ctx(ref);
+        int64_t sh[4] = {2, 4, 32, 16};
+        aspire_tensor *q = rand_tensor(ctx, 4, sh, 4), *k = rand_tensor(ctx, 4, sh, 5), *v = rand_tensor(ctx, 4, sh, 6);
+        aspire_tensor *o = aspire_attention(ctx, q, k, v, NULL, 1);
+        double *want = malloc(sizeof(double) * (size_t)o->numel), worst = 0;
+        attention_naive(want, q->data, k->data, v->data, NULL, 1, 8, 32, 32, 16, 16);
+        for (int64_t i = 0; i < o->numel; i++) worst = fmax(worst, fabs(o->data[i] - want[i]));
+        CHECK_MSG(worst < 1e-5, "attention (2, 4, 32, 16) ref=%d off by %g", ref, worst);
+        free(want);
+        aspire_ctx_free(ctx);
+    }
     aspire_ctx *ctx = new_ctx(0);
     aspire_tensor *mask = aspire_tensor_from(ctx, 2, (int64_t[]){T, T}, maskv);
     att_ud u = {NULL, 0};
@@ -666,6 +693,10 @@ static void test_attention(void) {
     u.mask = NULL;
     u.causal = 1;
     run_gc("attention causal", f_attention, &u, &s, 3, 0, 1e-2, 3e-3);
+    /* big enough for the parallel batch of products */
+    spec sp = {3, {4, 4, 4}, {{2, 4, 32, 16}, {2, 4, 32, 16}, {2, 4, 32, 16}}, {1, 1, 1}};
+    u.causal = 1;
+    run_gc_probe("attention parallel batch", f_attention, &u, &sp, 5, 0, 1e-2, 3e-3, 16);
     /* cross-attention: Tq != Tk, Dv != D */
     u.causal = 0;
     spec sx = {3, {4, 4, 4}, {{1, 2, 3, 4}, {1, 2, 6, 4}, {1, 2, 6, 5}}, {1, 1, 1}};

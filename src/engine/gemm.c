@@ -170,7 +170,9 @@ void aspire_check_broadcast(const char *op, const aspire_tensor *x, const aspire
 int aspire_bgemm_run(aspire_ctx *ctx, const aspire_bgemm *g, int64_t nb, int bwd) {
     if (nb <= 0) return ASPIRE_OK;
     int64_t work = g->M * g->N * g->K;
-    int parallel = nb > 1 && g->sC != 0 && work <= BGEMM_SMALL && aspire_get_threads() > 1;
+    /* a batch worth less than ASPIRE_PAR_MIN multiply-adds is not worth waking threads for */
+    int parallel = nb > 1 && g->sC != 0 && work <= BGEMM_SMALL && nb * work >= ASPIRE_PAR_MIN &&
+                   aspire_get_threads() > 1;
     if (!parallel) {
         for (int64_t i = 0; i < nb; i++) {
             float beta = g->sC == 0 && i > 0 ? 1.0f : g->beta;
