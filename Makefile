@@ -9,7 +9,7 @@ JOBS      ?= $(shell nproc)
 CMAKE_OPTS ?=
 WERROR    ?= OFF
 
-.PHONY: all build deps test demo asan clean bench-engine format
+.PHONY: all build deps test demo asan clean bench-engine bench-extract format
 
 all: build
 
@@ -36,6 +36,10 @@ bench-engine: deps build
 .PHONY: bench-world
 bench-world: deps build
 	@$(BUILD)/bench/world --runs 3
+
+.PHONY: bench-extract
+bench-extract: deps build
+	@$(BUILD)/bench/extract
 
 clean:
 	rm -rf build build-asan

@@ -92,12 +92,16 @@ static void test_atomic_abort_keeps_old(void) {
 
 static void test_atomic_failures(void) {
     int before = testdir_count(dir);
-    /* rename over a non-empty folder fails: the folder and its contents survive, no temp remains */
+    /* a write over a folder fails (at the open, before any work): the folder and its contents
+     * survive, no temp remains */
     CHECK(aspire_mkdir_p(P("sub/inner")) == ASPIRE_OK);
     before = testdir_count(dir);
     int rc = aspire_write_file_atomic(P("sub"), "x", 1);
     CHECK(rc == ASPIRE_ERR_IO);
-    CHECK_MSG(strstr(aspire_errmsg(), P("sub")) != NULL, "%s", aspire_errmsg());
+    CHECK_MSG(strstr(aspire_errmsg(), P("sub")) != NULL && strstr(aspire_errmsg(), "folder"), "%s", aspire_errmsg());
+    aspire_atomic_file af0;
+    CHECK(aspire_atomic_open(&af0, P("sub/inner")) == ASPIRE_ERR_IO);
+    CHECK(af0.fp == NULL);
     CHECK(testdir_count(dir) == before);
     CHECK(testdir_count(P("sub")) == 1);
     /* the folder does not exist */

@@ -58,7 +58,7 @@ static void gc_both(const char *what, gc_fn fn, void *ud, const gspec *s, double
     }
 }
 
-/* Runs `fn` on both paths with the same inputs and upstream gradient r; compares the outputs and
+/* Runs `fn` on both paths with the same inputs and upstream gradients; compares the outputs and
  * every input gradient: max |a - b| <= tol * max(1, max |b|). */
 static void paths_agree(const char *what, gc_fn fn, void *ud, const gspec *s, double tol) {
     float *out[2] = {0}, *grads[2][5] = {{0}};
@@ -76,11 +76,16 @@ static void paths_agree(const char *what, gc_fn fn, void *ud, const gspec *s, do
         CHECK_MSG(y != NULL, "%s: forward failed: %s", what, aspire_errmsg());
         if (!y) { aspire_ctx_free(ctx); return; }
         nout = y->numel;
-        aspire_tensor *r = aspire_tensor_new(ctx, y->ndim, y->shape);
+        /* applied twice, so that every input gradient is also accumulated into once */
+        aspire_tensor *y2 = fn(ctx, in, ud);
+        aspire_tensor *r = aspire_tensor_new(ctx, y->ndim, y->shape), *r2 = aspire_tensor_new(ctx, y->ndim, y->shape);
         fill_normal(r->data, r->numel, 77, 1.0f);
-        CHECK(aspire_backward(ctx, aspire_sum(ctx, aspire_mul(ctx, y, r))) == ASPIRE_OK);
+        fill_normal(r2->data, r2->numel, 78, 1.0f);
+        CHECK(aspire_backward(ctx, aspire_add(ctx, aspire_sum(ctx, aspire_mul(ctx, y, r)),
+                                              aspire_sum(ctx, aspire_mul(ctx, y2, r2)))) == ASPIRE_OK);
         out[path] = malloc(sizeof(float) * (size_t)nout);
         memcpy(out[path], y->data, sizeof(float) * (size_t)nout);
+        CHECK_MSG(aspire_dnnl_fallbacks(ctx) == 0, "%s: a oneDNN backward fell back to the reference", what);
         for (int k = 0; k < s->nin; k++) {
             if (!s->mask[k]) continue;
             grads[path][k] = calloc((size_t)in[k]->numel, sizeof(float));
@@ -312,10 +317,16 @@ static aspire_tensor *f_bn(aspire_ctx *c, aspire_tensor **in, void *ud) {
                                 bc->relu);
 }
 
+/* Every case on each of batch norm's non-reference kernels: the default (fused C), forced fused C,
+ * oneDNN's primitive. */
 static void test_batchnorm_grads(void) {
+    const char *kernels[3] = {NULL, "fast", "onednn"};
     const int shapes[3][4] = {{2, 4, 3, 5}, {6, 7, 0, 0}, {2, 3, 3, 16}};
     const int nd[3] = {4, 2, 4};
+    for (int kn = 0; kn < 3; kn++)
     for (int si = 0; si < 3; si++) {
+        if (kernels[kn]) setenv("ASPIRE_BN", kernels[kn], 1);
+        else unsetenv("ASPIRE_BN");
         for (int mode = 0; mode < 4; mode++) {
             int64_t c = shapes[si][nd[si] - 1];
             aspire_params *ps = aspire_params_new();
@@ -327,17 +338,19 @@ static void test_batchnorm_grads(void) {
             for (int d = 0; d < nd[si]; d++) s.shape[0][d] = s.shape[3][d] = shapes[si][d];
             s.shape[1][0] = s.shape[2][0] = c;
             char name[80];
-            snprintf(name, sizeof name, "batchnorm shape %d %s%s%s", si, bc.eval ? "eval" : "train",
-                     bc.residual ? " +residual" : "", bc.relu ? " +relu" : "");
+            snprintf(name, sizeof name, "batchnorm (%s) shape %d %s%s%s", kernels[kn] ? kernels[kn] : "default", si,
+                     bc.eval ? "eval" : "train", bc.residual ? " +residual" : "", bc.relu ? " +relu" : "");
             gc_both(name, f_bn, &bc, &s, 1e-3, 2e-2);
             /* the same on a larger batch: oneDNN against the reference */
             gspec big = s;
             big.shape[0][0] = big.shape[3][0] = nd[si] == 4 ? 8 : 300;
-            snprintf(name, sizeof name, "batchnorm agree shape %d mode %d", si, mode);
+            snprintf(name, sizeof name, "batchnorm (%s) agree shape %d mode %d", kernels[kn] ? kernels[kn] : "default", si,
+                     mode);
             paths_agree(name, f_bn, &bc, &big, 1e-5);
             aspire_params_free(ps);
         }
     }
+    unsetenv("ASPIRE_BN");
 }
 
 /* Running statistics: PyTorch's update rule (unbiased variance), checked by hand on 3 rows. */
@@ -410,6 +423,133 @@ static void test_groupnorm(void) {
     aspire_ctx_free(ctx);
 }
 
+/* Eval-mode conv with batch norm folded in and post-op residual/ReLU, against the separate ops. */
+static void test_conv_bn_eval(void) {
+    const conv_case cases[] = {
+        {2, 12, 12, 16, 32, 3, 3, {1, 1, 1, 1, 1, 1}, 0}, /* Winograd, blocked output */
+        {2, 12, 12, 16, 16, 3, 3, {1, 1, 1, 1, 1, 1}, 0},
+        {2, 13, 12, 16, 32, 3, 3, {2, 2, 1, 1, 1, 1}, 0}, /* NHWC direct, stride 2 */
+        {2, 12, 12, 16, 32, 1, 1, {2, 2, 0, 0, 1, 1}, 0}, /* projection */
+        {2, 16, 16, 3, 16, 3, 3, {1, 1, 1, 1, 1, 1}, 0},  /* stem */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int mode = 0; mode < 3; mode++) { /* plain, relu, residual + relu */
+            const conv_case *cc = &cases[i];
+            aspire_ctx *ctx = new_ctx(0);
+            aspire_ctx_set_training(ctx, 0);
+            aspire_ctx_set_recording(ctx, 0);
+            gspec s = conv_spec(cc, 0);
+            aspire_tensor *x = aspire_tensor_new(ctx, 4, s.shape[0]), *w = aspire_tensor_new(ctx, 4, s.shape[1]);
+            fill_normal(x->data, x->numel, 1, 1);
+            fill_normal(w->data, w->numel, 2, 0.3f);
+            int64_t c = cc->o;
+            aspire_tensor *bn[4];
+            for (int k = 0; k < 4; k++) {
+                bn[k] = aspire_tensor_new(ctx, 1, &c);
+                fill_normal(bn[k]->data, c, 10 + (uint64_t)k, 0.5f);
+            }
+            for (int64_t j = 0; j < c; j++) { bn[0]->data[j] += 1.0f; bn[3]->data[j] = 0.5f + fabsf(bn[3]->data[j]); }
+            aspire_tensor *ref = aspire_batchnorm_act(ctx, aspire_conv2d(ctx, x, w, NULL, cc->p), bn[0], bn[1], bn[2], bn[3],
+                                                      0.1f, 1e-5f, NULL, 0);
+            aspire_tensor *res = NULL;
+            if (mode == 2) {
+                res = aspire_tensor_new(ctx, 4, ref->shape);
+                fill_normal(res->data, res->numel, 20, 1);
+            }
+            ref = aspire_batchnorm_act(ctx, aspire_conv2d(ctx, x, w, NULL, cc->p), bn[0], bn[1], bn[2], bn[3], 0.1f, 1e-5f,
+                                       res, mode >= 1);
+            aspire_tensor *y = aspire_conv_bn_eval(ctx, x, w, cc->p, bn[0], bn[1], bn[2], bn[3], 1e-5f, res, mode >= 1,
+                                                   ASPIRE_LAYOUT_PLAIN);
+            CHECK_MSG(y && aspire_tensor_same_shape(y, ref), "conv_bn_eval case %zu mode %d: %s", i, mode, aspire_errmsg());
+            double md = 0, mb = 1;
+            for (int64_t k = 0; y && k < y->numel; k++) {
+                md = fmax(md, fabs((double)y->data[k] - ref->data[k]));
+                mb = fmax(mb, fabs(ref->data[k]));
+            }
+            /* folding rounds differently (w * s before the sum): a few 1e-7 relative */
+            CHECK_MSG(md / mb < 1e-5, "conv_bn_eval case %zu mode %d: differs by %g", i, mode, md / mb);
+            aspire_ctx_free(ctx);
+        }
+}
+
+/* The blocked nChw16c layout between oneDNN ops (as the ResNet runs) against plain NHWC: a chain of
+ * conv (Winograd and strided), fused batch norm with a residual, max pooling and global pooling;
+ * outputs and every gradient. */
+typedef struct chain_case { int layout; } chain_case;
+
+static aspire_tensor *f_chain(aspire_ctx *c, aspire_tensor **in, void *ud) {
+    const chain_case *cc = ud;
+    int l = cc->layout;
+    aspire_conv_params p1 = {1, 1, 1, 1, 1, 1}, p2 = {2, 2, 1, 1, 1, 1};
+    aspire_tensor *h = aspire_conv2d_ex(c, in[0], in[1], NULL, p1, l);          /* plain -> l, Winograd */
+    CHECK(h->layout == l);
+    h = aspire_batchnorm_act(c, h, in[3], in[4], NULL, NULL, 0.1f, 1e-5f, NULL, 1);
+    aspire_tensor *h2 = aspire_conv2d_ex(c, h, in[2], NULL, p1, l);             /* l -> l */
+    h = aspire_batchnorm_act(c, h2, in[3], in[4], NULL, NULL, 0.1f, 1e-5f, h, 1); /* residual in l */
+    h = aspire_maxpool2d(c, h, 3, 2, 1);
+    CHECK(h->layout == l);
+    h = aspire_conv2d_ex(c, h, in[2], NULL, p2, l);                            /* strided, direct */
+    aspire_tensor *g = aspire_global_avgpool(c, h);
+    CHECK(g->layout == ASPIRE_LAYOUT_PLAIN);
+    return g;
+}
+
+static void blocked_layout(void);
+static void test_blocked_layout(void) {
+    const char *kernels[2] = {"fast", "onednn"};
+    for (int kn = 0; kn < 2; kn++) {
+        setenv("ASPIRE_BN", kernels[kn], 1);
+        blocked_layout();
+    }
+    unsetenv("ASPIRE_BN");
+}
+
+static void blocked_layout(void) {
+    gspec s = {.nin = 5, .ndim = {4, 4, 4, 1, 1}, .shape = {{2, 12, 12, 32}, {32, 32, 3, 3}, {32, 32, 3, 3}, {32}, {32}},
+               .mask = {1, 1, 1, 1, 1}, .scale = {1, 0.2f, 0.2f, 1, 1}};
+    float *out[2], *grads[2][5];
+    for (int l = 0; l < 2; l++) {
+        chain_case cc = {l ? ASPIRE_LAYOUT_NCHW16C : ASPIRE_LAYOUT_PLAIN};
+        aspire_ctx *ctx = new_ctx(0);
+        aspire_ctx_set_training(ctx, 1);
+        aspire_tensor *in[5];
+        for (int k = 0; k < 5; k++) {
+            in[k] = aspire_tensor_new(ctx, s.ndim[k], s.shape[k]);
+            fill_normal(in[k]->data, in[k]->numel, 40 + (uint64_t)k, s.scale[k]);
+            in[k]->requires_grad = 1;
+        }
+        aspire_tensor *y = f_chain(ctx, in, &cc);
+        aspire_tensor *r = aspire_tensor_new(ctx, y->ndim, y->shape);
+        fill_normal(r->data, r->numel, 50, 1);
+        CHECK(aspire_backward(ctx, aspire_sum(ctx, aspire_mul(ctx, y, r))) == ASPIRE_OK);
+        CHECK(aspire_dnnl_fallbacks(ctx) == 0);
+        out[l] = malloc(sizeof(float) * (size_t)y->numel);
+        memcpy(out[l], y->data, sizeof(float) * (size_t)y->numel);
+        for (int k = 0; k < 5; k++) {
+            grads[l][k] = malloc(sizeof(float) * (size_t)in[k]->numel);
+            memcpy(grads[l][k], in[k]->grad, sizeof(float) * (size_t)in[k]->numel);
+        }
+        aspire_ctx_free(ctx);
+    }
+    double worst = 0;
+    for (int64_t i = 0; i < 2 * 32; i++) worst = fmax(worst, fabs((double)out[0][i] - out[1][i]));
+    for (int k = 0; k < 5; k++) {
+        int64_t n = numel_of(s.ndim[k], s.shape[k]);
+        double mb = 1e-3, md = 0;
+        for (int64_t i = 0; i < n; i++) {
+            mb = fmax(mb, fabs(grads[0][k][i]));
+            md = fmax(md, fabs((double)grads[0][k][i] - grads[1][k][i]));
+        }
+        worst = fmax(worst, md / mb);
+    }
+    /* the same kernels on different layouts; only summation orders differ */
+    CHECK_MSG(worst < 1e-4, "blocked vs plain layout: %g", worst);
+    for (int l = 0; l < 2; l++) {
+        free(out[l]);
+        for (int k = 0; k < 5; k++) free(grads[l][k]);
+    }
+}
+
 /* ---- the primitive cache -------------------------------------------------------------------- */
 static void test_primitive_cache(void) {
     aspire_ctx *ctx = new_ctx(0);
@@ -436,6 +576,7 @@ static void test_primitive_cache(void) {
         aspire_ctx_reset(ctx);
     }
     CHECK(after_first > 0);
+    CHECK(aspire_dnnl_fallbacks(ctx) == 0);
     CHECK_MSG(aspire_dnnl_cache_size(ctx) == after_first, "primitives made after the first step: %d -> %d", after_first,
               aspire_dnnl_cache_size(ctx));
     aspire_params_free(ps);
@@ -452,6 +593,8 @@ int main(void) {
     RUN(test_batchnorm_grads);
     RUN(test_batchnorm_running);
     RUN(test_groupnorm);
+    RUN(test_conv_bn_eval);
+    RUN(test_blocked_layout);
     RUN(test_primitive_cache);
     return TEST_REPORT();
 }

@@ -3,6 +3,7 @@
  * within the vocabulary, scene JSON round trips, and the task and corpus writers (byte-identical
  * for one seed whatever the thread count, requested correlations within sampling error, val and
  * test balanced). */
+#include "aspire/dataset.h"
 #include "aspire/fileio.h"
 #include "aspire/image.h"
 #include "aspire/world.h"
@@ -478,6 +479,25 @@ static void test_task_deterministic(void) {
         cJSON_Delete(j);
     }
     CHECK(lines == 100 && rerender_ok == 100 && meta_ok == 100);
+    /* The project's dataset loader reads it as Waterbirds layout, pixels and all. */
+    aspire_dataset *ds = NULL;
+    aspire_dataset_options dopt = {ASPIRE_SPLIT_TEST, 40, 3, ASPIRE_LAYOUT_WATERBIRDS, 0, 0, NULL};
+    CHECK(aspire_dataset_load(&ds, out1, &dopt) == ASPIRE_OK);
+    if (ds) {
+        CHECK(aspire_dataset_count(ds) == 20 && aspire_dataset_n_classes(ds) == 2 && aspire_dataset_n_places(ds) == 2);
+        int agree = 1;
+        for (int64_t i = 0; i < aspire_dataset_count(ds); i++) {
+            const row *r = &rows[aspire_dataset_img_id(ds, i) - 1];
+            aspire_image img;
+            snprintf(p1, sizeof p1, "%s/%s", out1, r->file);
+            agree &= r->split == 2 && aspire_dataset_label(ds, i) == r->y && aspire_dataset_place(ds, i) == r->place &&
+                     strcmp(aspire_dataset_field(ds, i, "species"), r->species) == 0;
+            if (aspire_image_load(&img, p1, 3) == ASPIRE_OK) agree &= memcmp(img.data, aspire_dataset_pixels(ds, i), 40 * 40 * 3) == 0;
+            aspire_image_destroy(&img);
+        }
+        CHECK(agree);
+        aspire_dataset_free(ds);
+    }
     CHECK(cf_total >= 3 * 4 * 2 && cf_ok == cf_total);
     aspire_free(text, len + 1);
     free(rgb); free(lab); free(rows);

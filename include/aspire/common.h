@@ -53,12 +53,15 @@ ASPIRE_API void aspire_strfree(char *s);
 ASPIRE_API void *aspire_malloc_aligned(size_t n);
 ASPIRE_API void aspire_free_aligned(void *p);
 
-/* Contract violations abort with file and line. Always on (also in release builds). */
+/* Contract violations abort with file and line. Always on (also in release builds).
+ * ASPIRE_ASSERT(cond) or ASPIRE_ASSERT(cond, "format", args...). */
 ASPIRE_API _Noreturn void aspire_abort(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+ASPIRE_API _Noreturn void aspire_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 #define ASPIRE_ASSERT(cond, ...)                                                  \
     do {                                                                          \
-        if (!(cond)) aspire_abort(__FILE__, __LINE__, "assertion failed: " #cond " " __VA_ARGS__); \
+        if (!(cond)) aspire_assert_fail(__FILE__, __LINE__, #cond, " " __VA_ARGS__); \
     } while (0)
 
 /* Threads: 0 = all cores. Sets OpenMP's (and so oneDNN's) thread count. */

@@ -3,9 +3,10 @@
  * A context (aspire_ctx) owns an arena for per-step tensors and the tape that records the ops of
  * a forward pass; aspire_backward() walks the tape in reverse. Parameters live outside the arena,
  * in an aspire_params set, and survive aspire_ctx_reset(). Image tensors are NHWC (channels last:
- * the layout oneDNN's AVX-512 kernels run fastest on for our widths, and one plain C kernels can
- * walk); convolution weights are (O, I, KH, KW) as in PyTorch so that exported weights load as
- * they are; linear weights are (out, in).
+ * a layout oneDNN's direct kernels run on as it is, and one plain C kernels can walk; inside the
+ * ResNet the engine keeps oneDNN's blocked layout instead, see ASPIRE_LAYOUT_*); convolution
+ * weights are (O, I, KH, KW) as in PyTorch so that exported weights load as they are; linear
+ * weights are (out, in).
  *
  * Ops return a new arena tensor, or NULL on failure with aspire_errmsg() set. An op given a NULL
  * input returns NULL (errors are sticky), so a model's forward pass checks only its last result.
@@ -27,9 +28,18 @@ typedef struct aspire_tensor {
     uint8_t requires_grad; /* gradient flows to or through this tensor */
     uint8_t grad_valid;    /* grad holds this step's gradient (0: treat as zeros) */
     uint8_t persistent;    /* owned by an aspire_params set, not by the arena */
+    uint8_t layout;        /* ASPIRE_LAYOUT_PLAIN, or engine-internal ASPIRE_LAYOUT_NCHW16C (below) */
     int32_t node;          /* tape node that produced it, -1 for a leaf */
     const char *name;      /* parameters: their name in checkpoints; else NULL */
 } aspire_tensor;
+
+/* Memory layout of an image tensor's data (its shape is (N, H, W, C) either way). Every tensor an
+ * API function returns is PLAIN (row-major in its shape: NHWC). NCHW16C, oneDNN's nChw16c
+ * ((N, C/16, H, W, 16), C a multiple of 16), exists only inside the engine's fused model paths
+ * (the ResNet keeps its activations blocked from convolution to convolution, where oneDNN's
+ * Winograd kernels need it); such tensors are handled by the convolution, batch-norm and pooling
+ * ops alone and are never handed to callers. A tensor's grad has its layout. */
+enum { ASPIRE_LAYOUT_PLAIN = 0, ASPIRE_LAYOUT_NCHW16C = 1 };
 
 typedef struct aspire_ctx aspire_ctx;
 

@@ -39,6 +39,10 @@ int cli_fail(const char *cmd, const char *msg) {
 static int parse_value(const char *cmd, const cli_opt *o, const char *v) {
     char *end = NULL;
     errno = 0;
+    if (o->kind != CLI_STR && o->kind != CLI_FLAG && !*v) {  /* strto* would read "" as 0 */
+        fprintf(stderr, "aspire %s: %s expects a number, got ''\n", cmd, o->name);
+        return 2;
+    }
     switch (o->kind) {
     case CLI_STR: *(const char **)o->dst = v; return 0;
     case CLI_INT: { long x = strtol(v, &end, 10); if (*end || errno || x < -2147483647L || x > 2147483647L) break; *(int *)o->dst = (int)x; return 0; }

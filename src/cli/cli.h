@@ -33,5 +33,6 @@ int cmd_world(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_pretrain_captioner(int argc, char **argv);  /* aspire pretrain captioner */
 int cmd_caption(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
 
 #endif

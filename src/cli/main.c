@@ -20,6 +20,7 @@ static const command commands[] = {
     {"world", cmd_world, "the benchmark world: task datasets, the pretraining corpus, a preview sheet"},
     {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner"},
     {"caption", cmd_caption, "caption a dataset's images with the built-in captioner (captions.csv)"},
+    {"extract", cmd_extract, "captions → foreground objects, background, alternative background (JSON lines)"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

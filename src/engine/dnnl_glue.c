@@ -31,6 +31,8 @@ struct aspire_dnnl {
     void *tmp[ASPIRE_DNNL_TMP_SLOTS];
     size_t tmp_bytes[ASPIRE_DNNL_TMP_SLOTS];
     int winograd;          /* ASPIRE_WINOGRAD=0 turns Winograd convolutions off */
+    int fallbacks;         /* backward passes that fell back to the reference path */
+    int bn_path;           /* ASPIRE_BN: 0 = default (fused C kernels), 1 = "fast" (the same), 2 = "onednn" */
 };
 
 int aspire_dnnl_fail(dnnl_status_t s, const char *call) {
@@ -71,6 +73,8 @@ aspire_dnnl *aspire_dnnl_get(aspire_ctx *ctx) {
     DNNL_TRY(dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags));
     const char *w = getenv("ASPIRE_WINOGRAD");
     d->winograd = !(w && atoi(w) == 0);
+    const char *bn = getenv("ASPIRE_BN");
+    d->bn_path = !bn ? 0 : strcmp(bn, "fast") == 0 ? 1 : strcmp(bn, "onednn") == 0 ? 2 : 0;
     aspire_ctx_set_dnnl(ctx, d, dnnl_state_free);
     return d;
 fail:
@@ -125,8 +129,8 @@ fail:
     return rc;
 }
 
-int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
-                     const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+static int make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                const_dnnl_primitive_desc_t hint, int no_ref, aspire_prim **out) {
     int rc = ASPIRE_OK;
     dnnl_primitive_attr_t a = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -136,10 +140,30 @@ int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_des
     DNNL_TRY(dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user));
     DNNL_TRY(dnnl_primitive_desc_create(&pd, desc, a, d->engine, hint));
     dnnl_primitive_attr_destroy(a);
+    a = NULL;
+    if (no_ref) {
+        const char *impl = NULL;
+        DNNL_TRY(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+        if (impl && strncmp(impl, "ref", 3) == 0) {
+            dnnl_primitive_desc_destroy(pd);
+            return aspire_error(ASPIRE_ERR_BACKEND, "oneDNN: only its reference kernel (%s) for this layout", impl);
+        }
+    }
     return cache_put(d, k, pd, out);
 fail:
+    if (pd) dnnl_primitive_desc_destroy(pd);
     if (a) dnnl_primitive_attr_destroy(a);
     return rc;
+}
+
+int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
+                     const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+    return make(d, k, desc, attr, hint, 0, out);
+}
+
+int aspire_dnnl_make_fast(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
+                          const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out) {
+    return make(d, k, desc, attr, hint, 1, out);
 }
 
 const dnnl_memory_desc_t *aspire_prim_md(const aspire_prim *p, int arg) {
@@ -260,6 +284,7 @@ int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const 
     /* Reorders are found by descriptor equality (layouts such as Winograd weights are not plain
      * blocked ones, so they do not flatten into a key); a network has a few tens of them. */
     aspire_prim *p = NULL;
+    const int prev = aspire_threads_limit((int64_t)(dnnl_memory_desc_get_size(dst_md) / sizeof(float)));
     int threads = omp_get_max_threads();
     for (int i = 0; i < d->nreorders && !p; i++) {
         reorder_entry *r = &d->reorders[i];
@@ -270,7 +295,7 @@ int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const 
         if (d->nreorders == d->reorder_cap) {
             int cap = d->reorder_cap ? 2 * d->reorder_cap : 32;
             reorder_entry *n = aspire_realloc(d->reorders, sizeof(*n) * (size_t)d->reorder_cap, sizeof(*n) * (size_t)cap);
-            if (!n) return ASPIRE_ERR_NOMEM;
+            if (!n) { rc = ASPIRE_ERR_NOMEM; goto fail; }
             d->reorders = n;
             d->reorder_cap = cap;
         }
@@ -284,7 +309,8 @@ int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const 
         if (s == dnnl_success) s = dnnl_primitive_create(&r->prim.prim, r->prim.pd);
         if (s != dnnl_success) {
             prim_destroy(&r->prim);
-            return aspire_dnnl_fail(s, "reorder primitive");
+            rc = aspire_dnnl_fail(s, "reorder primitive");
+            goto fail;
         }
         r->src = *src_md;
         r->dst = *dst_md;
@@ -293,9 +319,9 @@ int aspire_dnnl_reorder(aspire_dnnl *d, const dnnl_memory_desc_t *src_md, const 
         p = &r->prim;
     }
     aspire_dnnl_arg args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    ASPIRE_TRY(aspire_dnnl_exec(d, p, 2, args));
-    return ASPIRE_OK;
+    rc = aspire_dnnl_exec(d, p, 2, args);
 fail:
+    aspire_threads_restore(prev);
     return rc;
 }
 
@@ -305,3 +331,25 @@ int aspire_dnnl_cache_size(aspire_ctx *ctx) {
 }
 
 int aspire_dnnl_winograd(const aspire_dnnl *d) { return d->winograd; }
+
+void aspire_dnnl_note_fallback(aspire_ctx *ctx) {
+    aspire_dnnl *d = aspire_ctx_dnnl(ctx);
+    if (d) d->fallbacks++;
+}
+
+int aspire_dnnl_fallbacks(aspire_ctx *ctx) {
+    aspire_dnnl *d = aspire_ctx_dnnl(ctx);
+    return d ? d->fallbacks : 0;
+}
+
+int aspire_dnnl_bn_path(const aspire_dnnl *d) { return d->bn_path; }
+
+int aspire_threads_limit(int64_t work) {
+    int prev = omp_get_max_threads();
+    if (work < ASPIRE_SMALL_WORK && prev > 1) omp_set_num_threads(1);
+    return prev;
+}
+
+void aspire_threads_restore(int prev) {
+    if (omp_get_max_threads() != prev) omp_set_num_threads(prev);
+}

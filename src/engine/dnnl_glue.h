@@ -68,7 +68,8 @@ typedef struct aspire_prim {
     dnnl_primitive_t prim;
     int nmems;
     struct { int arg; dnnl_memory_t mem; } mems[ASPIRE_PRIM_MAX_MEMS]; /* one per execute argument */
-    int alg;      /* op-specific note (e.g. the convolution algorithm chosen) */
+    int alg;      /* op-specific notes (e.g. the convolution algorithm and layouts chosen) */
+    int variant;
 } aspire_prim;
 
 /* The context's oneDNN state, made on first use (engine, stream, cache). NULL with the error set
@@ -84,6 +85,10 @@ aspire_prim *aspire_dnnl_find(aspire_dnnl *d, const aspire_dnnl_key *k);
  * ASPIRE_ERR_BACKEND and caches nothing. */
 int aspire_dnnl_make(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
                      const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out);
+/* The same, but refuses (ASPIRE_ERR_BACKEND, nothing cached) when oneDNN would run its slow
+ * reference kernel ("ref:" implementations), so the caller can try other layouts first. */
+int aspire_dnnl_make_fast(aspire_dnnl *d, const aspire_dnnl_key *k, const_dnnl_op_desc_t desc,
+                          const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint, aspire_prim **out);
 
 /* The memory descriptor of execute argument `arg` (DNNL_ARG_SRC, ...) of p; a zero descriptor when p
  * has no such argument. */
@@ -116,6 +121,25 @@ int aspire_dnnl_md_same(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b
 /* Whether 3×3 stride-1 convolutions may use oneDNN's Winograd kernels (default on; the environment
  * variable ASPIRE_WINOGRAD=0 turns them off, read when the context first uses oneDNN). */
 int aspire_dnnl_winograd(const aspire_dnnl *d);
+
+/* Batch norm's kernels: 0 or 1 = the fused C kernels (the default, see op_norm.c), 2 = oneDNN's
+ * primitive. From the environment (ASPIRE_BN=fast or =onednn), read when the context first uses
+ * oneDNN. */
+int aspire_dnnl_bn_path(const aspire_dnnl *d);
+
+/* Backward functions cannot return errors: when a oneDNN backward fails they compute the same
+ * with the reference path and count it here (tests check the count stays 0). */
+void aspire_dnnl_note_fallback(aspire_ctx *ctx);
+int aspire_dnnl_fallbacks(aspire_ctx *ctx);
+
+/* Small work runs on one thread: a parallel region costs more than it saves on small tensors, and
+ * far more on a loaded machine, where every region waits until each of its threads is scheduled.
+ * aspire_threads_limit(work) drops OpenMP (and so oneDNN, whose primitives are created and cached
+ * per thread count) to one thread when `work` (elementary operations) is below
+ * ASPIRE_SMALL_WORK, returning the count to restore with aspire_threads_restore. Nests. */
+#define ASPIRE_SMALL_WORK ((int64_t)1 << 16)
+int aspire_threads_limit(int64_t work);
+void aspire_threads_restore(int prev);
 
 /* Number of primitives created so far (tests check that a loop creates each one once). */
 int aspire_dnnl_cache_size(aspire_ctx *ctx);

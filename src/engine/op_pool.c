@@ -13,6 +13,7 @@ typedef struct pool_geom {
     int64_t n, h, w, c, oh, ow;
     int64_t kh, kw, sh, sw, ph, pw;
     int max; /* 1: max pooling, 0: average (padding counted) */
+    int xl;  /* x's layout; y has it too, except global pooling's (N, C), which is plain */
 } pool_geom;
 
 typedef struct pool_saved {
@@ -26,7 +27,8 @@ typedef struct pool_saved {
 static void ref_pool_fwd(float *y, int32_t *argmax, const float *x, const pool_geom *g) {
     const int64_t C = g->c;
     const float inv = 1.0f / (float)(g->kh * g->kw);
-#pragma omp parallel for collapse(2) schedule(static)
+    const int64_t work = g->n * g->oh * g->ow * C * g->kh * g->kw;
+#pragma omp parallel for collapse(2) schedule(static) if (work > ASPIRE_SMALL_WORK)
     for (int64_t n = 0; n < g->n; n++)
         for (int64_t oy = 0; oy < g->oh; oy++)
             for (int64_t ox = 0; ox < g->ow; ox++) {
@@ -57,7 +59,8 @@ static void ref_pool_fwd(float *y, int32_t *argmax, const float *x, const pool_g
 static void ref_pool_bwd(float *dx, const float *dy, const int32_t *argmax, const pool_geom *g) {
     const int64_t C = g->c;
     const float inv = 1.0f / (float)(g->kh * g->kw);
-#pragma omp parallel for schedule(static)
+    const int64_t work = g->n * g->oh * g->ow * C * g->kh * g->kw;
+#pragma omp parallel for schedule(static) if (work > ASPIRE_SMALL_WORK)
     for (int64_t n = 0; n < g->n; n++) {
         float *xn = dx + n * g->h * g->w * C;
         memset(xn, 0, sizeof(float) * (size_t)(g->h * g->w * C));
@@ -90,15 +93,18 @@ static int pool_prim(aspire_dnnl *d, int bwd, const pool_geom *g, int train, asp
     aspire_dnnl_key k;
     aspire_key_init(&k, bwd ? ASPIRE_PK_POOL_BWD : ASPIRE_PK_POOL_FWD);
     const int64_t geo[] = {omp_get_max_threads(), g->n, g->h, g->w, g->c, g->oh, g->ow, g->kh, g->kw,
-                           g->sh, g->sw, g->ph, g->pw, g->max, bwd ? 1 : train};
+                           g->sh, g->sw, g->ph, g->pw, g->max, bwd ? 1 : train, g->xl};
     aspire_key_dims(&k, (int)(sizeof geo / sizeof geo[0]), geo);
     aspire_prim *p = aspire_dnnl_find(d, &k);
     if (p) { *out = p; return ASPIRE_OK; }
     aspire_prim *hint = NULL;
     if (bwd) ASPIRE_TRY(pool_prim(d, 0, g, 1, &hint));
     dnnl_memory_desc_t src, dst;
-    ASPIRE_TRY(aspire_dnnl_md(&src, 4, (int64_t[]){g->n, g->c, g->h, g->w}, dnnl_nhwc));
-    ASPIRE_TRY(aspire_dnnl_md(&dst, 4, (int64_t[]){g->n, g->c, g->oh, g->ow}, dnnl_nhwc));
+    /* dst in src's layout: for global pooling's (N, C, 1, 1) nChw16c is the bytes of plain (N, C)
+     * (mixing layouts would get oneDNN's reference kernel) */
+    dnnl_format_tag_t tag = g->xl == ASPIRE_LAYOUT_NCHW16C ? dnnl_nChw16c : dnnl_nhwc;
+    ASPIRE_TRY(aspire_dnnl_md(&src, 4, (int64_t[]){g->n, g->c, g->h, g->w}, tag));
+    ASPIRE_TRY(aspire_dnnl_md(&dst, 4, (int64_t[]){g->n, g->c, g->oh, g->ow}, tag));
     const dnnl_dims_t st = {g->sh, g->sw}, ker = {g->kh, g->kw}, dil = {0, 0}, pl = {g->ph, g->pw};
     dnnl_alg_kind_t alg = g->max ? dnnl_pooling_max : dnnl_pooling_avg_include_padding;
     dnnl_pooling_v2_desc_t pd;
@@ -113,10 +119,13 @@ fail:
     return rc;
 }
 
+static int64_t pool_work(const pool_geom *g) { return g->n * g->oh * g->ow * g->c * g->kh * g->kw; }
+
 static int pool_fwd_dnnl(aspire_ctx *ctx, float *y, const float *x, const pool_geom *g, pool_saved *sv) {
     int rc;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
     if (!d) return ASPIRE_ERR_BACKEND;
+    const int prev = aspire_threads_limit(pool_work(g));
     aspire_prim *p;
     int train = sv != NULL;
     ASPIRE_TRY(pool_prim(d, 0, g, train, &p));
@@ -126,15 +135,15 @@ static int pool_fwd_dnnl(aspire_ctx *ctx, float *y, const float *x, const pool_g
     size_t wbytes = wmd ? dnnl_memory_desc_get_size(wmd) : 0;
     if (wbytes) {
         void *ws = sv ? aspire_ctx_alloc(ctx, wbytes) : aspire_dnnl_tmp(d, 0, wbytes);
-        if (!ws) return ASPIRE_ERR_NOMEM;
+        if (!ws) { rc = ASPIRE_ERR_NOMEM; goto fail; }
         args[2].ptr = ws;
         nargs = 3;
         if (sv) sv->ws = ws;
     }
     ASPIRE_TRY(aspire_dnnl_exec(d, p, nargs, args));
     if (sv) sv->fwd = p;
-    return ASPIRE_OK;
 fail:
+    aspire_threads_restore(prev);
     return rc;
 }
 
@@ -142,12 +151,13 @@ static int pool_bwd_dnnl(aspire_ctx *ctx, const pool_saved *sv, float *dx, const
     int rc;
     aspire_dnnl *d = aspire_dnnl_get(ctx);
     if (!d) return ASPIRE_ERR_BACKEND;
+    const int prev = aspire_threads_limit(pool_work(&sv->g));
     aspire_prim *p;
     ASPIRE_TRY(pool_prim(d, 1, &sv->g, 1, &p));
     aspire_dnnl_arg args[3] = {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_WORKSPACE, sv->ws}};
-    ASPIRE_TRY(aspire_dnnl_exec(d, p, sv->ws ? 3 : 2, args));
-    return ASPIRE_OK;
+    rc = aspire_dnnl_exec(d, p, sv->ws ? 3 : 2, args);
 fail:
+    aspire_threads_restore(prev);
     return rc;
 }
 
@@ -157,6 +167,9 @@ static aspire_tensor *pool_op(aspire_ctx *ctx, int op, aspire_tensor *x, pool_ge
     int64_t shape4[4] = {g.n, g.oh, g.ow, g.c}, shape2[2] = {g.n, g.c};
     aspire_tensor *y = aspire_tensor_new(ctx, out_ndim, out_ndim == 4 ? shape4 : shape2);
     if (!y) return NULL;
+    const int layout_ok = g.xl == ASPIRE_LAYOUT_PLAIN || (g.c % 16 == 0 && !aspire_ctx_reference(ctx));
+    ASPIRE_ASSERT(layout_ok, "(%s: blocked x on the reference path)", aspire_op_table[op].name);
+    if (out_ndim == 4) y->layout = (uint8_t)g.xl;
     aspire_node *node = aspire_record(ctx, op, y, 1, &x);
     pool_saved *sv = NULL;
     if (node) {
@@ -196,6 +209,7 @@ static void pool_backward(aspire_ctx *ctx, aspire_node *node) {
     int rc = ASPIRE_ERR_BACKEND;
     if (sv->fwd) rc = pool_bwd_dnnl(ctx, sv, gx, node->out->grad);
     if (rc != ASPIRE_OK) {
+        if (sv->fwd) aspire_dnnl_note_fallback(ctx);
         /* Reference path (also the stand-in should oneDNN fail here; backward cannot return errors).
          * A oneDNN max pool keeps its argmax in its own workspace: recompute it. */
         if (sv->g.max && !sv->argmax) {
@@ -215,7 +229,7 @@ static pool_geom pool_geometry(aspire_tensor *x, int k, int stride, int pad, int
     ASPIRE_ASSERT(k >= 1 && stride >= 1 && pad >= 0 && 2 * pad <= k, "(%s: kernel %d, stride %d, padding %d)", name, k,
                   stride, pad);
     pool_geom g = {.n = x->shape[0], .h = x->shape[1], .w = x->shape[2], .c = x->shape[3],
-                   .kh = k, .kw = k, .sh = stride, .sw = stride, .ph = pad, .pw = pad, .max = max};
+                   .kh = k, .kw = k, .sh = stride, .sw = stride, .ph = pad, .pw = pad, .max = max, .xl = x->layout};
     g.oh = (g.h + 2 * pad - k) / stride + 1;
     g.ow = (g.w + 2 * pad - k) / stride + 1;
     ASPIRE_ASSERT(g.oh > 0 && g.ow > 0, "(%s: x %s is smaller than the kernel %d)", name, aspire_shape_str(x, b, sizeof b), k);
@@ -237,7 +251,7 @@ aspire_tensor *aspire_global_avgpool(aspire_ctx *ctx, aspire_tensor *x) {
     char b[64];
     ASPIRE_ASSERT(x->ndim == 4, "(global_avgpool: x %s must be (N, H, W, C))", aspire_shape_str(x, b, sizeof b));
     pool_geom g = {.n = x->shape[0], .h = x->shape[1], .w = x->shape[2], .c = x->shape[3], .oh = 1, .ow = 1,
-                   .kh = x->shape[1], .kw = x->shape[2], .sh = 1, .sw = 1, .ph = 0, .pw = 0, .max = 0};
+                   .kh = x->shape[1], .kw = x->shape[2], .sh = 1, .sw = 1, .ph = 0, .pw = 0, .max = 0, .xl = x->layout};
     return pool_op(ctx, ASPIRE_OP_GLOBAL_AVGPOOL, x, g, 2);
 }
 
@@ -279,6 +293,7 @@ aspire_tensor *aspire_upsample_nearest(aspire_ctx *ctx, aspire_tensor *x, int fa
     char b[64];
     ASPIRE_ASSERT(x->ndim == 4, "(upsample_nearest: x %s must be (N, H, W, C))", aspire_shape_str(x, b, sizeof b));
     ASPIRE_ASSERT(factor >= 1, "(upsample_nearest: factor %d)", factor);
+    ASPIRE_ASSERT(x->layout == ASPIRE_LAYOUT_PLAIN, "(upsample_nearest: x must be plain NHWC)");
     double t0 = aspire_prof_begin(ctx);
     up_saved u = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], factor, NULL};
     aspire_tensor *y = aspire_tensor_new(ctx, 4, (int64_t[]){u.n, u.h * factor, u.w * factor, u.c});
@@ -292,7 +307,7 @@ aspire_tensor *aspire_upsample_nearest(aspire_ctx *ctx, aspire_tensor *x, int fa
     }
     if (aspire_ctx_reference(ctx)) {
         const int64_t C = u.c, OH = u.h * factor, OW = u.w * factor;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (y->numel > ASPIRE_SMALL_WORK)
         for (int64_t n = 0; n < u.n; n++)
             for (int64_t oy = 0; oy < OH; oy++)
                 for (int64_t ox = 0; ox < OW; ox++)
@@ -302,11 +317,13 @@ aspire_tensor *aspire_upsample_nearest(aspire_ctx *ctx, aspire_tensor *x, int fa
         int rc;
         aspire_dnnl *d = aspire_dnnl_get(ctx);
         aspire_prim *p = NULL;
+        const int prev = aspire_threads_limit(y->numel);
         rc = d ? up_prim(d, 0, &u, node != NULL, &p) : ASPIRE_ERR_BACKEND;
         if (rc == ASPIRE_OK) {
             aspire_dnnl_arg args[2] = {{DNNL_ARG_SRC, x->data}, {DNNL_ARG_DST, y->data}};
             rc = aspire_dnnl_exec(d, p, 2, args);
         }
+        aspire_threads_restore(prev);
         if (rc != ASPIRE_OK) {
             aspire_error_prefix(rc, "upsample_nearest");
             return NULL;
@@ -330,14 +347,17 @@ void aspire_bwd_upsample_nearest(aspire_ctx *ctx, aspire_node *node) {
     if (u->fwd) {
         aspire_dnnl *d = aspire_dnnl_get(ctx);
         aspire_prim *p;
+        const int prev = aspire_threads_limit(node->out->numel);
         if (d && up_prim(d, 1, u, 1, &p) == ASPIRE_OK) {
             aspire_dnnl_arg args[2] = {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, gx}};
             rc = aspire_dnnl_exec(d, p, 2, args);
         }
+        aspire_threads_restore(prev);
     }
     if (rc != ASPIRE_OK) { /* reference (or the stand-in should oneDNN fail) */
+        if (u->fwd) aspire_dnnl_note_fallback(ctx);
         const int64_t C = u->c, f = u->f, OH = u->h * f, OW = u->w * f;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (node->out->numel > ASPIRE_SMALL_WORK)
         for (int64_t n = 0; n < u->n; n++)
             for (int64_t iy = 0; iy < u->h; iy++)
                 for (int64_t ix = 0; ix < u->w; ix++) {

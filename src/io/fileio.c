@@ -54,6 +54,9 @@ int aspire_atomic_open_ex(aspire_atomic_file *af, const char *path, int flags) {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     if (!*base) return aspire_error(ASPIRE_ERR_ARG, "%s: is a folder, not a file name", path);
+    struct stat st;  /* the rename would refuse it only at the commit, after all the work */
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return aspire_error(ASPIRE_ERR_IO, "%s: is a folder, not a file", path);
     size_t dlen = (size_t)(base - path), n = strlen(path) + 64;
     char *tmp = aspire_malloc(n);
     af->path = aspire_strdup(path);

@@ -1,7 +1,8 @@
 /* resnet.c — the ResNet family on the engine (see include/aspire/resnet.h): the reference network
  * (3×3 stem, basic blocks) and torchvision's ResNet-18/50 (7×7 stem + max pool; basic or
  * bottleneck blocks with the stride on the 3×3 conv), with torchvision's tensor names. Each block
- * ends in one fused node: batch norm + residual add + ReLU (engine/fused.h). */
+ * ends in one fused node: batch norm + residual add + ReLU (engine/fused.h); in eval mode without a
+ * tape, batch norms are folded into the convolutions. */
 #include "aspire/resnet.h"
 #include "engine/fused.h"
 #include "engine/internal.h"
@@ -174,26 +175,35 @@ const aspire_resnet_config *aspire_resnet_get_config(const aspire_resnet *net) {
 int aspire_resnet_feature_dim(const aspire_resnet *net) { return net->feat; }
 
 /* ---- forward ------------------------------------------------------------------------------- */
-static aspire_tensor *conv(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *w, int stride) {
+static aspire_conv_params conv_params(const aspire_tensor *w, int stride) {
     int pad = (int)(w->shape[2] / 2);
-    aspire_conv_params p = {stride, stride, pad, pad, 1, 1};
-    return aspire_conv2d(ctx, x, w, NULL, p);
+    return (aspire_conv_params){stride, stride, pad, pad, 1, 1};
 }
 
-static aspire_tensor *bn(aspire_ctx *ctx, aspire_tensor *x, const rn_bn *b, aspire_tensor *residual, int relu) {
-    return aspire_batchnorm_act(ctx, x, b->w, b->b, b->rm, b->rv, BN_MOMENTUM, BN_EPS, residual, relu);
+/* act(bn(conv(x)) + residual). In eval mode without a tape the batch norm is folded into the
+ * convolution (one pass); otherwise a convolution node and a fused batch-norm node. On oneDNN,
+ * activations stay in its blocked nChw16c layout from convolution to convolution (no reorders
+ * around the Winograd kernels); global pooling returns plain features. */
+static aspire_tensor *conv_bn(aspire_ctx *ctx, aspire_tensor *x, aspire_tensor *w, int stride, const rn_bn *b,
+                              aspire_tensor *residual, int relu) {
+    aspire_conv_params p = conv_params(w, stride);
+    int layout = !aspire_ctx_reference(ctx) && w->shape[0] % 16 == 0 ? ASPIRE_LAYOUT_NCHW16C : ASPIRE_LAYOUT_PLAIN;
+    if (residual) layout = residual->layout; /* the sum is elementwise: same layout */
+    if (!aspire_ctx_training(ctx) && !aspire_ctx_recording(ctx))
+        return aspire_conv_bn_eval(ctx, x, w, p, b->w, b->b, b->rm, b->rv, BN_EPS, residual, relu, layout);
+    return aspire_batchnorm_act(ctx, aspire_conv2d_ex(ctx, x, w, NULL, p, layout), b->w, b->b, b->rm, b->rv, BN_MOMENTUM,
+                                BN_EPS, residual, relu);
 }
 
 static aspire_tensor *block_forward(aspire_ctx *ctx, const rn_block *b, aspire_tensor *x) {
     aspire_tensor *sc = x;
-    if (b->ds_conv) sc = bn(ctx, conv(ctx, x, b->ds_conv, b->stride), &b->ds_bn, NULL, 0);
+    if (b->ds_conv) sc = conv_bn(ctx, x, b->ds_conv, b->stride, &b->ds_bn, NULL, 0);
     aspire_tensor *h = x;
     for (int c = 0; c < b->nconv; c++) {
         /* the stride sits on the first conv of a basic block and on the 3x3 (second) of a bottleneck */
         int stride = (c == (b->nconv == 3 ? 1 : 0)) ? b->stride : 1;
-        h = conv(ctx, h, b->conv[c], stride);
         int last = c == b->nconv - 1;
-        h = bn(ctx, h, &b->bn[c], last ? sc : NULL, 1);
+        h = conv_bn(ctx, h, b->conv[c], stride, &b->bn[c], last ? sc : NULL, 1);
     }
     return h;
 }
@@ -206,9 +216,9 @@ aspire_tensor *aspire_resnet_forward(aspire_ctx *ctx, aspire_resnet *net, aspire
                   aspire_shape_str(x, buf, sizeof buf), net->cfg.in_channels);
     aspire_tensor *h;
     if (net->cfg.stem == ASPIRE_STEM_3X3) {
-        h = bn(ctx, conv(ctx, x, net->conv1, 1), &net->bn1, NULL, 1);
+        h = conv_bn(ctx, x, net->conv1, 1, &net->bn1, NULL, 1);
     } else {
-        h = bn(ctx, conv(ctx, x, net->conv1, 2), &net->bn1, NULL, 1);
+        h = conv_bn(ctx, x, net->conv1, 2, &net->bn1, NULL, 1);
         h = aspire_maxpool2d(ctx, h, 3, 2, 1);
     }
     for (int i = 0; i < net->nblocks; i++) h = block_forward(ctx, &net->blocks[i], h);

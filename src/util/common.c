@@ -103,6 +103,16 @@ _Noreturn void aspire_abort(const char *file, int line, const char *fmt, ...) {
     abort();
 }
 
+_Noreturn void aspire_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...) {
+    fprintf(stderr, "aspire: internal error at %s:%d: assertion failed: %s", file, line, cond);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
 void aspire_set_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);

@@ -67,6 +67,9 @@ static col vary(aspire_rng *r, col c, float amount) {
                clamp01((c.b + unif(r, -amount, amount) * 0.6f) * k));
 }
 
+/* Largest image side the painter handles (its per-column scratch). */
+#define WORLD_PAINT_MAX 4096
+
 /* ---- Painting context -------------------------------------------------------------------------- */
 
 typedef struct painter {
@@ -77,6 +80,7 @@ typedef struct painter {
     float hz;            /* horizon (or ground line), fraction from the top */
     col sky_top, sky_hz; /* sky gradient */
     float clouds;        /* cloud cover 0..1 */
+    float col[WORLD_PAINT_MAX], col2[WORLD_PAINT_MAX];  /* per-column values (edges that depend on u only) */
 } painter;
 
 static inline float U(const painter *p, int x) { return ((float)x + 0.5f) / (float)p->size; }
@@ -134,11 +138,15 @@ static void paint_lake(painter *p) {
     col water = vary(&p->rng, rgb(0.20f, 0.42f, 0.58f), 0.10f);
     col deep = scale(water, unif(&p->rng, 0.6f, 0.85f));
     float shore_h = unif(&p->rng, 0.03f, 0.10f), ripple = unif(&p->rng, 0.04f, 0.10f);
+    for (int x = 0; x < p->size; x++) {
+        float u = U(p, x);
+        p->col[x] = p->hz - shore_h * (0.5f + fbm(u * 6.0f, 0.5f, 3, p->seed + 1u));
+    }
     for (int y = 0; y < p->size; y++) {
         float v = U(p, y);
         for (int x = 0; x < p->size; x++) {
             float u = U(p, x);
-            float top = p->hz - shore_h * (0.5f + fbm(u * 6.0f, 0.5f, 3, p->seed + 1u));
+            float top = p->col[x];
             col c;
             if (v < top) {
                 c = sky(p, u, v, p->hz);
@@ -195,6 +203,10 @@ static void paint_river(painter *p) {
     float c0 = unif(&p->rng, 0.35f, 0.65f), amp = unif(&p->rng, 0.05f, 0.15f), fr = unif(&p->rng, 2.0f, 5.0f);
     float ph = unif(&p->rng, 0, 6.28f), w0 = unif(&p->rng, 0.06f, 0.14f), w1 = unif(&p->rng, 0.35f, 0.55f);
     float slope = unif(&p->rng, -0.3f, 0.3f);
+    for (int x = 0; x < p->size; x++) {
+        float u = U(p, x);
+        p->col[x] = p->hz - 0.06f * fbm(u * 8.0f, 0.3f, 3, p->seed + 7u);
+    }
     for (int y = 0; y < p->size; y++) {
         float v = U(p, y);
         float d = (v - p->hz) / (1.0f - p->hz);
@@ -203,7 +215,7 @@ static void paint_river(painter *p) {
         for (int x = 0; x < p->size; x++) {
             float u = U(p, x);
             col c;
-            float treeline = p->hz - 0.06f * fbm(u * 8.0f, 0.3f, 3, p->seed + 7u);
+            float treeline = p->col[x];
             if (v < treeline) {
                 c = sky(p, u, v, p->hz);
             } else if (v < p->hz) {
@@ -239,11 +251,15 @@ static void paint_pond(painter *p) {
         pads[i][1] = cy + ry * r * sinf(a) * 0.9f;
         pads[i][2] = unif(&p->rng, 0.025f, 0.05f);
     }
+    for (int x = 0; x < p->size; x++) {
+        float u = U(p, x);
+        p->col[x] = p->hz - 0.12f * fbm(u * 7.0f, 0.2f, 3, p->seed + 13u);
+    }
     for (int y = 0; y < p->size; y++) {
         float v = U(p, y);
         for (int x = 0; x < p->size; x++) {
             float u = U(p, x);
-            float top = p->hz - 0.12f * fbm(u * 7.0f, 0.2f, 3, p->seed + 13u);
+            float top = p->col[x];
             col c;
             if (v < top) {
                 c = sky(p, u, v, p->hz);
@@ -287,12 +303,16 @@ static void paint_forest(painter *p) {
         tshade[i] = unif(&p->rng, 0.6f, 1.1f);
     }
     float gaps = unif(&p->rng, 0.0f, 1.0f);
+    for (int x = 0; x < p->size; x++) {
+        float u = U(p, x);
+        p->col[x] = p->hz + 0.03f * (fbm(u * 6.0f, 0.7f, 2, p->seed + 18u) - 0.5f);
+    }
     for (int y = 0; y < p->size; y++) {
         float v = U(p, y);
         for (int x = 0; x < p->size; x++) {
             float u = U(p, x);
             col c;
-            float ground = p->hz + 0.03f * (fbm(u * 6.0f, 0.7f, 2, p->seed + 18u) - 0.5f);
+            float ground = p->col[x];
             if (v < ground) {
                 float n = fbm(u * 9.0f, v * 9.0f, 4, p->seed + 19u);
                 c = mix(canopy, light, smooth(0.45f, 0.8f, n));
@@ -324,12 +344,16 @@ static void paint_field(painter *p) {
     col far = vary(&p->rng, rgb(0.25f, 0.38f, 0.20f), 0.08f);
     float vx = unif(&p->rng, 0.2f, 0.8f), rows = unif(&p->rng, 14.0f, 26.0f);
     int treeline = aspire_rng_uniform(&p->rng) < 0.6;
+    for (int x = 0; x < p->size; x++) {
+        float u = U(p, x);
+        p->col[x] = treeline ? p->hz - 0.035f * fbm(u * 14.0f, 0.1f, 2, p->seed + 23u) : p->hz;
+    }
     for (int y = 0; y < p->size; y++) {
         float v = U(p, y);
         for (int x = 0; x < p->size; x++) {
             float u = U(p, x);
             col c;
-            float tl = treeline ? p->hz - 0.035f * fbm(u * 14.0f, 0.1f, 2, p->seed + 23u) : p->hz;
+            float tl = p->col[x];
             if (v < tl) {
                 c = sky(p, u, v, p->hz);
             } else if (v < p->hz) {
@@ -356,11 +380,15 @@ static void paint_desert(painter *p) {
     p->sky_top = mix(p->sky_top, rgb(0.65f, 0.75f, 0.88f), 0.3f);
     p->sky_hz = mix(p->sky_hz, rgb(0.95f, 0.90f, 0.80f), 0.5f);
     p->clouds *= 0.4f;
+    for (int x = 0; x < p->size; x++) {
+        float u = U(p, x);
+        p->col[x] = p->hz - hills * (0.5f + 0.5f * sinf(u * 7.0f + ph)) * fbm(u * 3.0f, 0.4f, 2, p->seed + 25u) * 2.0f;
+    }
     for (int y = 0; y < p->size; y++) {
         float v = U(p, y);
         for (int x = 0; x < p->size; x++) {
             float u = U(p, x);
-            float hzu = p->hz - hills * (0.5f + 0.5f * sinf(u * 7.0f + ph)) * fbm(u * 3.0f, 0.4f, 2, p->seed + 25u) * 2.0f;
+            float hzu = p->col[x];
             col c;
             if (v < hzu) {
                 c = sky(p, u, v, p->hz);
@@ -385,17 +413,25 @@ static void paint_meadow(painter *p) {
     float amp = unif(&p->rng, 0.03f, 0.08f), fr = unif(&p->rng, 3.0f, 7.0f), ph = unif(&p->rng, 0, 6.28f);
     float density = unif(&p->rng, 0.25f, 0.6f);
     static const col petals[4] = {{0.97f, 0.97f, 0.95f}, {0.98f, 0.88f, 0.25f}, {0.95f, 0.55f, 0.70f}, {0.70f, 0.50f, 0.90f}};
+    for (int x = 0; x < p->size; x++) {
+        float u = U(p, x);
+        p->col[x] = p->hz + amp * sinf(u * fr + ph);
+    }
+    for (int x = 0; x < p->size; x++) {
+        float u = U(p, x);
+        p->col2[x] = p->col[x] - 0.05f + 0.04f * sinf(u * fr * 1.7f + ph * 2.0f);
+    }
     for (int y = 0; y < p->size; y++) {
         float v = U(p, y);
         for (int x = 0; x < p->size; x++) {
             float u = U(p, x);
-            float hzu = p->hz + amp * sinf(u * fr + ph);
+            float hzu = p->col[x];
             col c;
             if (v < hzu - 0.05f) {
                 c = sky(p, u, v, p->hz);
             } else if (v < hzu) {
                 /* A farther hill. */
-                float h2 = hzu - 0.05f + 0.04f * sinf(u * fr * 1.7f + ph * 2.0f);
+                float h2 = p->col2[x];
                 c = v < h2 ? sky(p, u, v, p->hz) : scale(hill, 0.9f + 0.2f * fbm(u * 12.0f, v * 12.0f, 2, p->seed + 28u));
             } else {
                 float d = (v - hzu) / (1.0f - hzu);
@@ -423,7 +459,7 @@ static void paint_meadow(painter *p) {
 
 void aspire_world_paint_background(int background, uint32_t bg_seed, int size, float *out) {
     ASPIRE_ASSERT(background >= 0 && background < ASPIRE_WORLD_NBACKGROUNDS);
-    ASPIRE_ASSERT(size > 0);
+    ASPIRE_ASSERT(size > 0 && size <= WORLD_PAINT_MAX, "(size %d)", size);
     painter p;
     painter_init(&p, background, bg_seed);
     p.size = size;

@@ -8,8 +8,8 @@
 
 #include "aspire/fileio.h"
 #include "aspire/image.h"
+#include "aspire/progress.h"
 
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,9 +186,11 @@ done:
 
 /* Renders every planned image in parallel; lines[i] receives image i's JSON line. */
 static int render_all(const job *jb, const plan *plans, int n, char **lines, int progress, const char *what) {
-    int failed = 0, done = 0;
+    int failed = 0;
     char msg[1024] = "";
-    double t0 = aspire_now();
+    aspire_progress pg;
+    aspire_progress_init(&pg, what, n, "img");
+    if (!progress) pg.quiet = 1;
 #pragma omp parallel for schedule(dynamic, 8)
     for (int i = 0; i < n; i++) {
         int skip;
@@ -204,18 +206,10 @@ static int render_all(const job *jb, const plan *plans, int n, char **lines, int
                 failed = 1;
             }
         }
-        if (progress) {
-            int d, step = n / 10 > 0 ? n / 10 : 1;
-#pragma omp atomic capture
-            d = ++done;
-            if (d % step == 0 || d == n) {
-                double el = aspire_now() - t0, rate = d / (el > 0 ? el : 1e-9);
-#pragma omp critical(world_progress)
-                fprintf(stderr, "world %s: %d/%d images (%.0f/s, ETA %.0f s)\n", what, d, n, rate, (n - d) / rate);
-            }
-        }
+        aspire_progress_add(&pg, 1);
     }
     if (failed) return aspire_error(ASPIRE_ERR_IO, "%s", msg);
+    aspire_progress_finish(&pg, NULL);
     return ASPIRE_OK;
 }
 
@@ -462,7 +456,7 @@ int aspire_world_task_write(const aspire_world_task_opts *o) {
     if ((rc = make_dirs(o->out, truth, o->masks, o->counterfactuals != 0))) goto done;
     job jb = {w, &o->style, o->out, truth, o->size, 3, o->masks, 0, o->counterfactuals, {{0}, 0, 0}};
     aspire_rng_fork(&root, 0x7363656eULL, &jb.base);  /* "scen" */
-    if ((rc = render_all(&jb, plans, n, lines, o->progress, "task"))) goto done;
+    if ((rc = render_all(&jb, plans, n, lines, o->progress, "world task"))) goto done;
     if ((rc = write_lines(truth, "scenes.jsonl", lines, n))) goto done;
     {
         sbuf cfg = {0};
@@ -543,7 +537,7 @@ int aspire_world_corpus_write(const aspire_world_corpus_opts *o) {
     if ((rc = make_dirs(o->out, o->out, 1, o->counterfactuals != 0))) goto done;
     job jb = {w, &o->style, o->out, o->out, o->size, o->captions, 1, 1, o->counterfactuals, {{0}, 0, 0}};
     aspire_rng_fork(&root, 0x7363656eULL, &jb.base);
-    if ((rc = render_all(&jb, plans, n, lines, o->progress, "corpus"))) goto done;
+    if ((rc = render_all(&jb, plans, n, lines, o->progress, "world corpus"))) goto done;
     if ((rc = write_lines(o->out, "scenes.jsonl", lines, n))) goto done;
     rc = write_metadata(o->out, plans, n);
 done:
