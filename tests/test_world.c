@@ -600,6 +600,58 @@ static void test_task_statistics(void) {
     testdir_remove(d);
 }
 
+/* An allocator that fails from the n-th allocation on (thread-safe: rendering is parallel). */
+static _Atomic long alloc_budget;
+static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
+    (void)old_size; (void)ud;
+    if (new_size == 0) { free(ptr); return NULL; }
+    if (alloc_budget-- <= 0) return NULL;
+    return realloc(ptr, new_size);
+}
+
+/* A run that fails part-way leaves no metadata.csv (the folder reads as incomplete, not as the old
+ * dataset with some new images), no temporary files, and no leaks (under ASan). */
+static void test_task_failure(void) {
+    char d[256], out[300], p[512];
+    testdir_make(d, sizeof d);
+    snprintf(out, sizeof out, "%s/task", d);
+    aspire_world_task_opts o;
+    aspire_world_task_opts_default(&o);
+    o.n_train = 40; o.n_val = 8; o.n_test = 8;
+    o.size = 24;
+    o.counterfactuals = 2;
+    o.out = out;
+    CHECK(aspire_world_task_write(&o) == ASPIRE_OK);
+    snprintf(p, sizeof p, "%s/metadata.csv", out);
+    CHECK(aspire_file_exists(p));
+    int failures = 0, clean = 1;
+    for (long budget = 5; budget < 4000; budget = budget * 3 + 7) {
+        o.seed = (uint64_t)budget;
+        alloc_budget = budget;
+        aspire_set_allocator(failing_alloc, NULL);
+        int rc = aspire_world_task_write(&o);
+        aspire_set_allocator(NULL, NULL);
+        if (rc == ASPIRE_OK) continue;
+        failures++;
+        CHECK_MSG(rc == ASPIRE_ERR_NOMEM, "rc %d: %s", rc, aspire_errmsg());
+        /* Once images are being written, the old metadata.csv is gone. */
+        if (budget > 200) CHECK(!aspire_file_exists(p));
+        const char *dirs[3] = {"duck", "owl", "../task_truth/masks"};
+        for (int i = 0; i < 3; i++) {
+            char sub[600];
+            snprintf(sub, sizeof sub, "%s/%s", out, dirs[i]);
+            DIR *dh = opendir(sub);
+            struct dirent *e;
+            while (dh && (e = readdir(dh))) clean &= strstr(e->d_name, ".tmp") == NULL;
+            if (dh) closedir(dh);
+        }
+    }
+    CHECK(failures >= 3 && clean);
+    o.seed = 0;
+    CHECK(aspire_world_task_write(&o) == ASPIRE_OK && aspire_file_exists(p));
+    testdir_remove(d);
+}
+
 static void test_corpus(void) {
     char d[256], out[300];
     testdir_make(d, sizeof d);
@@ -691,6 +743,7 @@ int main(void) {
     RUN(test_scene_json_errors);
     RUN(test_task_deterministic);
     RUN(test_task_statistics);
+    RUN(test_task_failure);
     RUN(test_corpus);
     RUN(test_preview);
     aspire_world_free(W);

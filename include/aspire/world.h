@@ -116,7 +116,7 @@ ASPIRE_API void aspire_world_scene_set_background(aspire_world_scene *out, const
 
 /* ---- Rendering -------------------------------------------------------------------------------- */
 
-/* Renders s at size×size into rgb (size*size*3 bytes, HWC). If labels is not NULL it receives the
+/* Renders s at size×size (size ≤ 4096) into rgb (size*size*3 bytes, HWC). If labels is not NULL it receives the
  * instance masks as one label map (size*size bytes): pixel = k + 1 where object k is the topmost
  * object covering at least half the pixel, 0 elsewhere. Objects are area-resampled from the glyph
  * cache and alpha-composited in float; coverage of at least 0.99999 counts as opaque, so a pixel an

@@ -95,10 +95,15 @@ static float overlap_cost(const aspire_world_object *o, const aspire_world_objec
     float cost = 0, area = o->w * o->h;
     for (int i = 0; i < n; i++) {
         float in = overlap(o, &placed[i]), other = placed[i].w * placed[i].h;
-        /* The bird stays mostly visible; other objects may overlap a little more. */
-        float frac = i == bird ? in / other : fmaxf(in / other, in / area);
-        float limit = i == bird ? 0.15f : 0.35f;
-        if (frac > limit) cost += frac - limit;
+        /* The bird stays mostly visible (at most 15 % covered) and hides at most 40 % of an
+         * object; other objects may overlap each other by up to 35 %. */
+        if (i == bird) {
+            if (in / other > 0.15f) cost += in / other - 0.15f;
+            if (in / area > 0.40f) cost += in / area - 0.40f;
+        } else {
+            float frac = fmaxf(in / other, in / area);
+            if (frac > 0.35f) cost += frac - 0.35f;
+        }
     }
     return cost;
 }

@@ -7,12 +7,16 @@
 #include "world/internal.h"
 
 #include "aspire/fileio.h"
-#include "aspire/image.h"
 #include "aspire/progress.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <omp.h>
+#include <png.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- A growing string ---------------------------------------------------------------------- */
 
@@ -90,11 +94,66 @@ static void json_object(sbuf *b, const aspire_world_scene *s, int k, int size, i
               (double)o->hue, (double)o->sat, (double)o->val, box[0], box[1], box[2], box[3], k + 1);
 }
 
-static int save_rgb(const uint8_t *px, int size, int c, const char *dir, const char *name) {
+/* Writes a PNG into dir/name: encoded in memory, written to a temporary file beside it and renamed
+ * over it, so a reader never sees half a file. Unlike aspire_image_save_png it does not fsync each
+ * of the thousands of files: the writers sync the whole folder once (sync_folder) before they
+ * write metadata.csv, which is what marks a dataset complete. */
+static int save_png(const uint8_t *px, int size, int c, const char *dir, const char *name) {
+    png_image pi;
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    pi.width = (png_uint_32)size;
+    pi.height = (png_uint_32)size;
+    pi.format = c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+    pi.flags = PNG_IMAGE_FLAG_FAST;  /* 2-3x faster to encode, ~13 % larger on these noisy images */
+    size_t cap = PNG_IMAGE_PNG_SIZE_MAX(pi), n = cap;
+    uint8_t *buf = aspire_malloc(cap);
     char *path = aspire_path_join(dir, name);
+    size_t tlen = path ? strlen(path) + 48 : 0;
+    char *tmp = path ? aspire_malloc(tlen) : NULL;
+    int rc = ASPIRE_OK;
+    if (!buf || !path || !tmp) { rc = ASPIRE_ERR_NOMEM; goto done; }
+    if (!png_image_write_to_memory(&pi, buf, &n, 0, px, 0, NULL)) {
+        rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot encode PNG: %s", path, pi.message);
+        png_image_free(&pi);
+        goto done;
+    }
+    snprintf(tmp, tlen, "%s.tmp.%ld.%d", path, (long)getpid(), omp_get_thread_num());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) { rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno)); goto done; }
+    size_t off = 0;
+    while (off < n) {
+        ssize_t k = write(fd, buf + off, n - off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) { rc = aspire_error(ASPIRE_ERR_IO, "%s: write failed: %s", tmp, k < 0 ? strerror(errno) : "no progress"); break; }
+        off += (size_t)k;
+    }
+    if (close(fd) != 0 && rc == ASPIRE_OK) rc = aspire_error(ASPIRE_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+    if (rc == ASPIRE_OK && rename(tmp, path) != 0) rc = aspire_error(ASPIRE_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+    if (rc) unlink(tmp);
+done:
+    aspire_free(tmp, tlen);
+    aspire_strfree(path);
+    aspire_free(buf, cap);
+    return rc;
+}
+
+/* Flushes everything written under a folder's file system to disk (once, instead of per file). */
+static int sync_folder(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return aspire_error(ASPIRE_ERR_IO, "%s: cannot open: %s", dir, strerror(errno));
+    int rc = syncfs(fd) == 0 ? ASPIRE_OK : aspire_error(ASPIRE_ERR_IO, "%s: sync failed: %s", dir, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/* Removes dir/metadata.csv, if any, before a dataset is rewritten: until the new one is written
+ * last, the folder reads as incomplete rather than as the old dataset with some new images. */
+static int drop_metadata(const char *dir) {
+    char *path = aspire_path_join(dir, "metadata.csv");
     if (!path) return ASPIRE_ERR_NOMEM;
-    aspire_image img = {size, size, c, (uint8_t *)px};
-    int rc = aspire_image_save_png(&img, path);
+    int rc = unlink(path) == 0 || errno == ENOENT ? ASPIRE_OK
+                                                  : aspire_error(ASPIRE_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     aspire_strfree(path);
     return rc;
 }
@@ -124,10 +183,10 @@ static int make_image(const job *jb, const plan *pl, char **line) {
     const char *species = aspire_world_emoji_name(pl->species);
     char fname[96], name[96];
     snprintf(fname, sizeof fname, "%s/%06d.png", species, pl->img_id);
-    if ((rc = save_rgb(rgb, size, 3, jb->out, fname))) goto done;
+    if ((rc = save_png(rgb, size, 3, jb->out, fname))) goto done;
     if (jb->masks) {
         snprintf(name, sizeof name, "masks/%06d.png", pl->img_id);
-        if ((rc = save_rgb(labels, size, 1, jb->truth, name))) goto done;
+        if ((rc = save_png(labels, size, 1, jb->truth, name))) goto done;
     }
 
     sb_printf(&b, "{\"img_id\":%d,\"img_filename\":\"%s\",\"split\":%d,\"split_name\":\"%s\",\"y\":%d,\"place\":%d,"
@@ -160,7 +219,7 @@ static int make_image(const job *jb, const plan *pl, char **line) {
             if ((rc = world_render_over(jb->w, &e, size, bg, rgb, NULL))) goto done;
             snprintf(name, sizeof name, "counterfactuals/%06d_rm%d_%s.png", pl->img_id, k,
                      aspire_world_emoji_name(s.objects[k].emoji));
-            if ((rc = save_rgb(rgb, size, 3, jb->truth, name))) goto done;
+            if ((rc = save_png(rgb, size, 3, jb->truth, name))) goto done;
             sb_printf(&b, "%s{\"edit\":\"remove\",\"object\":%d,\"name\":\"%s\",\"file\":\"%s\"}", k ? "," : "", k,
                       aspire_world_emoji_name(s.objects[k].emoji), name);
         }
@@ -168,7 +227,7 @@ static int make_image(const job *jb, const plan *pl, char **line) {
         aspire_world_scene_set_background(&e, &s, alt);
         if ((rc = aspire_world_render(jb->w, &e, size, rgb, NULL))) goto done;
         snprintf(name, sizeof name, "counterfactuals/%06d_bg_%s.png", pl->img_id, aspire_world_background_name(alt));
-        if ((rc = save_rgb(rgb, size, 3, jb->truth, name))) goto done;
+        if ((rc = save_png(rgb, size, 3, jb->truth, name))) goto done;
         sb_printf(&b, "%s{\"edit\":\"background\",\"background\":\"%s\",\"file\":\"%s\"}]", s.nobjects ? "," : "",
                   aspire_world_background_name(alt), name);
     }
@@ -186,7 +245,7 @@ done:
 
 /* Renders every planned image in parallel; lines[i] receives image i's JSON line. */
 static int render_all(const job *jb, const plan *plans, int n, char **lines, int progress, const char *what) {
-    int failed = 0;
+    int failed = 0, first_rc = ASPIRE_OK;
     char msg[1024] = "";
     aspire_progress pg;
     aspire_progress_init(&pg, what, n, "img");
@@ -201,14 +260,14 @@ static int render_all(const job *jb, const plan *plans, int n, char **lines, int
         if (rc) {
 #pragma omp critical(world_fail)
             {
-                if (!failed) snprintf(msg, sizeof msg, "%s", aspire_errmsg());
+                if (!failed) { snprintf(msg, sizeof msg, "%s", aspire_errmsg()); first_rc = rc; }
 #pragma omp atomic write
                 failed = 1;
             }
         }
         aspire_progress_add(&pg, 1);
     }
-    if (failed) return aspire_error(ASPIRE_ERR_IO, "%s", msg);
+    if (failed) return aspire_error(first_rc, "%s", msg);
     aspire_progress_finish(&pg, NULL);
     return ASPIRE_OK;
 }
@@ -454,9 +513,11 @@ int aspire_world_task_write(const aspire_world_task_opts *o) {
 
     if ((rc = aspire_world_new(&w, o->font))) goto done;
     if ((rc = make_dirs(o->out, truth, o->masks, o->counterfactuals != 0))) goto done;
+    if ((rc = drop_metadata(o->out))) goto done;
     job jb = {w, &o->style, o->out, truth, o->size, 3, o->masks, 0, o->counterfactuals, {{0}, 0, 0}};
     aspire_rng_fork(&root, 0x7363656eULL, &jb.base);  /* "scen" */
     if ((rc = render_all(&jb, plans, n, lines, o->progress, "world task"))) goto done;
+    if ((rc = sync_folder(o->out)) || (rc = sync_folder(truth))) goto done;
     if ((rc = write_lines(truth, "scenes.jsonl", lines, n))) goto done;
     {
         sbuf cfg = {0};
@@ -535,9 +596,11 @@ int aspire_world_corpus_write(const aspire_world_corpus_opts *o) {
     }
     if ((rc = aspire_world_new(&w, o->font))) goto done;
     if ((rc = make_dirs(o->out, o->out, 1, o->counterfactuals != 0))) goto done;
+    if ((rc = drop_metadata(o->out))) goto done;
     job jb = {w, &o->style, o->out, o->out, o->size, o->captions, 1, 1, o->counterfactuals, {{0}, 0, 0}};
     aspire_rng_fork(&root, 0x7363656eULL, &jb.base);
     if ((rc = render_all(&jb, plans, n, lines, o->progress, "world corpus"))) goto done;
+    if ((rc = sync_folder(o->out))) goto done;
     if ((rc = write_lines(o->out, "scenes.jsonl", lines, n))) goto done;
     rc = write_metadata(o->out, plans, n);
 done:
