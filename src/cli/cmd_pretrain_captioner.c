@@ -58,6 +58,8 @@ int cmd_pretrain_captioner(int argc, char **argv) {
         {"--seed", CLI_I64, &seed, "random seed (initialisation, batches, flips)"},
         {"--corpus-seed", CLI_I64, &corpus_seed, "seed of the corpus made when --corpus is not given"},
         {"--size", CLI_INT, &o.cfg.image_size, "input side in pixels"},
+        {"--stem-stride", CLI_INT, &o.cfg.stem_stride, "stride of the stem conv (1 or 2)"},
+        {"--batchnorm", CLI_INT, &o.cfg.batchnorm, "1: batch norm after each conv; 0: conv bias only"},
         {"--widths", CLI_STR, &widths, "encoder widths per stage, comma-separated (stem first)"},
         {"--d-model", CLI_INT, &o.cfg.d_model, "decoder width"},
         {"--layers", CLI_INT, &o.cfg.n_layers, "decoder blocks"},
