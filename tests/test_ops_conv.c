@@ -4,7 +4,7 @@
  * paddings and dilations (forward and every gradient), forward values against loops written here,
  * batch-norm running statistics against hand-computed values, and the oneDNN primitive cache. */
 #include "aspire/engine.h"
-#include "engine/dnnl_glue.h"
+#include "engine/onednn_glue.h"
 #include "engine/fused.h"
 #include "gradcheck.h"
 #include "test.h"

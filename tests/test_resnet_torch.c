@@ -7,7 +7,7 @@
 #include "aspire/engine.h"
 #include "aspire/resnet.h"
 #include "aspire/safetensors.h"
-#include "engine/dnnl_glue.h"
+#include "engine/onednn_glue.h"
 #include "test.h"
 
 #include <string.h>

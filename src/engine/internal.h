@@ -68,7 +68,7 @@ void aspire_prof_end(aspire_ctx *ctx, int op, double t0);
 void aspire_prof_report(aspire_ctx *ctx, void *file);
 
 /* The oneDNN side of the context (engine, stream, primitive cache), created lazily by the
- * oneDNN glue (dnnl_glue.c). Opaque here. */
+ * oneDNN glue (onednn_glue.c). Opaque here. */
 struct aspire_dnnl;
 struct aspire_dnnl *aspire_ctx_dnnl(aspire_ctx *ctx);
 void aspire_ctx_set_dnnl(aspire_ctx *ctx, struct aspire_dnnl *d, void (*free_fn)(struct aspire_dnnl *));

@@ -2,7 +2,7 @@
  * weights, forward and backward side by side. Two paths: plain C loops (the reference, used when
  * the context asks for it) and oneDNN (direct or Winograd kernels; oneDNN's preferred layouts
  * inside, reorders at the edges, every primitive cached per context). */
-#include "engine/dnnl_glue.h"
+#include "engine/onednn_glue.h"
 #include "engine/fused.h"
 #include "engine/ops.h"
 

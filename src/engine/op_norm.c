@@ -4,7 +4,7 @@
  * primitive on an NHWC view, ReLU fused in the primitive when there is no residual). oneDNN 2.6
  * has no group-norm primitive: one C implementation serves both modes. */
 #include "engine/dense.h"
-#include "engine/dnnl_glue.h"
+#include "engine/onednn_glue.h"
 #include "engine/fused.h"
 #include "engine/ops.h"
 

@@ -2,7 +2,7 @@
  * activations, forward and backward side by side; each with a plain C reference path and a
  * oneDNN path (pooling and resampling primitives, NHWC throughout). PyTorch's semantics: floor
  * output sizes, max pooling ignores padding, average pooling counts it (count_include_pad). */
-#include "engine/dnnl_glue.h"
+#include "engine/onednn_glue.h"
 #include "engine/ops.h"
 
 #include <float.h>

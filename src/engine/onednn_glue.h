@@ -1,4 +1,4 @@
-/* dnnl_glue.h — the engine's private bridge to oneDNN (Debian's 2.6.3, the v2 C API).
+/* onednn_glue.h — the engine's private bridge to oneDNN (Debian's 2.6.3, the v2 C API).
  *
  * Per context: an engine and a stream, created on first use; a primitive cache keyed by
  * everything that defines a primitive (kind, shapes, strides, paddings, formats, flags, threads),

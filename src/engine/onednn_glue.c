@@ -1,6 +1,6 @@
-/* dnnl_glue.c — oneDNN engine, stream, primitive cache, scratchpad and reorders for one context
- * (see dnnl_glue.h). */
-#include "engine/dnnl_glue.h"
+/* onednn_glue.c — oneDNN engine, stream, primitive cache, scratchpad and reorders for one context
+ * (see onednn_glue.h). */
+#include "engine/onednn_glue.h"
 
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <omp.h>
