@@ -55,3 +55,10 @@ clean:
 .PHONY: bench-language
 bench-language: deps build
 	@scripts/bench-language.sh
+
+# ERM against the PyTorch anchor (../shared/anchors/pytorch_erm_anchor.py): accuracy over SEEDS
+# seeds and the wall-time ratio, same data and recipe, measured in one run.
+.PHONY: bench-anchor
+bench-anchor: build
+	@ASPIRE_WITH_TORCH=1 scripts/install-deps.sh
+	@DATA=$(BENCH_DATA) SEEDS=$(SEEDS) scripts/bench-anchor.sh

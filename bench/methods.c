@@ -34,6 +34,20 @@ static double avg(const double *v, int n) {
     return n ? s / n : NAN;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* median of n values (v is not changed); NAN for none */
+static double median(const double *v, int n) {
+    if (n < 1) return NAN;
+    double t[MAX_SEEDS];
+    memcpy(t, v, (size_t)n * sizeof *t);
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 /* sample standard deviation (n - 1); 0 for one value */
 static double sd(const double *v, int n) {
     if (n < 2) return 0;
@@ -179,20 +193,20 @@ int main(int argc, char **argv) {
                           "validation by worst-group accuracy (groupdro, reweight, subsample, dfr: they use group "
                           "labels) or worst-class accuracy (erm, jtt, lff). Test accuracy in %%, mean ± sample standard "
                           "deviation over seeds; *mean* is the plain accuracy over test images, *weighted* weights the "
-                          "group accuracies by the training group proportions. Minutes: wall time of one run "
+                          "group accuracies by the training group proportions. Minutes: median wall time of one run "
                           "(dfr: its ERM backbone's run plus the last-layer retraining); CPU minutes: the CPU time "
-                          "of the run's process, all threads (wall time above CPU time / threads means the "
+                          "of the run's process, all threads, median (wall time above CPU time / threads means the "
                           "machine was shared).\n\n"
                           "| method | mean | weighted mean | worst group | minutes | CPU minutes |\n|---|---|---|---|---|---|\n",
                           date, data, seeds, seeds > 1 ? "s" : "", seeds - 1, epochs_used);
     for (int r = 0; r < nrows; r++) {
         const row *w = &rows[r];
         char cpu[32] = "-";
-        if (w->ncpu) snprintf(cpu, sizeof cpu, "%.1f", avg(w->cpu, w->ncpu));
+        if (w->ncpu) snprintf(cpu, sizeof cpu, "%.1f", median(w->cpu, w->ncpu));
         k += (size_t)snprintf(block + k, sizeof block - k, "| %s | %.1f ± %.1f | %.1f ± %.1f | %.1f ± %.1f | %.1f | %s |\n",
                               aspire_method_name(w->m), 100 * avg(w->mean, w->n), 100 * sd(w->mean, w->n),
                               100 * avg(w->wmean, w->n), 100 * sd(w->wmean, w->n), 100 * avg(w->worst, w->n),
-                              100 * sd(w->worst, w->n), avg(w->minutes, w->n), cpu);
+                              100 * sd(w->worst, w->n), median(w->minutes, w->n), cpu);
     }
     printf("%s\n", block);
     if (md && write_markdown(md, block)) fprintf(stderr, "methods: %s: %s\n", md, aspire_errmsg());
@@ -202,7 +216,7 @@ int main(int argc, char **argv) {
         printf("%s\"%s\": {\"mean\": %.4f, \"mean_sd\": %.4f, \"worst\": %.4f, \"worst_sd\": %.4f, \"minutes\": %.2f, "
                "\"cpu_minutes\": %.2f, \"seeds\": %d}",
                r ? ", " : "", aspire_method_name(w->m), avg(w->mean, w->n), sd(w->mean, w->n), avg(w->worst, w->n),
-               sd(w->worst, w->n), avg(w->minutes, w->n), w->ncpu ? avg(w->cpu, w->ncpu) : -1.0, w->n);
+               sd(w->worst, w->n), median(w->minutes, w->n), w->ncpu ? median(w->cpu, w->ncpu) : -1.0, w->n);
     }
     printf("}, \"seeds\": %d, \"epochs\": %d}\n", seeds, epochs_used);
     return 0;

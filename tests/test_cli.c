@@ -173,7 +173,8 @@ static void test_world(void) {
 
     /* values out of range are refused before anything is written */
     rc = aspire("world task --out '%s' %s --size 0", P("ds"), small);
-    FAILS(1, "size", NULL);
+    FAILS(1, "aspire world task: image size 0", NULL);
+    CHECK(strstr(last_err, "world task: world task") == NULL); /* the command's name once */
     rc = aspire("world task --out '%s' %s --rho-bg 1.5", P("ds"), small);
     FAILS(1, "rho_bg", NULL);
     rc = aspire("world task --out '%s' %s --spurious bogus", P("ds"), small);
@@ -213,10 +214,10 @@ static void test_world(void) {
     FAILS(1, "000009.png", "rectory"); /* "Is a directory", from rename */
     CHECK(!exists(P("ds/metadata.csv")));
 
-    /* a truth folder that cannot be made: no dataset appears (no metadata.csv, no images) */
+    /* a truth folder that cannot be made: no dataset appears, not even its empty species folders */
     rc = aspire("world task --out '%s' --truth '%s' %s", P("ds2"), P("afile"), small);
     FAILS(1, "afile", "not a folder");
-    CHECK(count_files(P("ds2")) <= 0);
+    CHECK(!exists(P("ds2")));
 
     /* a preview over an existing file: a failure keeps the old one */
     put("p.png", "old");

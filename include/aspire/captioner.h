@@ -35,8 +35,8 @@ typedef struct aspire_captioner_config {
     int vocab_size;                             /* set from the vocabulary */
 } aspire_captioner_config;
 
-/* The shipped model's shape: 64×64 input, stride-2 stem, widths 32-64-128 without batch norm to an
- * 8×8 grid, d_model 128, 2 blocks of 4 heads, MLP 512, captions up to 20 tokens. vocab_size is
+/* The shipped model's shape: 64×64 input, stride-2 stem, widths 24-32-64-128 without batch norm to a
+ * 4×4 grid, d_model 128, 2 blocks of 4 heads, MLP 512, captions up to 20 tokens. vocab_size is
  * left 0. */
 ASPIRE_API aspire_captioner_config aspire_captioner_default_config(void);
 

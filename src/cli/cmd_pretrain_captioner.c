@@ -37,7 +37,7 @@ static int parse_widths(const char *s, int *w, int max) {
 int cmd_pretrain_captioner(int argc, char **argv) {
     aspire_captioner_train_opts o;
     aspire_captioner_train_opts_default(&o);
-    const char *corpus = NULL, *out = "models/captioner.safetensors", *widths = "24,32,64,128";
+    const char *corpus = NULL, *out = "models/captioner.safetensors", *widths = NULL;
     int64_t seed = 0, corpus_seed = 0;
     int threads = 0, quiet = 0, limit = 0;
     double minutes = 0.0;
@@ -60,7 +60,7 @@ int cmd_pretrain_captioner(int argc, char **argv) {
         {"--size", CLI_INT, &o.cfg.image_size, "input side in pixels"},
         {"--stem-stride", CLI_INT, &o.cfg.stem_stride, "stride of the stem conv (1 or 2)"},
         {"--batchnorm", CLI_INT, &o.cfg.batchnorm, "1: batch norm after each conv; 0: conv bias only"},
-        {"--widths", CLI_STR, &widths, "encoder widths per stage, comma-separated (stem first)"},
+        {"--widths", CLI_STR, &widths, "encoder widths per stage, comma-separated, stem first (default 24,32,64,128)"},
         {"--d-model", CLI_INT, &o.cfg.d_model, "decoder width"},
         {"--layers", CLI_INT, &o.cfg.n_layers, "decoder blocks"},
         {"--heads", CLI_INT, &o.cfg.n_heads, "attention heads"},
@@ -75,7 +75,7 @@ int cmd_pretrain_captioner(int argc, char **argv) {
                        "teacher forcing and writes the model file with its vocabulary, config and recipe.",
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
-    int nw = parse_widths(widths, o.cfg.widths, ASPIRE_CAPTIONER_MAX_STAGES);
+    int nw = widths ? parse_widths(widths, o.cfg.widths, ASPIRE_CAPTIONER_MAX_STAGES) : o.cfg.nstages;
     if (nw < 1) {
         fprintf(stderr, "aspire pretrain captioner: --widths wants 1 to %d positive integers, comma-separated\n",
                 ASPIRE_CAPTIONER_MAX_STAGES);

@@ -3,6 +3,7 @@
  * and the tests hold the two paths against each other. Also the deterministic reductions that the
  * dense ops share. */
 #include "engine/dense.h"
+#include "engine/onednn_glue.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
@@ -51,8 +52,12 @@ int aspire_gemm(aspire_ctx *ctx, int ta, int tb, int64_t M, int64_t N, int64_t K
         gemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return ASPIRE_OK;
     }
-    /* oneDNN reads C when beta != 0 only; with beta == 0 it overwrites (NaN garbage included). */
+    /* oneDNN reads C when beta != 0 only; with beta == 0 it overwrites (NaN garbage included).
+     * A small product runs on one thread: waking the pool costs more than it saves (a 64x128 by
+     * 128x2 classifier head took 12 ms per call on two threads of a loaded machine). */
+    int prev = aspire_threads_limit(M * N * K);
     dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    aspire_threads_restore(prev);
     if (st != dnnl_success)
         return aspire_error(ASPIRE_ERR_BACKEND, "dnnl_sgemm(%c%c, M=%lld, N=%lld, K=%lld) failed with status %d",
                             ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)M, (long long)N, (long long)K, (int)st);

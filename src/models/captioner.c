@@ -69,8 +69,8 @@ aspire_captioner_config aspire_captioner_default_config(void) {
     c.image_size = 64;
     c.stem_stride = 2;
     c.batchnorm = 0;
-    c.nstages = 3;
-    c.widths[0] = 32; c.widths[1] = 64; c.widths[2] = 128;
+    c.nstages = 4;
+    c.widths[0] = 24; c.widths[1] = 32; c.widths[2] = 64; c.widths[3] = 128;
     c.d_model = 128;
     c.n_layers = 2;
     c.n_heads = 4;

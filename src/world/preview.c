@@ -42,8 +42,8 @@ void aspire_world_preview_opts_default(aspire_world_preview_opts *o) {
 
 int aspire_world_preview_render(const aspire_world *w, const aspire_world_preview_opts *o, aspire_image *sheet) {
     memset(sheet, 0, sizeof *sheet);
-    if (o->size < 16 || o->size > 512) return aspire_error(ASPIRE_ERR_ARG, "world preview: tile size %d outside 16..512", o->size);
-    if (o->cols < 1 || o->cols > 64) return aspire_error(ASPIRE_ERR_ARG, "world preview: %d columns outside 1..64", o->cols);
+    if (o->size < 16 || o->size > 512) return aspire_error(ASPIRE_ERR_ARG, "tile size %d outside 16..512", o->size);
+    if (o->cols < 1 || o->cols > 64) return aspire_error(ASPIRE_ERR_ARG, "%d columns outside 1..64", o->cols);
     int rows = o->by_place ? 4 : 2 * ASPIRE_WORLD_NBACKGROUNDS;
     int label_w = 124 * TEXT_SCALE / 2 + 8, title_h = 14 * TEXT_SCALE / 2 + 10;
     int tile = o->size + PAD;
@@ -97,7 +97,7 @@ int aspire_world_preview_render(const aspire_world *w, const aspire_world_previe
 }
 
 int aspire_world_preview_write(const aspire_world_preview_opts *o) {
-    if (!o->out || !*o->out) return aspire_error(ASPIRE_ERR_ARG, "world preview: no output file");
+    if (!o->out || !*o->out) return aspire_error(ASPIRE_ERR_ARG, "no output file");
     aspire_world *w;
     int rc = aspire_world_new(&w, o->font);
     if (rc) return rc;

@@ -307,18 +307,19 @@ static int write_metadata(const char *dir, const plan *plans, int n) {
     return rc;
 }
 
+/* The ground-truth folders first: a --truth that cannot be made then leaves nothing in `out`. */
 static int make_dirs(const char *out, const char *truth, int masks, int cf) {
-    int rc = aspire_mkdir_p(out);
-    for (int e = 0; e < ASPIRE_WORLD_NBIRDS && rc == ASPIRE_OK; e++) {
-        char *d = aspire_path_join(out, aspire_world_emoji_name(e));
-        rc = d ? aspire_mkdir_p(d) : ASPIRE_ERR_NOMEM;
-        aspire_strfree(d);
-    }
-    if (rc == ASPIRE_OK) rc = aspire_mkdir_p(truth);
+    int rc = aspire_mkdir_p(truth);
     const char *sub[2] = {masks ? "masks" : NULL, cf ? "counterfactuals" : NULL};
     for (int i = 0; i < 2 && rc == ASPIRE_OK; i++) {
         if (!sub[i]) continue;
         char *d = aspire_path_join(truth, sub[i]);
+        rc = d ? aspire_mkdir_p(d) : ASPIRE_ERR_NOMEM;
+        aspire_strfree(d);
+    }
+    if (rc == ASPIRE_OK) rc = aspire_mkdir_p(out);
+    for (int e = 0; e < ASPIRE_WORLD_NBIRDS && rc == ASPIRE_OK; e++) {
+        char *d = aspire_path_join(out, aspire_world_emoji_name(e));
         rc = d ? aspire_mkdir_p(d) : ASPIRE_ERR_NOMEM;
         aspire_strfree(d);
     }
@@ -437,16 +438,16 @@ static int write_config(const char *truth, const char *json) {
 
 int aspire_world_task_write(const aspire_world_task_opts *o) {
     int rc;
-    if (!o->out || !*o->out) return aspire_error(ASPIRE_ERR_ARG, "world task: no output folder");
+    if (!o->out || !*o->out) return aspire_error(ASPIRE_ERR_ARG, "no output folder");
     if (o->n_train < 0 || o->n_val < 0 || o->n_test < 0 || (long)o->n_train + o->n_val + o->n_test > 9999999L)
-        return aspire_error(ASPIRE_ERR_ARG, "world task: split sizes must be between 0 and 9999999 in all");
-    if (o->size < 8 || o->size > 1024) return aspire_error(ASPIRE_ERR_ARG, "world task: image size %d outside 8..1024", o->size);
+        return aspire_error(ASPIRE_ERR_ARG, "split sizes must be between 0 and 9999999 in all");
+    if (o->size < 8 || o->size > 1024) return aspire_error(ASPIRE_ERR_ARG, "image size %d outside 8..1024", o->size);
     if ((rc = check_prob(o->rho_bg, "rho_bg")) || (rc = check_prob(o->rho_obj, "rho_obj")) ||
         (rc = check_prob(o->p_obj, "p_obj")) || (rc = check_prob(o->waterbird_frac, "waterbird fraction")) ||
         (rc = check_style(&o->style)))
         return rc;
     if (o->max_distractors < 0 || o->max_distractors > ASPIRE_WORLD_MAX_OBJECTS - 2)
-        return aspire_error(ASPIRE_ERR_ARG, "world task: distractors %d outside 0..%d", o->max_distractors,
+        return aspire_error(ASPIRE_ERR_ARG, "distractors %d outside 0..%d", o->max_distractors,
                             ASPIRE_WORLD_MAX_OBJECTS - 2);
     int tied[2][ASPIRE_WORLD_NEMOJI], ntied[2], is_spur[ASPIRE_WORLD_NEMOJI];
     if ((rc = parse_spurious(o->spurious, tied, ntied, is_spur))) return rc;
@@ -563,14 +564,14 @@ void aspire_world_corpus_opts_default(aspire_world_corpus_opts *o) {
 
 int aspire_world_corpus_write(const aspire_world_corpus_opts *o) {
     int rc;
-    if (!o->out || !*o->out) return aspire_error(ASPIRE_ERR_ARG, "world corpus: no output folder");
+    if (!o->out || !*o->out) return aspire_error(ASPIRE_ERR_ARG, "no output folder");
     if (o->n_pretrain < 0 || o->n_test < 0 || (long)o->n_pretrain + o->n_test > 9999999L)
-        return aspire_error(ASPIRE_ERR_ARG, "world corpus: split sizes must be between 0 and 9999999 in all");
-    if (o->size < 8 || o->size > 1024) return aspire_error(ASPIRE_ERR_ARG, "world corpus: image size %d outside 8..1024", o->size);
+        return aspire_error(ASPIRE_ERR_ARG, "split sizes must be between 0 and 9999999 in all");
+    if (o->size < 8 || o->size > 1024) return aspire_error(ASPIRE_ERR_ARG, "image size %d outside 8..1024", o->size);
     if (o->max_objects < 0 || o->max_objects > ASPIRE_WORLD_MAX_OBJECTS - 1)
-        return aspire_error(ASPIRE_ERR_ARG, "world corpus: objects per image %d outside 0..%d", o->max_objects,
+        return aspire_error(ASPIRE_ERR_ARG, "objects per image %d outside 0..%d", o->max_objects,
                             ASPIRE_WORLD_MAX_OBJECTS - 1);
-    if (o->captions < 1 || o->captions > 20) return aspire_error(ASPIRE_ERR_ARG, "world corpus: captions %d outside 1..20", o->captions);
+    if (o->captions < 1 || o->captions > 20) return aspire_error(ASPIRE_ERR_ARG, "captions %d outside 1..20", o->captions);
     if ((rc = check_style(&o->style))) return rc;
     int n = o->n_pretrain + o->n_test;
     plan *plans = aspire_calloc((size_t)(n ? n : 1), sizeof *plans);
