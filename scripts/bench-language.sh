@@ -7,7 +7,8 @@
 #      scene graphs' captions replaced by the captioner's), and on the ground-truth captions;
 #   3. the extractor's speed (bench/extract on synthetic captions).
 # The last line is one JSON object with caption_bg_acc, caption_species_acc, caption_obj_f1,
-# caption_bleu4, extract_bg_acc, extract_fg_f1, caption_img_s, extract_caption_s.
+# caption_bleu4, extract_bg_acc, extract_fg_f1, caption_img_s, extract_caption_s (and
+# extract_label_in_fg: bird phrases the extractor left in a foreground, which should be 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin/aspire
@@ -48,6 +49,7 @@ cap, gen, truth = (json.loads(a) for a in sys.argv[1:4])
 out = {k: cap[k] for k in ("caption_bg_acc", "caption_species_acc", "caption_obj_f1", "caption_bleu4", "caption_img_s")}
 out["extract_bg_acc"] = gen["bg_accuracy"]
 out["extract_fg_f1"] = gen["fg_f1"]
+out["extract_label_in_fg"] = gen["label_in_fg"]
 out["extract_truth_bg_acc"] = truth["bg_accuracy"]
 out["extract_truth_fg_f1"] = truth["fg_f1"]
 out["extract_caption_s"] = gen["extract_caption_s"]

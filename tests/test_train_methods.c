@@ -200,8 +200,67 @@ static void test_model_init(void) {
     CHECK(g && g->data[0] == 1.0f);
     aspire_resnet_free(a);
     aspire_resnet_free(b);
-    CHECK(tr_model_new(&a, "reference", 2, 1, "xavier") == ASPIRE_ERR_ARG && a == NULL);
+    /* neither name: a weights file, which must exist */
+    CHECK(tr_model_new(&a, "reference", 2, 1, "xavier") == ASPIRE_ERR_NOTFOUND && a == NULL);
+    CHECK(strstr(aspire_errmsg(), "xavier") && strstr(aspire_errmsg(), "torchvision or pytorch"));
+    CHECK(tr_model_new(&a, "reference", 2, 1, "") == ASPIRE_ERR_ARG && a == NULL);
     CHECK(tr_model_new(&a, "vgg", 2, 1, NULL) == ASPIRE_ERR_ARG);
+}
+
+/* --init FILE: pretrained weights with torchvision names, the head left fresh when the file's has
+ * another class count; a file lacking a tensor is refused, naming the file and the tensor. */
+static void test_model_init_from_file(void) {
+    char dir[256], path[320], bad[320];
+    testdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/pre.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    aspire_resnet *src = NULL, *a = NULL, *b = NULL, *c = NULL;
+    /* a "pretrained" 10-class network, and a copy of it with one tensor missing */
+    CHECK(tr_model_new(&src, "resnet18", 10, 5, "torchvision") == ASPIRE_OK);
+    if (!src) { testdir_remove(dir); return; }
+    aspire_params *ps = aspire_resnet_params(src);
+    CHECK(aspire_params_save(ps, path, NULL, 0) == ASPIRE_OK);
+    aspire_params *partial = aspire_params_new();
+    for (int i = 0; i < aspire_params_count(ps); i++) {
+        const aspire_tensor *t = aspire_params_at(ps, i);
+        if (strcmp(t->name, "layer2.0.bn1.running_var") == 0) continue;
+        aspire_tensor *u = aspire_params_add(partial, t->name, t->ndim, t->shape, 0);
+        memcpy(u->data, t->data, sizeof(float) * (size_t)t->numel);
+    }
+    CHECK(aspire_params_save(partial, bad, NULL, 0) == ASPIRE_OK);
+    aspire_params_free(partial);
+
+    CHECK(tr_model_new(&a, "resnet18", 2, 1, path) == ASPIRE_OK);        /* 2 classes: fc stays fresh */
+    CHECK(tr_model_new(&c, "resnet18", 2, 1, "torchvision") == ASPIRE_OK);
+    if (a && c) {
+        aspire_params *pa = aspire_resnet_params(a), *pc = aspire_resnet_params(c);
+        int same = 0, total = 0;
+        for (int i = 0; i < aspire_params_count(pa); i++) {
+            const aspire_tensor *t = aspire_params_at(pa, i);
+            const aspire_tensor *f = aspire_params_find(strncmp(t->name, "fc.", 3) == 0 ? pc : ps, t->name);
+            total++;
+            same += f && f->numel == t->numel && memcmp(f->data, t->data, sizeof(float) * (size_t)t->numel) == 0;
+        }
+        CHECK(total > 60 && same == total);  /* body from the file, head as a fresh init would be */
+    }
+    CHECK(tr_model_new(&b, "resnet18", 10, 1, path) == ASPIRE_OK);       /* 10 classes: fc loaded too */
+    if (b) {
+        const aspire_tensor *w = aspire_params_find(aspire_resnet_params(b), "fc.weight");
+        const aspire_tensor *v = aspire_params_find(ps, "fc.weight");
+        CHECK(w && v && memcmp(w->data, v->data, sizeof(float) * (size_t)w->numel) == 0);
+    }
+    aspire_resnet *d = NULL;
+    CHECK(tr_model_new(&d, "resnet18", 2, 1, bad) == ASPIRE_ERR_NOTFOUND && d == NULL);
+    CHECK(strstr(aspire_errmsg(), "bad.safetensors") && strstr(aspire_errmsg(), "layer2.0.bn1.running_var"));
+    CHECK(tr_model_new(&d, "reference", 2, 1, path) != ASPIRE_OK && d == NULL); /* another network's weights */
+    CHECK(strstr(aspire_errmsg(), "pre.safetensors") && strstr(aspire_errmsg(), "shape"));
+    CHECK(tr_model_new(&d, "resnet18", 2, 1, "/nonexistent/w.safetensors") == ASPIRE_ERR_NOTFOUND && d == NULL);
+    CHECK(strstr(aspire_errmsg(), "/nonexistent/w.safetensors") != NULL);
+    aspire_resnet_free(src);
+    aspire_resnet_free(a);
+    aspire_resnet_free(b);
+    aspire_resnet_free(c);
+    testdir_remove(dir);
 }
 
 int main(void) {
@@ -212,5 +271,6 @@ int main(void) {
     RUN(test_lff);
     RUN(test_log_files);
     RUN(test_model_init);
+    RUN(test_model_init_from_file);
     return TEST_REPORT();
 }

@@ -49,9 +49,11 @@ typedef struct aspire_train_config {
     const char *out_dir;      /* RUNDIR */
     aspire_method method;
     /* model */
-    const char *arch;         /* "reference" (DESIGN.md's network) or "resnet18" */
-    const char *init;         /* "torchvision" (the ResNet's own, Kaiming-normal) or "pytorch" (layer
-                                 defaults, as the PyTorch anchor's network) */
+    const char *arch;         /* "reference" (DESIGN.md's network), "resnet18" or "resnet50" (torchvision's) */
+    const char *init;         /* "torchvision" (the ResNet's own, Kaiming-normal), "pytorch" (layer
+                                 defaults, as the PyTorch anchor's network), or a safetensors file of
+                                 pretrained weights with torchvision's names (fc.* kept fresh when
+                                 the file's head has another shape) */
     int image_size;           /* images are resized to image_size² (64) */
     /* recipe (the anchor's): SGD, cosine schedule, flips, inputs (x/255 - 0.5) / 0.25 */
     int epochs;               /* epochs of the (second-stage) training */

@@ -5,6 +5,7 @@
 #include "aspire/safetensors.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int aspire_params_save(const aspire_params *p, const char *path, const char *const *meta, int nmeta) {
     aspire_st_writer *w = aspire_st_writer_new();
@@ -25,15 +26,36 @@ static int float_dtype(aspire_dtype d) {
     return d == ASPIRE_DT_F32 || d == ASPIRE_DT_F16 || d == ASPIRE_DT_BF16 || d == ASPIRE_DT_F64;
 }
 
+static int has_prefix(const char *s, const char *prefix) {
+    return prefix && *prefix && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Whether the file's tensor can be copied into t: same rank and shape. */
+static int same_shape(const aspire_st_tensor *f, const aspire_tensor *t) {
+    int same = f->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = f->shape[d] == t->shape[d];
+    return same;
+}
+
 int aspire_params_load(aspire_params *p, const char *path) {
+    return aspire_params_load_partial(p, path, NULL, NULL);
+}
+
+int aspire_params_load_partial(aspire_params *p, const char *path, const char *optional, int *nskipped) {
+    if (nskipped) *nskipped = 0;
     aspire_safetensors *st;
     int rc = aspire_safetensors_open(&st, path);
     if (rc) return rc;
-    int n = aspire_params_count(p);
-    /* pass 1: every parameter present, with a float dtype and the same shape */
+    int n = aspire_params_count(p), skipped = 0;
+    char *skip = aspire_malloc(n > 0 ? (size_t)n : 1);
+    if (!skip) { aspire_safetensors_free(st); return ASPIRE_ERR_NOMEM; }
+    /* pass 1: every parameter present, with a float dtype and the same shape (optional ones that
+     * are missing or of another shape are skipped) */
     for (int i = 0; i < n && !rc; i++) {
         const aspire_tensor *t = aspire_params_at(p, i);
         const aspire_st_tensor *f = aspire_safetensors_find(st, t->name);
+        skip[i] = has_prefix(t->name, optional) && (!f || !float_dtype(f->dtype) || !same_shape(f, t));
+        if (skip[i]) { skipped++; continue; }
         if (!f) {
             rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s: tensor '%s' is missing (the file has %d tensors)", path, t->name,
                               aspire_safetensors_count(st));
@@ -44,9 +66,7 @@ int aspire_params_load(aspire_params *p, const char *path) {
                               path, t->name, aspire_dtype_name(f->dtype));
             break;
         }
-        int same = f->ndim == t->ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = f->shape[d] == t->shape[d];
-        if (!same) {
+        if (!same_shape(f, t)) {
             char a[160], b[160];
             size_t k = (size_t)snprintf(a, sizeof a, "(");
             for (int d = 0; d < f->ndim && k < sizeof a; d++) k += (size_t)snprintf(a + k, sizeof a - k, d ? ", %lld" : "%lld", (long long)f->shape[d]);
@@ -57,9 +77,12 @@ int aspire_params_load(aspire_params *p, const char *path) {
     }
     /* pass 2: copy (converting narrower or wider floats) */
     for (int i = 0; i < n && !rc; i++) {
+        if (skip[i]) continue;
         aspire_tensor *t = aspire_params_at(p, i);
         aspire_st_tensor_to_f32(aspire_safetensors_find(st, t->name), t->data);
     }
+    aspire_free(skip, n > 0 ? (size_t)n : 1);
     aspire_safetensors_free(st);
+    if (!rc && nskipped) *nskipped = skipped;
     return rc;
 }

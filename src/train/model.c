@@ -3,19 +3,29 @@
 #include "train/train_data.h"
 #include "train/train_internal.h"
 
+#include "aspire/fileio.h"
 #include "aspire/progress.h"
 
 #include <math.h>
 #include <string.h>
 
 int tr_model_check_arch(const char *arch) {
-    if (arch && (strcmp(arch, "reference") == 0 || strcmp(arch, "resnet18") == 0)) return ASPIRE_OK;
-    return aspire_error(ASPIRE_ERR_ARG, "unknown --arch '%s' (reference or resnet18)", arch ? arch : "");
+    if (arch && (strcmp(arch, "reference") == 0 || strcmp(arch, "resnet18") == 0 || strcmp(arch, "resnet50") == 0))
+        return ASPIRE_OK;
+    return aspire_error(ASPIRE_ERR_ARG, "unknown --arch '%s' (reference, resnet18 or resnet50)", arch ? arch : "");
+}
+
+/* An init that is neither name is a weights file. */
+static int init_is_file(const char *init) {
+    return init && strcmp(init, "torchvision") != 0 && strcmp(init, "pytorch") != 0;
 }
 
 int tr_model_check_init(const char *init) {
-    if (init && (strcmp(init, "torchvision") == 0 || strcmp(init, "pytorch") == 0)) return ASPIRE_OK;
-    return aspire_error(ASPIRE_ERR_ARG, "unknown --init '%s' (torchvision or pytorch)", init ? init : "");
+    if (!init || !*init)
+        return aspire_error(ASPIRE_ERR_ARG, "unknown --init '' (torchvision, pytorch or a .safetensors weights file)");
+    if (init_is_file(init) && !aspire_file_exists(init))
+        return aspire_error(ASPIRE_ERR_NOTFOUND, "--init %s: no such weights file (or use torchvision or pytorch)", init);
+    return ASPIRE_OK;
 }
 
 int tr_model_new(aspire_resnet **out, const char *arch, int num_classes, uint64_t seed, const char *init) {
@@ -23,10 +33,21 @@ int tr_model_new(aspire_resnet **out, const char *arch, int num_classes, uint64_
     int rc = tr_model_check_arch(arch);
     if (!rc && init) rc = tr_model_check_init(init);
     if (rc) return rc;
-    aspire_resnet_config c = strcmp(arch, "resnet18") == 0 ? aspire_resnet18_config(num_classes)
-                                                            : aspire_resnet_reference_config(num_classes);
+    aspire_resnet_config c = strcmp(arch, "resnet18") == 0   ? aspire_resnet18_config(num_classes)
+                             : strcmp(arch, "resnet50") == 0 ? aspire_resnet50_config(num_classes)
+                                                             : aspire_resnet_reference_config(num_classes);
     rc = aspire_resnet_new(out, &c, seed);
-    if (rc || !init || strcmp(init, "pytorch") != 0) return rc;
+    if (rc || !init || strcmp(init, "torchvision") == 0) return rc;
+    if (init_is_file(init)) {
+        /* pretrained weights (torchvision names); a head of another class count stays as initialised */
+        rc = aspire_params_load_partial(aspire_resnet_params(*out), init, "fc.", NULL);
+        if (rc) {
+            aspire_error_prefix(rc, "--init");
+            aspire_resnet_free(*out);
+            *out = NULL;
+        }
+        return rc;
+    }
     /* PyTorch's defaults: Conv2d and Linear weights kaiming_uniform_(a = sqrt(5)), i.e. uniform
      * in ±1/sqrt(fan_in); Linear bias uniform in ±1/sqrt(fan_in); batch norm as it is (1, 0) */
     aspire_rng rng;

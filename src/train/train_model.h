@@ -6,14 +6,18 @@
 #include "aspire/logreg.h"
 #include "aspire/resnet.h"
 
-/* ASPIRE_OK for a known architecture name ("reference", "resnet18"), else ASPIRE_ERR_ARG. */
+/* ASPIRE_OK for a known architecture name ("reference", "resnet18", "resnet50"), else ASPIRE_ERR_ARG. */
 int tr_model_check_arch(const char *arch);
 /* Builds the named classifier with `num_classes` outputs, initialised from seed: init
  * "torchvision" is the ResNet module's own (torchvision's ResNet init: Kaiming-normal convolutions,
  * fan_out); "pytorch" re-draws convolutions and the linear layer with PyTorch's layer defaults
  * (uniform ±1/sqrt(fan_in), as a ResNet built from plain nn.Conv2d / nn.Linear without an init
- * pass, e.g. the anchor's ReferenceNet). */
+ * pass, e.g. the anchor's ReferenceNet); anything else is a safetensors weights file with the
+ * architecture's torchvision names (e.g. ImageNet weights exported from PyTorch): every tensor is
+ * loaded from it, except "fc.*", which keeps the torchvision init when the file's head has another
+ * shape. Errors name the file and the tensor. */
 int tr_model_new(aspire_resnet **out, const char *arch, int num_classes, uint64_t seed, const char *init);
+/* ASPIRE_OK for "torchvision", "pytorch" or an existing file's path. */
 int tr_model_check_init(const char *init);
 /* Writes a fitted linear classifier on the penultimate features into the network's last layer
  * ("fc.weight" (K, D), "fc.bias" (K)): for two classes the logit of class 1 is the decision value
