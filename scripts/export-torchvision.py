@@ -10,33 +10,14 @@ downloaded elsewhere; aspire itself never downloads anything. Needs Debian's pyt
 python3-torchvision (ASPIRE_WITH_TORCH=1 make deps); the safetensors Python package is not needed.
 """
 import argparse
-import json
 import os
-import struct
 import sys
 
 import torch
 import torchvision
 
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * ((8 - len(head) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
-        for b in blobs:
-            f.write(b)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import save_safetensors  # noqa: E402
 
 
 def main():
@@ -52,8 +33,8 @@ def main():
             net.load_state_dict(sd.get("state_dict", sd) if isinstance(sd, dict) else sd)
         except Exception as e:  # a wrong file gets one line, not a traceback
             sys.exit(f"export-torchvision: {args.state_dict}: {e}".splitlines()[0])
-    tensors = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
-    write_safetensors(args.out, tensors, {"arch": args.arch, "source": args.state_dict or "torchvision init"})
+    tensors = {k: v.detach().float().numpy() for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    save_safetensors(args.out, tensors, {"arch": args.arch, "source": args.state_dict or "torchvision init"})
     print(f"wrote {args.out}: {len(tensors)} tensors of {args.arch}")
 
 

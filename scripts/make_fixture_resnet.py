@@ -21,14 +21,16 @@ Metadata "params": "name:d0xd1x...;..." for every state_dict entry but num_batch
 
     /usr/bin/python3 scripts/make_fixture_resnet.py
 """
-import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import save_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "resnet")
 MASK = (1 << 64) - 1
@@ -109,25 +111,6 @@ class ReferenceNet(nn.Module):
         h = F.relu(self.bn1(self.conv1(x)))
         h = self.layer4(self.layer3(self.layer2(self.layer1(h))))
         return self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
-
-
-def save_safetensors(path, tensors, meta):
-    header = {"__metadata__": meta}
-    blobs, off = [], 0
-    for name, arr in tensors:
-        b = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
 
 
 def main():

@@ -21,13 +21,15 @@ features_eval (4, 512) (the pooled penultimate features). Metadata "params":
 
     /usr/bin/python3 scripts/make_fixture_resnet18.py
 """
-import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import save_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "resnet18")
 M64 = np.uint64((1 << 64) - 1)
@@ -63,20 +65,6 @@ def value(name, shape):
     else:  # batch-norm weight
         v = np.float32(1.0) + u * np.float32(0.25)
     return v.astype(np.float32).reshape(shape)
-
-
-def save_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset, blobs = 0, []
-    for name, arr in tensors.items():
-        b = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def main():
