@@ -9,8 +9,8 @@
 # faster). The last line is one JSON object:
 #   {"seeds": N, "epochs": E, "aspire": {"mean": …, "mean_sd": …, "worst": …, "worst_sd": …,
 #    "minutes": …}, "pytorch": {…}, "speed_ratio": …}
-# Finished aspire runs in RUNS are reused (their minutes then come from another time: rerun with a
-# fresh RUNS for a same-run speed ratio).
+# Finished aspire runs and anchor results in RUNS are reused, interrupted aspire runs continue
+# (their minutes then come from another time: use a fresh RUNS for a same-run speed ratio).
 #
 # Environment: DATA (the dataset; made with `aspire world task` if missing), RUNS (run folders),
 #   SEEDS (3), EPOCHS (8), THREADS (2), ASPIRE_SHARED (default ../shared beside the repository),
@@ -39,10 +39,9 @@ echo "bench-anchor: $seeds seeds, $epochs epochs, $threads threads, data $data; 
 
 for s in $(seq 0 $((seeds - 1))); do
   run="$runs/erm_seed$s"
-  if ! grep -q '"result"' "$run/train.json" 2>/dev/null; then
-    rm -rf "$run"
+  if ! grep -q '"result"' "$run/train.json" 2>/dev/null; then  # not finished: start, or continue an interrupted run
     "$bin" train --data "$data" --method erm --init pytorch --epochs "$epochs" --seed "$s" --threads "$threads" \
-      --out "$run" --quiet >&2
+      --out "$run" --resume --quiet >&2
   fi
   "$bin" eval --run "$run" --split test --json > "$runs/aspire_seed$s.json"
   if [ ! -s "$runs/pytorch_seed$s.json" ]; then

@@ -105,9 +105,9 @@ ASPIRE_API int aspire_params_save(const aspire_params *p, const char *path, cons
 ASPIRE_API int aspire_params_load(aspire_params *p, const char *path);
 /* As aspire_params_load, except for the tensors whose names start with `optional` (e.g. "fc."):
  * those are loaded where the file has them with a float dtype and the same shape, and otherwise
- * left as they are (fine-tuning a network whose head has another class count). *nskipped (may be
- * NULL) receives how many were left. optional NULL or "" is aspire_params_load. */
-ASPIRE_API int aspire_params_load_partial(aspire_params *p, const char *path, const char *optional, int *nskipped);
+ * left as they are (fine-tuning a network whose head has another class count). optional NULL or ""
+ * is aspire_params_load. */
+ASPIRE_API int aspire_params_load_partial(aspire_params *p, const char *path, const char *optional);
 
 /* Initialisers (fan_in = inputs per output unit). */
 ASPIRE_API void aspire_init_normal(aspire_tensor *t, float mean, float std, aspire_rng *rng);

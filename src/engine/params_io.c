@@ -38,15 +38,14 @@ static int same_shape(const aspire_st_tensor *f, const aspire_tensor *t) {
 }
 
 int aspire_params_load(aspire_params *p, const char *path) {
-    return aspire_params_load_partial(p, path, NULL, NULL);
+    return aspire_params_load_partial(p, path, NULL);
 }
 
-int aspire_params_load_partial(aspire_params *p, const char *path, const char *optional, int *nskipped) {
-    if (nskipped) *nskipped = 0;
+int aspire_params_load_partial(aspire_params *p, const char *path, const char *optional) {
     aspire_safetensors *st;
     int rc = aspire_safetensors_open(&st, path);
     if (rc) return rc;
-    int n = aspire_params_count(p), skipped = 0;
+    int n = aspire_params_count(p);
     char *skip = aspire_malloc(n > 0 ? (size_t)n : 1);
     if (!skip) { aspire_safetensors_free(st); return ASPIRE_ERR_NOMEM; }
     /* pass 1: every parameter present, with a float dtype and the same shape (optional ones that
@@ -55,7 +54,7 @@ int aspire_params_load_partial(aspire_params *p, const char *path, const char *o
         const aspire_tensor *t = aspire_params_at(p, i);
         const aspire_st_tensor *f = aspire_safetensors_find(st, t->name);
         skip[i] = has_prefix(t->name, optional) && (!f || !float_dtype(f->dtype) || !same_shape(f, t));
-        if (skip[i]) { skipped++; continue; }
+        if (skip[i]) continue;
         if (!f) {
             rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s: tensor '%s' is missing (the file has %d tensors)", path, t->name,
                               aspire_safetensors_count(st));
@@ -83,6 +82,5 @@ int aspire_params_load_partial(aspire_params *p, const char *path, const char *o
     }
     aspire_free(skip, n > 0 ? (size_t)n : 1);
     aspire_safetensors_free(st);
-    if (!rc && nskipped) *nskipped = skipped;
     return rc;
 }

@@ -40,7 +40,7 @@ int tr_model_new(aspire_resnet **out, const char *arch, int num_classes, uint64_
     if (rc || !init || strcmp(init, "torchvision") == 0) return rc;
     if (init_is_file(init)) {
         /* pretrained weights (torchvision names); a head of another class count stays as initialised */
-        rc = aspire_params_load_partial(aspire_resnet_params(*out), init, "fc.", NULL);
+        rc = aspire_params_load_partial(aspire_resnet_params(*out), init, "fc.");
         if (rc) {
             aspire_error_prefix(rc, "--init");
             aspire_resnet_free(*out);
