@@ -41,6 +41,11 @@ int cmd_pretrain_captioner(int argc, char **argv) {
     int64_t seed = 0, corpus_seed = 0;
     int threads = 0, quiet = 0, limit = 0;
     double minutes = 0.0;
+    char widths_help[128];  /* the default shape's widths, from the library's default config */
+    int k = snprintf(widths_help, sizeof widths_help, "encoder widths per stage, comma-separated, stem first (default ");
+    for (int s = 0; s < o.cfg.nstages && k < (int)sizeof widths_help; s++)
+        k += snprintf(widths_help + k, sizeof widths_help - (size_t)k, "%s%d", s ? "," : "", o.cfg.widths[s]);
+    if (k < (int)sizeof widths_help) snprintf(widths_help + k, sizeof widths_help - (size_t)k, ")");
     const cli_opt opts[] = {
         {"--corpus", CLI_STR, &corpus, "world corpus folder (default: make one in a temporary folder)"},
         {"--out", CLI_STR, &out, "model file to write"},
@@ -60,7 +65,7 @@ int cmd_pretrain_captioner(int argc, char **argv) {
         {"--size", CLI_INT, &o.cfg.image_size, "input side in pixels"},
         {"--stem-stride", CLI_INT, &o.cfg.stem_stride, "stride of the stem conv (1 or 2)"},
         {"--batchnorm", CLI_INT, &o.cfg.batchnorm, "1: batch norm after each conv; 0: conv bias only"},
-        {"--widths", CLI_STR, &widths, "encoder widths per stage, comma-separated, stem first (default 24,32,64,128)"},
+        {"--widths", CLI_STR, &widths, widths_help},
         {"--d-model", CLI_INT, &o.cfg.d_model, "decoder width"},
         {"--layers", CLI_INT, &o.cfg.n_layers, "decoder blocks"},
         {"--heads", CLI_INT, &o.cfg.n_heads, "attention heads"},
