@@ -45,8 +45,12 @@ for s in $(seq 0 $((seeds - 1))); do
   fi
   "$bin" eval --run "$run" --split test --json > "$runs/aspire_seed$s.json"
   if [ ! -s "$runs/pytorch_seed$s.json" ]; then
-    "$py" "$anchor" "$data" --method erm --epochs "$epochs" --seed "$s" --threads "$threads" 2>/dev/null |
-      tail -n 1 > "$runs/pytorch_seed$s.json.tmp"
+    # the anchor's progress goes to a log beside its result, so that a failure can be read
+    if ! "$py" "$anchor" "$data" --method erm --epochs "$epochs" --seed "$s" --threads "$threads" \
+         2> "$runs/pytorch_seed$s.log" | tail -n 1 > "$runs/pytorch_seed$s.json.tmp"; then
+      echo "bench-anchor: the PyTorch anchor failed for seed $s; see $runs/pytorch_seed$s.log" >&2
+      exit 1
+    fi
     mv "$runs/pytorch_seed$s.json.tmp" "$runs/pytorch_seed$s.json"
   fi
   "$py" - "$run/train.json" "$runs/aspire_seed$s.json" "$runs/pytorch_seed$s.json" "$s" <<'EOF' >&2
