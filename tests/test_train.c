@@ -226,6 +226,40 @@ static void resume_case(aspire_method m, const char *name) {
     CHECK(count_lines(b, "log.csv") == total + 1);
 }
 
+/* train.json's command survives a shell: paths with a space and a quote come back as one argument
+ * each, byte for byte. */
+static void test_command_quoting(void) {
+    char odd_data[600], odd_out[600];
+    snprintf(odd_data, sizeof odd_data, "%s/my data's", runs);
+    snprintf(odd_out, sizeof odd_out, "%s/run \"q\" $HOME", runs);
+    CHECK(symlink(data_dir, odd_data) == 0);
+    aspire_train_config c = tiny(odd_out, ASPIRE_METHOD_ERM, 1);
+    c.data_dir = odd_data;
+    int rc = aspire_train_run(&c);
+    CHECK_MSG(rc == ASPIRE_OK, "%s", aspire_errmsg());
+    cJSON *j = read_json(odd_out, "train.json");
+    CHECK(j != NULL);
+    if (!j) return;
+    const char *cmd = cJSON_GetObjectItem(j, "command")->valuestring;
+    CHECK(strncmp(cmd, "aspire train ", 13) == 0);
+    /* let the shell split it: printf prints one argument a line */
+    char sh[4096];
+    snprintf(sh, sizeof sh, "printf '%%s\\n' %s", cmd + 13);
+    FILE *p = popen(sh, "r");
+    CHECK(p != NULL);
+    int seen_data = 0, seen_out = 0;
+    char line[1024], prev[1024] = "";
+    while (p && fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strcmp(prev, "--data") == 0) seen_data = strcmp(line, odd_data) == 0;
+        if (strcmp(prev, "--out") == 0) seen_out = strcmp(line, odd_out) == 0;
+        snprintf(prev, sizeof prev, "%s", line);
+    }
+    CHECK(p && pclose(p) == 0);
+    CHECK_MSG(seen_data && seen_out, "command: %s", cmd);
+    cJSON_Delete(j);
+}
+
 static void test_resume_equivalence(void) {
     resume_case(ASPIRE_METHOD_ERM, "erm");
     resume_case(ASPIRE_METHOD_GROUPDRO, "groupdro");  /* group weights in the checkpoint */
@@ -410,6 +444,7 @@ int main(void) {
     make_extra(extra_dir, 8);
     make_dataset(easy_dir, 192, 32, 64, 0.5, 2);
     RUN(test_erm_run_files);
+    RUN(test_command_quoting);
     RUN(test_resume_equivalence);
     RUN(test_methods_and_extra);
     RUN(test_learns_easy);

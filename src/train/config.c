@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,26 +176,59 @@ void aspire_train_config_strings_free(aspire_train_strings *strings) {
     }
 }
 
-int tr_config_command(const aspire_train_config *c, char *buf, size_t n) {
-    int k = snprintf(buf, n,
-                     "aspire train --data %s --method %s --out %s --arch %s --init %s --size %d --epochs %d --batch %d --lr %g "
-                     "--momentum %g --wd %g%s --seed %llu",
-                     c->data_dir, aspire_method_name(c->method), c->out_dir ? c->out_dir : "RUNDIR", c->arch,
-                     c->init ? c->init : "torchvision",
-                     c->image_size, c->epochs, c->batch, c->lr, c->momentum, c->weight_decay,
-                     c->flip ? "" : " --no-flip", (unsigned long long)c->seed);
-    if (c->extra_dir && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --extra %s", c->extra_dir);
-    if (c->threads && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --threads %d", c->threads);
-    if (c->method == ASPIRE_METHOD_JTT && k < (int)n)
-        k += snprintf(buf + k, n - (size_t)k, " --jtt-epochs %d --jtt-up %g", c->jtt_epochs, c->jtt_up);
-    if (c->method == ASPIRE_METHOD_LFF && k < (int)n)
-        k += snprintf(buf + k, n - (size_t)k, " --lff-q %g --lff-ema %g", c->lff_q, c->lff_ema);
-    if (c->method == ASPIRE_METHOD_GROUPDRO && k < (int)n)
-        k += snprintf(buf + k, n - (size_t)k, " --dro-eta %g --dro-adj %g", c->dro_eta, c->dro_adj);
-    if (c->method == ASPIRE_METHOD_DFR && k < (int)n) {
-        k += snprintf(buf + k, n - (size_t)k, " --dfr-retrains %d", c->dfr_retrains);
-        if (c->base_run && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --base %s", c->base_run);
+/* A growing command line: `k` counts what was asked for, so an overflow is seen at the end. */
+typedef struct {
+    char *buf;
+    size_t n, k;
+} cmdline;
+
+static void cl_raw(cmdline *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cl_raw(cmdline *cl, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(cl->k < cl->n ? cl->buf + cl->k : NULL, cl->k < cl->n ? cl->n - cl->k : 0, fmt, ap);
+    va_end(ap);
+    if (w > 0) cl->k += (size_t)w;
+}
+
+/* Appends " FLAG VALUE" with VALUE quoted for a POSIX shell when it holds anything but
+ * [A-Za-z0-9_./:=+@%,-] (a path with a space or a quote still repeats the run when pasted). */
+static void cl_arg(cmdline *cl, const char *flag, const char *value) {
+    int plain = value[0] != '\0';
+    for (const char *q = value; *q && plain; q++)
+        plain = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || strchr("_./:=+@%,-", *q);
+    if (plain) {
+        cl_raw(cl, " %s %s", flag, value);
+        return;
     }
-    if (c->limit_train && k < (int)n) k += snprintf(buf + k, n - (size_t)k, " --limit-train %lld", (long long)c->limit_train);
-    return k < (int)n ? ASPIRE_OK : aspire_error(ASPIRE_ERR_ARG, "command line longer than %zu bytes", n);
+    cl_raw(cl, " %s '", flag);
+    for (const char *q = value; *q; q++) {
+        if (*q == '\'') cl_raw(cl, "'\\''");
+        else cl_raw(cl, "%c", *q);
+    }
+    cl_raw(cl, "'");
+}
+
+int tr_config_command(const aspire_train_config *c, char *buf, size_t n) {
+    cmdline cl = {buf, n, 0};
+    if (n) buf[0] = '\0';
+    cl_raw(&cl, "aspire train");
+    cl_arg(&cl, "--data", c->data_dir);
+    cl_raw(&cl, " --method %s", aspire_method_name(c->method));
+    cl_arg(&cl, "--out", c->out_dir ? c->out_dir : "RUNDIR");
+    cl_arg(&cl, "--arch", c->arch);
+    cl_arg(&cl, "--init", c->init ? c->init : "torchvision");
+    cl_raw(&cl, " --size %d --epochs %d --batch %d --lr %g --momentum %g --wd %g%s --seed %llu", c->image_size, c->epochs,
+           c->batch, c->lr, c->momentum, c->weight_decay, c->flip ? "" : " --no-flip", (unsigned long long)c->seed);
+    if (c->extra_dir) cl_arg(&cl, "--extra", c->extra_dir);
+    if (c->threads) cl_raw(&cl, " --threads %d", c->threads);
+    if (c->method == ASPIRE_METHOD_JTT) cl_raw(&cl, " --jtt-epochs %d --jtt-up %g", c->jtt_epochs, c->jtt_up);
+    if (c->method == ASPIRE_METHOD_LFF) cl_raw(&cl, " --lff-q %g --lff-ema %g", c->lff_q, c->lff_ema);
+    if (c->method == ASPIRE_METHOD_GROUPDRO) cl_raw(&cl, " --dro-eta %g --dro-adj %g", c->dro_eta, c->dro_adj);
+    if (c->method == ASPIRE_METHOD_DFR) {
+        cl_raw(&cl, " --dfr-retrains %d", c->dfr_retrains);
+        if (c->base_run) cl_arg(&cl, "--base", c->base_run);
+    }
+    if (c->limit_train) cl_raw(&cl, " --limit-train %lld", (long long)c->limit_train);
+    return cl.k < n ? ASPIRE_OK : aspire_error(ASPIRE_ERR_ARG, "command line longer than %zu bytes", n);
 }
