@@ -260,6 +260,34 @@ static void test_command_quoting(void) {
     cJSON_Delete(j);
 }
 
+/* --init FILE starts a run; once a checkpoint holds every weight, --resume no longer needs the
+ * file (it may have moved), while a fresh run from the missing file is refused naming it. */
+static void test_resume_without_init_file(void) {
+    char init[600], src[600], out[600], out2[600];
+    snprintf(src, sizeof src, "%s/best.safetensors", run_dir("erm"));  /* from test_erm_run_files */
+    snprintf(init, sizeof init, "%s/init.safetensors", runs);
+    snprintf(out, sizeof out, "%s/from_init", runs);
+    snprintf(out2, sizeof out2, "%s/from_init2", runs);
+    CHECK(link(src, init) == 0);
+    aspire_train_config c = tiny(out, ASPIRE_METHOD_ERM, 2);
+    c.init = init;
+    c.stop_after = 1;
+    CHECK_MSG(aspire_train_run(&c) == ASPIRE_OK, "%s", aspire_errmsg());
+    CHECK(unlink(init) == 0);
+    aspire_train_config r = {0};
+    r.out_dir = out;
+    r.resume = 1;
+    CHECK_MSG(aspire_train_run(&r) == ASPIRE_OK, "%s", aspire_errmsg());
+    CHECK(count_lines(out, "log.csv") == 3);
+    cJSON *j = read_json(out, "train.json");
+    CHECK(j && cJSON_GetObjectItem(j, "result"));  /* finished */
+    cJSON_Delete(j);
+    aspire_train_config f = tiny(out2, ASPIRE_METHOD_ERM, 1);
+    f.init = init;
+    CHECK(aspire_train_run(&f) != ASPIRE_OK);
+    CHECK(strstr(aspire_errmsg(), "init.safetensors") != NULL);
+}
+
 static void test_resume_equivalence(void) {
     resume_case(ASPIRE_METHOD_ERM, "erm");
     resume_case(ASPIRE_METHOD_GROUPDRO, "groupdro");  /* group weights in the checkpoint */
@@ -446,6 +474,7 @@ int main(void) {
     RUN(test_erm_run_files);
     RUN(test_command_quoting);
     RUN(test_resume_equivalence);
+    RUN(test_resume_without_init_file);
     RUN(test_methods_and_extra);
     RUN(test_learns_easy);
     RUN(test_eval);

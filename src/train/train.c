@@ -53,6 +53,7 @@ typedef struct trainer {
     int have_best, best_epoch;
     aspire_metrics_summary best;
     double seconds_before;          /* wall time of the epochs before a resume */
+    int weights_from_ckpt;          /* the models being made get every weight from the checkpoint */
     double t0, cpu0;                /* wall and process CPU clock at the start of this call */
 } trainer;
 
@@ -76,8 +77,11 @@ static uint64_t mix(uint64_t a, uint64_t b) {
     return z ^ (z >> 31);
 }
 
+/* A model and its optimiser. While a checkpoint is about to overwrite every weight (a resume), the
+ * --init weights file is not read, so a run whose init file has since moved still resumes. */
 static int slot_new(trainer *t, slot *s, uint64_t seed_key) {
-    int rc = tr_model_new(&s->net, t->cfg.arch, t->K, mix(t->cfg.seed, seed_key), t->cfg.init);
+    const char *init = t->weights_from_ckpt ? NULL : t->cfg.init;
+    int rc = tr_model_new(&s->net, t->cfg.arch, t->K, mix(t->cfg.seed, seed_key), init);
     if (rc) return rc;
     aspire_sgd_options o = {(float)t->cfg.lr, (float)t->cfg.momentum, 0.0f, (float)t->cfg.weight_decay, 0};
     return aspire_optim_new_sgd(&s->opt, aspire_resnet_params(s->net), &o);
@@ -621,7 +625,7 @@ static int dfr_stage(trainer *t, cJSON *result) {
 }
 
 /* ---- the run -------------------------------------------------------------------------------- */
-static int check_config(const aspire_train_config *c) {
+static int check_config(const aspire_train_config *c, int init_from_ckpt) {
     if (!c->data_dir) return aspire_error(ASPIRE_ERR_ARG, "no dataset folder given (--data)");
     if (!c->out_dir) return aspire_error(ASPIRE_ERR_ARG, "no run folder given (--out)");
     if (c->epochs < 1 || c->epochs > 1000) return aspire_error(ASPIRE_ERR_ARG, "--epochs must be 1..1000 (got %d)", c->epochs);
@@ -636,7 +640,7 @@ static int check_config(const aspire_train_config *c) {
         return aspire_error(ASPIRE_ERR_ARG, "groupdro needs --dro-eta >= 0 and --dro-adj >= 0");
     if (c->method == ASPIRE_METHOD_DFR && c->dfr_retrains < 1) return aspire_error(ASPIRE_ERR_ARG, "--dfr-retrains must be >= 1");
     if (c->base_run && c->method != ASPIRE_METHOD_DFR) return aspire_error(ASPIRE_ERR_ARG, "--base is for --method dfr only");
-    if (c->init && tr_model_check_init(c->init)) return ASPIRE_ERR_ARG;
+    if (c->init && !init_from_ckpt && tr_model_check_init(c->init)) return ASPIRE_ERR_ARG;
     return tr_model_check_arch(c->arch);
 }
 
@@ -696,7 +700,8 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
             aspire_strfree(p);
         }
     }
-    if (!rc) rc = check_config(&t->cfg);
+    t->weights_from_ckpt = ckpt != NULL;
+    if (!rc) rc = check_config(&t->cfg, t->weights_from_ckpt);
     if (!rc && !resuming) {
         char *p = run_path(t, "train.json");
         if (aspire_file_exists(p))
@@ -752,6 +757,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     if (!rc && ckpt) rc = load_checkpoint_state(t, ckpt);
     aspire_safetensors_free(ckpt);
     ckpt = NULL;
+    t->weights_from_ckpt = 0;  /* a model made from here on (JTT's retrained one) starts from --init */
     if (rc) goto done;
     if (!resuming || !next_epoch) {
         rc = write_train_json(t, NULL);
