@@ -157,7 +157,7 @@ typedef struct aspire_world_task_opts {
     uint64_t seed;             /* [0] */
     int n_train, n_val, n_test;/* [4795, 1199, 5794] */
     int size;                  /* image side in pixels [64] */
-    double waterbird_frac;     /* share of waterbirds in every split [0.232, as in Waterbirds] */
+    double waterbird_frac;     /* share of waterbirds in every split [0.15; Waterbirds has 0.232] */
     double rho_bg;             /* P(background kind matches the class) in train [0.95] */
     const char *spurious;      /* spurious context objects, comma-separated names, each optionally
                                   "=Y" to tie it to class Y; default affinity otherwise ["sailboat,tree"] */
