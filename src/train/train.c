@@ -53,7 +53,6 @@ typedef struct trainer {
     int have_best, best_epoch;
     aspire_metrics_summary best;
     double seconds_before;          /* wall time of the epochs before a resume */
-    int weights_from_ckpt;          /* the models being made get every weight from the checkpoint */
     double t0, cpu0;                /* wall and process CPU clock at the start of this call */
 } trainer;
 
@@ -77,10 +76,10 @@ static uint64_t mix(uint64_t a, uint64_t b) {
     return z ^ (z >> 31);
 }
 
-/* A model and its optimiser. While a checkpoint is about to overwrite every weight (a resume), the
- * --init weights file is not read, so a run whose init file has since moved still resumes. */
-static int slot_new(trainer *t, slot *s, uint64_t seed_key) {
-    const char *init = t->weights_from_ckpt ? NULL : t->cfg.init;
+/* A model and its optimiser. When a checkpoint is about to overwrite every weight (from_ckpt: a
+ * resume), the --init weights file is not read, so a run whose init file has since moved resumes. */
+static int slot_new(trainer *t, slot *s, uint64_t seed_key, int from_ckpt) {
+    const char *init = from_ckpt ? NULL : t->cfg.init;
     int rc = tr_model_new(&s->net, t->cfg.arch, t->K, mix(t->cfg.seed, seed_key), init);
     if (rc) return rc;
     aspire_sgd_options o = {(float)t->cfg.lr, (float)t->cfg.momentum, 0.0f, (float)t->cfg.weight_decay, 0};
@@ -700,8 +699,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
             aspire_strfree(p);
         }
     }
-    t->weights_from_ckpt = ckpt != NULL;
-    if (!rc) rc = check_config(&t->cfg, t->weights_from_ckpt);
+    if (!rc) rc = check_config(&t->cfg, ckpt != NULL);
     if (!rc && !resuming) {
         char *p = run_path(t, "train.json");
         if (aspire_file_exists(p))
@@ -737,9 +735,9 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
         t->nlog = 0;
         for (int i = 0; i < n; i++) if (t->log[i].epoch < next_epoch) t->log[t->nlog++] = t->log[i];
     }
-    rc = slot_new(t, &t->main, stage_no == 2 && t->cfg.method == ASPIRE_METHOD_JTT ? 2 : 1);
+    rc = slot_new(t, &t->main, stage_no == 2 && t->cfg.method == ASPIRE_METHOD_JTT ? 2 : 1, ckpt != NULL);
     if (!rc && t->cfg.method == ASPIRE_METHOD_LFF) {
-        rc = slot_new(t, &t->biased, 3);
+        rc = slot_new(t, &t->biased, 3, ckpt != NULL);
         size_t nb = (size_t)(t->n_pool ? t->n_pool : 1);
         t->lff_mem = rc ? NULL : aspire_calloc(nb * 3, sizeof(float));
         if (!rc && !t->lff_mem) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
@@ -757,7 +755,6 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     if (!rc && ckpt) rc = load_checkpoint_state(t, ckpt);
     aspire_safetensors_free(ckpt);
     ckpt = NULL;
-    t->weights_from_ckpt = 0;  /* a model made from here on (JTT's retrained one) starts from --init */
     if (rc) goto done;
     if (!resuming || !next_epoch) {
         rc = write_train_json(t, NULL);
@@ -797,7 +794,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
             if (!rc) rc = save_model(t, t->main.net, "stage1_last.safetensors", T - 1, t->rule, NAN);
             if (!rc) {
                 slot_free(&t->main);
-                rc = slot_new(t, &t->main, 2);
+                rc = slot_new(t, &t->main, 2, 0);  /* JTT's retrained model starts from --init */
             }
             if (!rc) rc = save_checkpoint(t, T, 2);
             next_epoch = T;
