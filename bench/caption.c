@@ -47,7 +47,8 @@ int main(int argc, char **argv) {
     }
     if (beam < 1 || repeats < 1 || batch < 1) { fprintf(stderr, "caption: bad --beam/--repeats/--batch\n"); return 2; }
     aspire_set_threads(threads);
-    if (!model) model = aspire_captioner_default_model();
+    char model_buf[4096];
+    if (!model) model = aspire_captioner_default_model(getenv("ASPIRE_MODELS"), model_buf, sizeof model_buf);
     aspire_captioner *cap = NULL;
     char *recipe = NULL;
     if (aspire_captioner_load(&cap, model, &recipe)) { fprintf(stderr, "caption: %s\n", aspire_errmsg()); return 1; }

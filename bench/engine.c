@@ -99,7 +99,13 @@ int main(int argc, char **argv) {
     aspire_resnet_config cfg = aspire_resnet_reference_config(2);
     aspire_resnet *net = NULL;
     aspire_ctx *ctx = NULL;
+    /* the engine's settings from the environment, as the aspire program maps them */
+    const char *wino = getenv("ASPIRE_WINOGRAD"), *bn = getenv("ASPIRE_BN"), *ref = getenv("ASPIRE_REFERENCE");
     aspire_ctx_options co = {.threads = o.threads, .seed = 1};
+    co.reference = ref && atoi(ref) == 1;
+    co.no_winograd = wino && atoi(wino) == 0;
+    co.bn_kernel = !bn ? ASPIRE_BN_DEFAULT : strcmp(bn, "fast") == 0 ? ASPIRE_BN_FAST : strcmp(bn, "onednn") == 0 ? ASPIRE_BN_ONEDNN : ASPIRE_BN_DEFAULT;
+    co.profile = getenv("ASPIRE_PROFILE") && atoi(getenv("ASPIRE_PROFILE")) == 1;
     if (aspire_resnet_new(&net, &cfg, 1) != ASPIRE_OK || aspire_ctx_new(&ctx, &co) != ASPIRE_OK) {
         fprintf(stderr, "engine: %s\n", aspire_errmsg());
         return 1;
@@ -120,7 +126,7 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < nin; i++) input[i] = aspire_rng_normal(&rng);
     for (int i = 0; i < o.batch; i++) targets[i] = (int32_t)aspire_rng_below(&rng, 2);
     const double flops = aspire_resnet_flops(net, o.size, o.size); /* forward, per image */
-    int profile = getenv("ASPIRE_PROFILE") && atoi(getenv("ASPIRE_PROFILE")) == 1;
+    int profile = co.profile;
 
     /* training */
     aspire_ctx_set_training(ctx, 1);

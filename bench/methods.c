@@ -165,7 +165,7 @@ int main(int argc, char **argv) {
                 if (aspire_train_run(&c)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
                 minutes = run_result(dir, "minutes");
             }
-            aspire_eval_options o = {dir, "test", "best", NULL, threads, 0};
+            aspire_eval_options o = {dir, "test", "best", NULL, threads, 0, {0}};
             aspire_eval_result res;
             if (aspire_train_evaluate(&o, &res)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
             int k = rows[r].n++;

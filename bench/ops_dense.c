@@ -26,6 +26,7 @@ static double median(double *t, int n) {
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
     aspire_ctx *ctx;
+    aspire_set_threads(threads);
     aspire_ctx_options o = {.threads = threads, .seed = 1};
     if (aspire_ctx_new(&ctx, &o) != ASPIRE_OK) { fprintf(stderr, "ops_dense: %s\n", aspire_errmsg()); return 1; }
     aspire_ctx_set_recording(ctx, 0);

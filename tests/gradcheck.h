@@ -36,12 +36,14 @@ static double gc_eval(aspire_ctx *ctx, gc_fn fn, void *ud, aspire_tensor **tin, 
 
 /* in_data[k] holds in_shapes[k] floats; grad_mask[k] says whether input k gets a gradient.
  * Returns the worst relative error seen; records a CHECK failure if it exceeds tol. */
+/* The options of gradcheck's context (tests set the engine path and kernels here). */
+static aspire_ctx_options gc_options = {.threads = 0, .seed = 7};
+
 static double gradcheck(const char *what, gc_fn fn, void *ud, int nin, float **in_data, const int *ndims,
                         const int64_t (*shapes)[ASPIRE_MAX_DIMS], const int *grad_mask, double eps, double tol,
                         int max_probe) {
     aspire_ctx *ctx;
-    aspire_ctx_options o = {.threads = 0, .seed = 7};
-    if (aspire_ctx_new(&ctx, &o) != ASPIRE_OK) { CHECK(0); return 1e9; }
+    if (aspire_ctx_new(&ctx, &gc_options) != ASPIRE_OK) { CHECK(0); return 1e9; }
     aspire_ctx_set_training(ctx, 1);
     /* analytic */
     aspire_tensor *in[8];

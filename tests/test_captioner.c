@@ -551,7 +551,8 @@ static void test_corpus_loader(void) {
  * and the bird of clear scenes (a large bird, no context objects) nearly always. Skipped when the
  * model file or the emoji font is missing. */
 static void test_shipped_model(void) {
-    const char *path = aspire_captioner_default_model();
+    char buf[4096];
+    const char *path = aspire_captioner_default_model(getenv("ASPIRE_MODELS"), buf, sizeof buf);
     if (!aspire_file_exists(path)) { fprintf(stderr, "    (no %s: skipped)\n", path); return; }
     aspire_world *w = NULL;
     if (aspire_world_new(&w, NULL) != ASPIRE_OK) { fprintf(stderr, "    (no emoji font: skipped)\n"); return; }

@@ -8,7 +8,9 @@
 #include "test.h"
 #include "testdir.h"
 
+#include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char dir[256];
@@ -167,10 +169,10 @@ static void test_errors(void) {
     snprintf(t, sizeof t, "%s1,imgs/000.png,0,0,0\n2,imgs/001.png,1.0,0,1\n", h);
     bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:3: column 'y'", "'1.0'");
     snprintf(t, sizeof t, "%s1,imgs/000.png,0,0,0\n2,imgs/001.png,-1,0,1\n", h);
-    bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:3: label y = -1", NULL);
+    bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:3: column 'y': label -1 is out of range", NULL);
     /* a bad row in another split is found too */
     snprintf(t, sizeof t, "%s1,imgs/000.png,0,0,0\n\n2,imgs/001.png,1,3,1\n", h);
-    bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:4: unknown split code 3", NULL);
+    bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:4: column 'split': unknown split code 3", NULL);
     snprintf(t, sizeof t, "%s1,imgs/000.png,0,0,0\n2,imgs/001.png,1,val,1\n", h);
     bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:3: column 'split'", "'val'");
     snprintf(t, sizeof t, "%s1,imgs/000.png,0,0,x\n", h);
@@ -178,7 +180,7 @@ static void test_errors(void) {
     snprintf(t, sizeof t, "%s1,imgs/000.png,0,0\n", h);
     bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:2: expected 5 fields, found 4", NULL);
     snprintf(t, sizeof t, "%s1,,0,0,0\n", h);
-    bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:2: empty img_filename", NULL);
+    bad_metadata(t, ASPIRE_ERR_FORMAT, "wb/metadata.csv:2: column 'img_filename' is empty", NULL);
     /* missing and corrupt images: the first failing row is reported, for any thread count */
     char *png;
     size_t n;
@@ -211,6 +213,92 @@ static void test_errors(void) {
     o.channels = 2;
     CHECK(aspire_dataset_load(&ds, P("wb", NULL), &o) == ASPIRE_ERR_ARG);
     make_dataset("wb", base_rows, NBASE); /* restore */
+}
+
+/* The index: names from a class_name column, from classes.txt, or the defaults; each malformed
+ * case named by file, line and column; 15 classes (no fixed limit); counts, groups and the join
+ * of a caption's path to its row. */
+/* Folder ix with this metadata.csv and classes.txt (NULL: none), opened; the status. */
+static int open_ix(aspire_dataset_index **ix, const char *meta, const char *classes_txt) {
+    testdir_write(P("ix", "metadata.csv"), meta, strlen(meta));
+    if (classes_txt) testdir_write(P("ix", "classes.txt"), classes_txt, strlen(classes_txt));
+    else remove(P("ix", "classes.txt"));
+    return aspire_dataset_index_open(ix, P("ix", NULL), NULL);
+}
+
+static void index_fails(const char *meta, const char *classes_txt, const char *a) {
+    aspire_dataset_index *ix = (aspire_dataset_index *)1;
+    CHECK(open_ix(&ix, meta, classes_txt) == ASPIRE_ERR_FORMAT && ix == NULL);
+    CHECK_MSG(HAS(a), "expected '%s', got: %s", a, aspire_errmsg());
+}
+
+static aspire_dataset_index *index_of(const char *meta, const char *classes_txt) {
+    aspire_dataset_index *ix = NULL;
+    CHECK_MSG(open_ix(&ix, meta, classes_txt) == ASPIRE_OK, "%s", aspire_errmsg());
+    return ix;
+}
+
+static void test_index(void) {
+    aspire_mkdir_p(P("ix", NULL));
+    const char *h = "img_id,img_filename,y,split,place,class_name\n";
+    char t[4000];
+    /* names from the column, counts and groups */
+    snprintf(t, sizeof t, "%s1,a/1.png,1,0,1,duck\n2,a/2.png,0,0,0,owl\n3,b/2.png,1,2,0,duck\n4,c.png,0,1,1,owl\n", h);
+    aspire_dataset_index *ix = index_of(t, NULL);
+    if (!ix) return;
+    CHECK(aspire_dataset_index_rows(ix) == 4 && aspire_dataset_index_n_classes(ix) == 2 && aspire_dataset_index_n_places(ix) == 2);
+    CHECK(strcmp(aspire_dataset_index_class_name(ix, 0), "owl") == 0 && strcmp(aspire_dataset_index_class_names(ix)[1], "duck") == 0);
+    CHECK(strcmp(aspire_dataset_index_place_name(ix, 1), "water") == 0 && aspire_dataset_index_class_name(ix, 2) == NULL);
+    CHECK(aspire_dataset_index_count(ix, ASPIRE_SPLIT_TRAIN) == 2 && aspire_dataset_index_count(ix, ASPIRE_SPLIT_ALL) == 4);
+    int64_t g[4];
+    aspire_dataset_index_group_counts(ix, ASPIRE_SPLIT_TRAIN, g);
+    CHECK(g[0] == 1 && g[1] == 0 && g[2] == 0 && g[3] == 1);
+    CHECK(aspire_dataset_index_group(ix, 2) == 2 && aspire_dataset_index_line(ix, 2) == 4 && aspire_dataset_index_img_id(ix, 3) == 4);
+    CHECK(strcmp(aspire_dataset_index_field(ix, 0, "class_name"), "duck") == 0 && !aspire_dataset_index_field(ix, 0, "nope"));
+    /* the join: img_filename, DIR/img_filename, any path ending in /img_filename */
+    int64_t found = -1;
+    CHECK(aspire_dataset_index_find(ix, "a/2.png", &found) == ASPIRE_OK && found == 1);
+    char full[700];
+    snprintf(full, sizeof full, "%s/b/2.png", P("ix", NULL));
+    CHECK(aspire_dataset_index_find(ix, full, &found) == ASPIRE_OK && found == 2);
+    CHECK(aspire_dataset_index_find(ix, "/elsewhere/c.png", &found) == ASPIRE_OK && found == 3);
+    CHECK(aspire_dataset_index_find(ix, "d.png", &found) == ASPIRE_ERR_NOTFOUND && found == -1 && HAS("ix/metadata.csv"));
+    aspire_dataset_index_free(ix);
+    int split = 9;
+    CHECK(aspire_split_parse("val", &split) == ASPIRE_OK && split == ASPIRE_SPLIT_VAL && strcmp(aspire_split_name(split), "val") == 0);
+    CHECK(aspire_split_parse("all", &split) == ASPIRE_OK && split == ASPIRE_SPLIT_ALL);
+    CHECK(aspire_split_parse("validation", &split) == ASPIRE_ERR_ARG && HAS("validation"));
+    /* two rows with one img_filename: found at the first join, naming both lines */
+    snprintf(t, sizeof t, "%s1,a/1.png,1,0,1,duck\n2,a/1.png,0,0,0,owl\n", h);
+    ix = index_of(t, NULL);
+    CHECK(ix && aspire_dataset_index_find(ix, "a/1.png", &found) == ASPIRE_ERR_FORMAT);
+    CHECK_MSG(HAS("ix/metadata.csv:3: column 'img_filename'") && HAS("line 2"), "%s", aspire_errmsg());
+    aspire_dataset_index_free(ix);
+    /* 15 classes named by classes.txt (Hard ImageNet's count); without names, "class K" */
+    size_t k = (size_t)snprintf(t, sizeof t, "img_id,img_filename,y,split,place\n");
+    for (int i = 0; i < 30; i++) k += (size_t)snprintf(t + k, sizeof t - k, "%d,%d.png,%d,%d,%d\n", i, i, i % 15, i % 3, i % 2);
+    ix = index_of(t, "c0\nc1\nc2\nc3\nc4\nc5\nc6\nc7\nc8\nc9\nc10\nc11\nc12\nc13\r\n  dugong  \n");
+    CHECK(ix && aspire_dataset_index_n_classes(ix) == 15 && aspire_dataset_index_n_groups(ix) == 30);
+    CHECK(ix && strcmp(aspire_dataset_index_class_name(ix, 13), "c13") == 0 && strcmp(aspire_dataset_index_class_name(ix, 14), "dugong") == 0);
+    aspire_dataset_index_free(ix);
+    ix = index_of(t, NULL);
+    CHECK(ix && strcmp(aspire_dataset_index_class_name(ix, 14), "class 14") == 0 && strcmp(aspire_dataset_index_place_name(ix, 0), "land") == 0);
+    aspire_dataset_index_free(ix);
+    /* malformed: each named by file, line and column */
+    index_fails(t, "a\nb\n", "ix/classes.txt: 2 class names for the 15 classes");
+    index_fails(t, "a\n\nb\n", "ix/classes.txt:2: empty class name");
+    snprintf(t, sizeof t, "%s1,a/1.png,1,0,1,duck\n2,a/2.png,1,0,0,swan\n", h);
+    index_fails(t, NULL, "ix/metadata.csv:3: column 'class_name': 'swan', but line 2 names the same value 'duck'");
+    snprintf(t, sizeof t, "%s1,a/1.png,1,0,1,\n", h);
+    index_fails(t, NULL, "ix/metadata.csv:2: column 'class_name' is empty");
+    snprintf(t, sizeof t, "%s1,a/1.png,1,0,-2,duck\n", h);
+    index_fails(t, NULL, "ix/metadata.csv:2: column 'place': place -2 is out of range");
+    snprintf(t, sizeof t, "%s1,a/1.png,70000,0,0,duck\n", h);
+    index_fails(t, NULL, "ix/metadata.csv:2: column 'y': label 70000 is out of range");
+    snprintf(t, sizeof t, "%sx,a/1.png,1,0,0,duck\n", h);
+    index_fails(t, NULL, "ix/metadata.csv:2: column 'img_id': expected an integer, found 'x'");
+    snprintf(t, sizeof t, "img_id,img_filename,y,split,place,place_name\n1,a.png,0,0,0,sea\n2,b.png,0,0,0,lake\n");
+    index_fails(t, NULL, "ix/metadata.csv:3: column 'place_name': 'lake', but line 2");
 }
 
 static void test_extra_append_subset(void) {
@@ -288,14 +376,26 @@ static void test_fill(void) {
     aspire_dataset_fill(ds, idx, 3, &b, NULL, NULL);
     CHECK(b.n == 3 && b.index[0] == 5 && b.y[2] == base_rows[11].y && b.group[0] == 2 * base_rows[5].y + base_rows[5].place);
     int ok = 1;
+    float lut[256], lut2[256];
+    aspire_pixel_lut(lut, 0.5f, 0.25f);  /* the one normaliser: (x / 255 - 0.5) / 0.25 within a rounding */
+    for (int v = 0; v < 256; v++) ok &= fabsf(lut[v] - ((float)v / 255.0f - 0.5f) / 0.25f) <= 2.5e-7f;
+    CHECK(ok && lut[0] == -2.0f && lut[255] == 2.0f);
     for (int k = 0; k < 3; k++) {
         const uint8_t *p = aspire_dataset_pixels(ds, idx[k]);
-        for (int j = 0; j < 16 * 16 * 3; j++) ok &= b.x[k * 768 + j] == ((float)p[j] / 255.0f - 0.5f) / 0.25f;
+        for (int j = 0; j < 16 * 16 * 3; j++) ok &= b.x[k * 768 + j] == lut[p[j]];
     }
     CHECK(ok);
     const float mean[3] = {0.1f, 0.2f, 0.3f}, sd[3] = {1, 2, 4};
     aspire_dataset_fill(ds, idx, 1, &b, mean, sd);
-    CHECK(b.n == 1 && b.x[2] == ((float)aspire_dataset_pixels(ds, 5)[2] / 255.0f - 0.3f) / 4.0f);
+    aspire_pixel_lut(lut2, 0.3f, 4.0f);
+    CHECK(b.n == 1 && b.x[2] == lut2[aspire_dataset_pixels(ds, 5)[2]]);
+    /* the batcher's flips mirror each row */
+    float *x = malloc(sizeof(float) * 16 * 16 * 3);
+    const uint8_t flip[1] = {1};
+    aspire_dataset_to_float(ds, idx, 1, flip, x, NULL, NULL);
+    const uint8_t *p5 = aspire_dataset_pixels(ds, 5);
+    CHECK(x[0] == lut[p5[15 * 3]] && x[3 * 15 + 2] == lut[p5[2]] && x[16 * 3 + 1] == lut[p5[16 * 3 + 15 * 3 + 1]]);
+    free(x);
     aspire_batch_destroy(&b);
     aspire_batch_destroy(&b);
     aspire_dataset_free(ds);
@@ -533,6 +633,7 @@ int main(void) {
     RUN(test_load_waterbirds);
     RUN(test_places_generalised);
     RUN(test_errors);
+    RUN(test_index);
     RUN(test_extra_append_subset);
     RUN(test_fill);
     RUN(test_loader_order);

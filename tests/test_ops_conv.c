@@ -26,13 +26,15 @@ static void fill_normal(float *x, int64_t n, uint64_t seed, float scale) {
 
 static aspire_ctx *new_ctx(int reference) {
     aspire_ctx *ctx = NULL;
-    aspire_ctx_options o = {.threads = 0, .seed = 1, .reference = reference};
+    aspire_ctx_options o = gc_options;  /* the batch-norm kernel under test */
+    o.seed = 1;
+    o.reference = reference;
     CHECK(aspire_ctx_new(&ctx, &o) == ASPIRE_OK);
     return ctx;
 }
 
-/* Runs gradcheck once on the oneDNN path and once on the reference path (ASPIRE_REFERENCE=1 makes
- * gradcheck's context a reference one). Inputs: normal(0, 1) * scale[k]. */
+/* Runs gradcheck once on the oneDNN path and once on the reference path (gc_options.reference
+ * makes gradcheck's context a reference one). Inputs: normal(0, 1) * scale[k]. */
 typedef struct gspec {
     int nin;
     int ndim[5];
@@ -49,11 +51,11 @@ static void gc_both(const char *what, gc_fn fn, void *ud, const gspec *s, double
             data[k] = malloc(sizeof(float) * (size_t)n);
             fill_normal(data[k], n, 100 + (uint64_t)k, s->scale[k] != 0.0f ? s->scale[k] : 1.0f);
         }
-        if (path) setenv("ASPIRE_REFERENCE", "1", 1);
+        gc_options.reference = path;
         char name[160];
         snprintf(name, sizeof name, "%s [%s]", what, path ? "reference" : "oneDNN");
         gradcheck(name, fn, ud, s->nin, data, s->ndim, (const int64_t(*)[ASPIRE_MAX_DIMS])s->shape, s->mask, eps, tol, 120);
-        unsetenv("ASPIRE_REFERENCE");
+        gc_options.reference = 0;
         for (int k = 0; k < s->nin; k++) free(data[k]);
     }
 }
@@ -321,12 +323,12 @@ static aspire_tensor *f_bn(aspire_ctx *c, aspire_tensor **in, void *ud) {
  * oneDNN's primitive. */
 static void test_batchnorm_grads(void) {
     const char *kernels[3] = {NULL, "fast", "onednn"};
+    const int bn_kernels[3] = {ASPIRE_BN_DEFAULT, ASPIRE_BN_FAST, ASPIRE_BN_ONEDNN};
     const int shapes[3][4] = {{2, 4, 3, 5}, {6, 7, 0, 0}, {2, 3, 3, 16}};
     const int nd[3] = {4, 2, 4};
     for (int kn = 0; kn < 3; kn++)
     for (int si = 0; si < 3; si++) {
-        if (kernels[kn]) setenv("ASPIRE_BN", kernels[kn], 1);
-        else unsetenv("ASPIRE_BN");
+        gc_options.bn_kernel = bn_kernels[kn];
         for (int mode = 0; mode < 4; mode++) {
             int64_t c = shapes[si][nd[si] - 1];
             aspire_params *ps = aspire_params_new();
@@ -350,7 +352,7 @@ static void test_batchnorm_grads(void) {
             aspire_params_free(ps);
         }
     }
-    unsetenv("ASPIRE_BN");
+    gc_options.bn_kernel = ASPIRE_BN_DEFAULT;
 }
 
 /* Running statistics: PyTorch's update rule (unbiased variance), checked by hand on 3 rows. */
@@ -496,12 +498,12 @@ static aspire_tensor *f_chain(aspire_ctx *c, aspire_tensor **in, void *ud) {
 
 static void blocked_layout(void);
 static void test_blocked_layout(void) {
-    const char *kernels[2] = {"fast", "onednn"};
+    const int bn_kernels[2] = {ASPIRE_BN_FAST, ASPIRE_BN_ONEDNN};
     for (int kn = 0; kn < 2; kn++) {
-        setenv("ASPIRE_BN", kernels[kn], 1);
+        gc_options.bn_kernel = bn_kernels[kn];
         blocked_layout();
     }
-    unsetenv("ASPIRE_BN");
+    gc_options.bn_kernel = ASPIRE_BN_DEFAULT;
 }
 
 static void blocked_layout(void) {

@@ -91,7 +91,7 @@ static void test_names_and_logits(void) {
 
     for (int reference = 0; reference <= 1; reference++) {  /* oneDNN, then the plain C paths */
         aspire_ctx *ctx;
-        aspire_ctx_options o = {2, 1, reference};
+        aspire_ctx_options o = {.threads = 2, .seed = 1, .reference = reference};
         CHECK(aspire_ctx_new(&ctx, &o) == ASPIRE_OK);
         aspire_ctx_set_recording(ctx, 0);
         for (int training = 0; training <= 1; training++) {

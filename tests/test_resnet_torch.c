@@ -79,12 +79,11 @@ static double compare(const aspire_safetensors *st, const char *name, const floa
 }
 
 /* reference: 1 for the C reference path; winograd: allow oneDNN's Winograd convolutions. */
-static void check_against_torch(int reference, int winograd) {
+static void check_against_torch(int reference, int winograd, int bn_kernel) {
     const char *path = reference ? "reference path" : winograd ? "oneDNN path (Winograd)" : "oneDNN path (direct)";
     /* batch-norm backward through 17 layers on a batch of 2 amplifies rounding: up to ~1.4e-5
      * relative seen (direct and Winograd convolutions alike) */
     const double gtol = 1e-4;
-    setenv("ASPIRE_WINOGRAD", winograd ? "1" : "0", 1);
     aspire_safetensors *st = NULL;
     int rc = aspire_safetensors_open(&st, FIXTURE);
     CHECK_MSG(rc == ASPIRE_OK, "cannot open the fixture: %s", aspire_errmsg());
@@ -109,7 +108,7 @@ static void check_against_torch(int reference, int winograd) {
     free(names);
 
     aspire_ctx *ctx;
-    aspire_ctx_options o = {.threads = 0, .seed = 1, .reference = reference};
+    aspire_ctx_options o = {.threads = 0, .seed = 1, .reference = reference, .no_winograd = !winograd, .bn_kernel = bn_kernel};
     CHECK(aspire_ctx_new(&ctx, &o) == ASPIRE_OK);
     float input[2 * 32 * 32 * 3], targets_f[2];
     CHECK(aspire_safetensors_read_f32(st, "input", 4, (int64_t[]){2, 32, 32, 3}, 0, input, 6144, NULL) == ASPIRE_OK);
@@ -167,22 +166,19 @@ static void check_against_torch(int reference, int winograd) {
         }
     }
     CHECK_MSG(aspire_dnnl_fallbacks(ctx) == 0, "%s: a oneDNN backward fell back to the reference", path);
-    unsetenv("ASPIRE_WINOGRAD");
     aspire_ctx_free(ctx);
     aspire_resnet_free(net);
     aspire_safetensors_free(st);
 }
 
 static void test_against_torch_onednn(void) {
-    check_against_torch(0, 0);
-    check_against_torch(0, 1);
+    check_against_torch(0, 0, ASPIRE_BN_DEFAULT);
+    check_against_torch(0, 1, ASPIRE_BN_DEFAULT);
     /* batch norm on oneDNN's primitive (selectable, not the default): with direct convolutions
      * only; behind Winograd ones its single-threaded statistics lose precision (see op_norm.c) */
-    setenv("ASPIRE_BN", "onednn", 1);
-    check_against_torch(0, 0);
-    unsetenv("ASPIRE_BN");
+    check_against_torch(0, 0, ASPIRE_BN_ONEDNN);
 }
-static void test_against_torch_reference(void) { check_against_torch(1, 0); }
+static void test_against_torch_reference(void) { check_against_torch(1, 0, ASPIRE_BN_DEFAULT); }
 
 /* Parameter counts of torchvision's resnet18/resnet50 (trainable: weights and biases, batch-norm
  * gamma/beta) and of the anchor's reference network; FLOPs of the reference net as the anchor

@@ -347,7 +347,7 @@ static void test_learns_easy(void) {
     c.data_dir = easy_dir;
     c.batch = 16;
     CHECK_MSG(aspire_train_run(&c) == ASPIRE_OK, "%s", aspire_errmsg());
-    aspire_eval_options o = {c.out_dir, "test", "best", NULL, 1, 0};
+    aspire_eval_options o = {c.out_dir, "test", "best", NULL, 1, 0, {0}};
     aspire_eval_result r;
     CHECK_MSG(aspire_train_evaluate(&o, &r) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK_MSG(r.summary.mean >= 0.9, "test accuracy %.3f on an easy set", r.summary.mean);
@@ -356,7 +356,7 @@ static void test_learns_easy(void) {
 
 static void test_eval(void) {
     const char *out = run_dir("erm");
-    aspire_eval_options o = {out, "test", "best", NULL, 1, 0};
+    aspire_eval_options o = {out, "test", "best", NULL, 1, 0, {0}};
     aspire_eval_result r;
     CHECK_MSG(aspire_train_evaluate(&o, &r) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK(r.summary.n == 16);
@@ -451,7 +451,7 @@ static void test_bad_input(void) {
     c = tiny(run_dir("bad_run4"), ASPIRE_METHOD_ERM, 1);
     c.base_run = run_dir("erm");
     CHECK(aspire_train_run(&c) == ASPIRE_ERR_ARG);  /* --base is for dfr */
-    aspire_eval_options o = {run_dir("nothing"), "test", "best", NULL, 1, 0};
+    aspire_eval_options o = {run_dir("nothing"), "test", "best", NULL, 1, 0, {0}};
     aspire_eval_result r;
     CHECK(aspire_train_evaluate(&o, &r) != ASPIRE_OK);
     CHECK(strstr(aspire_errmsg(), "train.json") != NULL);

@@ -4,6 +4,7 @@
 #include "train/train_internal.h"
 #include "train/train_log.h"
 #include "train/train_model.h"
+#include "aspire/classifier.h"
 #include "test.h"
 #include "testdir.h"
 
@@ -188,23 +189,31 @@ static double std_of(aspire_resnet *net, const char *name) {
     return sqrt(s2 / t->numel - (s / t->numel) * (s / t->numel));
 }
 
+#define NET(c) aspire_classifier_resnet(c)
+
+/* A classifier of the architecture with init (classifier.h), 64 px, default names. */
+static int model_new(aspire_classifier **out, const char *arch, int K, uint64_t seed, const char *init) {
+    aspire_classifier_spec spec = {arch, K, NULL, 64, seed, init};
+    return aspire_classifier_new(out, &spec, NULL);
+}
+
 static void test_model_init(void) {
-    aspire_resnet *a = NULL, *b = NULL;
-    CHECK(tr_model_new(&a, "reference", 2, 1, "torchvision") == ASPIRE_OK);
-    CHECK(tr_model_new(&b, "reference", 2, 1, "pytorch") == ASPIRE_OK);
+    aspire_classifier *a = NULL, *b = NULL;
+    CHECK(model_new(&a, "reference", 2, 1, "torchvision") == ASPIRE_OK);
+    CHECK(model_new(&b, "reference", 2, 1, "pytorch") == ASPIRE_OK);
     /* layer1.0.conv1: (16, 16, 3, 3): Kaiming normal on fan_out 144 vs uniform ±1/sqrt(144) */
-    CHECK_CLOSE(std_of(a, "layer1.0.conv1.weight"), sqrt(2.0 / 144), 0.1 * sqrt(2.0 / 144));
-    CHECK_CLOSE(std_of(b, "layer1.0.conv1.weight"), 1.0 / sqrt(3.0 * 144), 0.1 / sqrt(3.0 * 144));
-    CHECK_CLOSE(std_of(b, "fc.weight"), 1.0 / sqrt(3.0 * 128), 0.25 / sqrt(3.0 * 128));
-    aspire_tensor *g = aspire_params_find(aspire_resnet_params(b), "bn1.weight");
+    CHECK_CLOSE(std_of(NET(a), "layer1.0.conv1.weight"), sqrt(2.0 / 144), 0.1 * sqrt(2.0 / 144));
+    CHECK_CLOSE(std_of(NET(b), "layer1.0.conv1.weight"), 1.0 / sqrt(3.0 * 144), 0.1 / sqrt(3.0 * 144));
+    CHECK_CLOSE(std_of(NET(b), "fc.weight"), 1.0 / sqrt(3.0 * 128), 0.25 / sqrt(3.0 * 128));
+    aspire_tensor *g = aspire_params_find(aspire_resnet_params(NET(b)), "bn1.weight");
     CHECK(g && g->data[0] == 1.0f);
-    aspire_resnet_free(a);
-    aspire_resnet_free(b);
+    aspire_classifier_free(a);
+    aspire_classifier_free(b);
     /* neither name: a weights file, which must exist */
-    CHECK(tr_model_new(&a, "reference", 2, 1, "xavier") == ASPIRE_ERR_NOTFOUND && a == NULL);
+    CHECK(model_new(&a, "reference", 2, 1, "xavier") == ASPIRE_ERR_NOTFOUND && a == NULL);
     CHECK(strstr(aspire_errmsg(), "xavier") && strstr(aspire_errmsg(), "torchvision or pytorch"));
-    CHECK(tr_model_new(&a, "reference", 2, 1, "") == ASPIRE_ERR_ARG && a == NULL);
-    CHECK(tr_model_new(&a, "vgg", 2, 1, NULL) == ASPIRE_ERR_ARG);
+    CHECK(model_new(&a, "reference", 2, 1, "") == ASPIRE_ERR_ARG && a == NULL);
+    CHECK(model_new(&a, "vgg", 2, 1, NULL) == ASPIRE_ERR_ARG);
 }
 
 /* --init FILE: pretrained weights with torchvision names, the head left fresh when the file's has
@@ -214,11 +223,11 @@ static void test_model_init_from_file(void) {
     testdir_make(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/pre.safetensors", dir);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
-    aspire_resnet *src = NULL, *a = NULL, *b = NULL, *c = NULL;
+    aspire_classifier *src = NULL, *a = NULL, *b = NULL, *c = NULL;
     /* a "pretrained" 10-class network, and a copy of it with one tensor missing */
-    CHECK(tr_model_new(&src, "resnet18", 10, 5, "torchvision") == ASPIRE_OK);
+    CHECK(model_new(&src, "resnet18", 10, 5, "torchvision") == ASPIRE_OK);
     if (!src) { testdir_remove(dir); return; }
-    aspire_params *ps = aspire_resnet_params(src);
+    aspire_params *ps = aspire_resnet_params(NET(src));
     CHECK(aspire_params_save(ps, path, NULL, 0) == ASPIRE_OK);
     aspire_params *partial = aspire_params_new();
     for (int i = 0; i < aspire_params_count(ps); i++) {
@@ -230,10 +239,10 @@ static void test_model_init_from_file(void) {
     CHECK(aspire_params_save(partial, bad, NULL, 0) == ASPIRE_OK);
     aspire_params_free(partial);
 
-    CHECK(tr_model_new(&a, "resnet18", 2, 1, path) == ASPIRE_OK);        /* 2 classes: fc stays fresh */
-    CHECK(tr_model_new(&c, "resnet18", 2, 1, "torchvision") == ASPIRE_OK);
+    CHECK(model_new(&a, "resnet18", 2, 1, path) == ASPIRE_OK);        /* 2 classes: fc stays fresh */
+    CHECK(model_new(&c, "resnet18", 2, 1, "torchvision") == ASPIRE_OK);
     if (a && c) {
-        aspire_params *pa = aspire_resnet_params(a), *pc = aspire_resnet_params(c);
+        aspire_params *pa = aspire_resnet_params(NET(a)), *pc = aspire_resnet_params(NET(c));
         int same = 0, total = 0;
         for (int i = 0; i < aspire_params_count(pa); i++) {
             const aspire_tensor *t = aspire_params_at(pa, i);
@@ -243,23 +252,23 @@ static void test_model_init_from_file(void) {
         }
         CHECK(total > 60 && same == total);  /* body from the file, head as a fresh init would be */
     }
-    CHECK(tr_model_new(&b, "resnet18", 10, 1, path) == ASPIRE_OK);       /* 10 classes: fc loaded too */
+    CHECK(model_new(&b, "resnet18", 10, 1, path) == ASPIRE_OK);       /* 10 classes: fc loaded too */
     if (b) {
-        const aspire_tensor *w = aspire_params_find(aspire_resnet_params(b), "fc.weight");
+        const aspire_tensor *w = aspire_params_find(aspire_resnet_params(NET(b)), "fc.weight");
         const aspire_tensor *v = aspire_params_find(ps, "fc.weight");
         CHECK(w && v && memcmp(w->data, v->data, sizeof(float) * (size_t)w->numel) == 0);
     }
-    aspire_resnet *d = NULL;
-    CHECK(tr_model_new(&d, "resnet18", 2, 1, bad) == ASPIRE_ERR_NOTFOUND && d == NULL);
+    aspire_classifier *d = NULL;
+    CHECK(model_new(&d, "resnet18", 2, 1, bad) == ASPIRE_ERR_NOTFOUND && d == NULL);
     CHECK(strstr(aspire_errmsg(), "bad.safetensors") && strstr(aspire_errmsg(), "layer2.0.bn1.running_var"));
-    CHECK(tr_model_new(&d, "reference", 2, 1, path) != ASPIRE_OK && d == NULL); /* another network's weights */
+    CHECK(model_new(&d, "reference", 2, 1, path) != ASPIRE_OK && d == NULL); /* another network's weights */
     CHECK(strstr(aspire_errmsg(), "pre.safetensors") && strstr(aspire_errmsg(), "shape"));
-    CHECK(tr_model_new(&d, "resnet18", 2, 1, "/nonexistent/w.safetensors") == ASPIRE_ERR_NOTFOUND && d == NULL);
+    CHECK(model_new(&d, "resnet18", 2, 1, "/nonexistent/w.safetensors") == ASPIRE_ERR_NOTFOUND && d == NULL);
     CHECK(strstr(aspire_errmsg(), "/nonexistent/w.safetensors") != NULL);
-    aspire_resnet_free(src);
-    aspire_resnet_free(a);
-    aspire_resnet_free(b);
-    aspire_resnet_free(c);
+    aspire_classifier_free(src);
+    aspire_classifier_free(a);
+    aspire_classifier_free(b);
+    aspire_classifier_free(c);
     testdir_remove(dir);
 }
 

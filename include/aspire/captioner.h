@@ -53,10 +53,10 @@ ASPIRE_API void aspire_captioner_free(aspire_captioner *cap);
  * file. On success *recipe (if not NULL) receives a copy of the "recipe" entry ("" if absent;
  * free with aspire_strfree). */
 ASPIRE_API int aspire_captioner_load(aspire_captioner **out, const char *path, char **recipe);
-/* Where the shipped model is: $ASPIRE_MODELS/captioner.safetensors if that variable is set, else
- * models/captioner.safetensors if it exists (a checkout's root), else the source tree's
- * models/captioner.safetensors. A static string. */
-ASPIRE_API const char *aspire_captioner_default_model(void);
+/* Where the shipped model is: models_dir/captioner.safetensors when models_dir is given (the
+ * program passes $ASPIRE_MODELS), else models/captioner.safetensors if it exists (a checkout's
+ * root), else the source tree's (aspire_model_path). Written into buf (n bytes); returns buf. */
+ASPIRE_API const char *aspire_captioner_default_model(const char *models_dir, char *buf, size_t n);
 /* Writes the model file atomically; recipe may be NULL. */
 ASPIRE_API int aspire_captioner_save(const aspire_captioner *cap, const char *path, const char *recipe);
 

@@ -1,5 +1,6 @@
-/* dataset.h — image classification datasets in the Waterbirds layout, cached in memory, and
- * batches of normalised float images for training and evaluation.
+/* dataset.h — image classification datasets in the Waterbirds layout: the index (metadata.csv read
+ * and checked once), the images of a split decoded on demand and cached in memory, and batches of
+ * normalised float images for training and evaluation (the one batcher).
  *
  * A dataset folder holds metadata.csv and the images it names (paths relative to the folder, any
  * size, PNG or JPEG). Two layouts:
@@ -18,6 +19,67 @@
 enum { ASPIRE_SPLIT_ALL = -1, ASPIRE_SPLIT_TRAIN = 0, ASPIRE_SPLIT_VAL = 1, ASPIRE_SPLIT_TEST = 2 };
 typedef enum aspire_layout { ASPIRE_LAYOUT_WATERBIRDS = 0, ASPIRE_LAYOUT_EXTRA = 1 } aspire_layout;
 
+/* ---- the index ------------------------------------------------------------------------------
+ * A dataset folder opened once: every row of metadata.csv checked (all splits), labels, splits,
+ * places and image ids parsed, classes and places counted, their names found. Class names come
+ * from a column `class_name` (the same name on every row of a label), else a file classes.txt
+ * beside metadata.csv (one name per line, in order of y), else the defaults
+ * (aspire_default_class_name: Waterbirds' landbird / waterbird); place names from a column
+ * `place_name`, else land / water for two places, else "place P". Errors name the file, the line
+ * and the column ("data/metadata.csv:17: column 'y': expected an integer, found 'bird'"). */
+typedef struct aspire_dataset_index aspire_dataset_index;
+
+typedef struct aspire_index_options {
+    aspire_layout layout;
+    int n_places;           /* 0 = 1 + the largest place in metadata.csv */
+    const char *metadata;   /* file name inside the folder; NULL = "metadata.csv" */
+} aspire_index_options;
+
+/* opt may be NULL (the Waterbirds layout). */
+ASPIRE_API int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const aspire_index_options *opt);
+/* Drops the caller's reference; datasets loaded from the index keep it alive. NULL ok. */
+ASPIRE_API void aspire_dataset_index_free(aspire_dataset_index *ix);
+
+ASPIRE_API const char *aspire_dataset_index_dir(const aspire_dataset_index *ix);
+ASPIRE_API const char *aspire_dataset_index_path(const aspire_dataset_index *ix);   /* dir/metadata.csv */
+ASPIRE_API aspire_layout aspire_dataset_index_layout(const aspire_dataset_index *ix);
+ASPIRE_API int64_t aspire_dataset_index_rows(const aspire_dataset_index *ix);       /* all splits */
+ASPIRE_API int aspire_dataset_index_n_classes(const aspire_dataset_index *ix);      /* 1 + largest y */
+ASPIRE_API int aspire_dataset_index_n_places(const aspire_dataset_index *ix);       /* 0 for the extra layout */
+ASPIRE_API int aspire_dataset_index_n_groups(const aspire_dataset_index *ix);       /* classes * places, or 0 */
+/* n_classes / n_places names, valid while the index lives. */
+ASPIRE_API const char *const *aspire_dataset_index_class_names(const aspire_dataset_index *ix);
+ASPIRE_API const char *const *aspire_dataset_index_place_names(const aspire_dataset_index *ix);
+ASPIRE_API const char *aspire_dataset_index_class_name(const aspire_dataset_index *ix, int k);  /* NULL out of range */
+ASPIRE_API const char *aspire_dataset_index_place_name(const aspire_dataset_index *ix, int p);
+/* Rows of a split (ASPIRE_SPLIT_ALL: all; the extra layout has every row in every split). */
+ASPIRE_API int64_t aspire_dataset_index_count(const aspire_dataset_index *ix, int split);
+/* Rows per group (y * n_places + place) of a split into counts[n_groups]. */
+ASPIRE_API void aspire_dataset_index_group_counts(const aspire_dataset_index *ix, int split, int64_t *counts);
+
+/* Per row r in [0, rows), in metadata.csv's order. */
+ASPIRE_API int32_t aspire_dataset_index_label(const aspire_dataset_index *ix, int64_t r);
+ASPIRE_API int32_t aspire_dataset_index_place(const aspire_dataset_index *ix, int64_t r);   /* -1: extra layout */
+ASPIRE_API int32_t aspire_dataset_index_group(const aspire_dataset_index *ix, int64_t r);   /* -1: extra layout */
+ASPIRE_API int aspire_dataset_index_split(const aspire_dataset_index *ix, int64_t r);
+ASPIRE_API int64_t aspire_dataset_index_img_id(const aspire_dataset_index *ix, int64_t r);  /* no img_id column: r + 1 */
+ASPIRE_API int aspire_dataset_index_line(const aspire_dataset_index *ix, int64_t r);        /* line in metadata.csv */
+ASPIRE_API const char *aspire_dataset_index_filename(const aspire_dataset_index *ix, int64_t r);
+/* Any column by name (NULL if there is no such column). */
+ASPIRE_API const char *aspire_dataset_index_field(const aspire_dataset_index *ix, int64_t r, const char *column);
+ASPIRE_API int aspire_dataset_index_has_column(const aspire_dataset_index *ix, const char *column);
+/* ASPIRE_OK, or ASPIRE_ERR_NOTFOUND naming the file, its header line and the columns it has. */
+ASPIRE_API int aspire_dataset_index_require(const aspire_dataset_index *ix, const char *column);
+/* The row a path names (e.g. a captions.csv path): img_filename itself, DIR/img_filename, or any
+ * path ending in /img_filename. ASPIRE_ERR_NOTFOUND when none does; ASPIRE_ERR_FORMAT (naming both
+ * lines) when two rows share an img_filename, which the first call checks. */
+ASPIRE_API int aspire_dataset_index_find(aspire_dataset_index *ix, const char *path, int64_t *row);
+
+/* "train", "val", "test", "all" ↔ ASPIRE_SPLIT_*. */
+ASPIRE_API int aspire_split_parse(const char *name, int *split);
+ASPIRE_API const char *aspire_split_name(int split);
+
+/* ---- decoded images -------------------------------------------------------------------------- */
 typedef struct aspire_dataset_options {
     int split;              /* ASPIRE_SPLIT_*: which rows to load (the extra layout loads all) */
     int size;               /* side of the square images in memory; 0 = 64 */
@@ -30,11 +92,14 @@ typedef struct aspire_dataset_options {
 
 typedef struct aspire_dataset aspire_dataset;
 
-/* Reads dir/metadata.csv, checks every row (all splits, so that a bad row anywhere is found), and
- * decodes the selected split's images in parallel. opt may be NULL (train split, 64 px, RGB).
- * Errors name the file and line: a missing column, a non-integer or negative label, an unknown
- * split code, a missing or corrupt image ("data/metadata.csv:17: image 'x.png': ..."). */
+/* Decodes the images of opt->split of an open index in parallel (opt's layout, n_places and
+ * metadata are the index's). opt may be NULL (train split, 64 px, RGB). A missing or corrupt
+ * image is named with the metadata line ("data/metadata.csv:17: x.png: ..."). */
+ASPIRE_API int aspire_dataset_load_split(aspire_dataset **out, aspire_dataset_index *ix, const aspire_dataset_options *opt);
+/* aspire_dataset_index_open + aspire_dataset_load_split in one call. */
 ASPIRE_API int aspire_dataset_load(aspire_dataset **out, const char *dir, const aspire_dataset_options *opt);
+/* The index of the dataset's first source (its metadata, names and counts). */
+ASPIRE_API aspire_dataset_index *aspire_dataset_get_index(const aspire_dataset *ds);
 ASPIRE_API void aspire_dataset_free(aspire_dataset *ds);
 
 /* A new dataset holding the examples idx[0..n) of ds, in that order (pixels copied). */
@@ -56,6 +121,7 @@ ASPIRE_API const char *aspire_dataset_dir(const aspire_dataset *ds);
  * freed or appended to. Groups and places are -1 where unknown (extra layout). */
 ASPIRE_API const int32_t *aspire_dataset_labels(const aspire_dataset *ds);
 ASPIRE_API const int32_t *aspire_dataset_groups(const aspire_dataset *ds);
+ASPIRE_API const int32_t *aspire_dataset_places(const aspire_dataset *ds);
 ASPIRE_API int32_t aspire_dataset_label(const aspire_dataset *ds, int64_t i);
 ASPIRE_API int32_t aspire_dataset_group(const aspire_dataset *ds, int64_t i);
 ASPIRE_API int32_t aspire_dataset_place(const aspire_dataset *ds, int64_t i);
@@ -85,8 +151,12 @@ typedef struct aspire_batch {
 ASPIRE_API int aspire_batch_init(aspire_batch *b, int capacity, int size, int channels);
 ASPIRE_API void aspire_batch_destroy(aspire_batch *b);  /* zeroed or NULL ok */
 
-/* Fills b with examples idx[0..n) (n <= capacity), no augmentation: x = (p / 255 - mean) / std per
- * channel; mean and std NULL = 0.5 and 0.25 (the anchors' [-2, 2] scaling). */
+/* The one batcher: writes examples idx[0..n) of ds as network input into x (n, size, size,
+ * channels) floats, normalised per channel with aspire_pixel_lut (mean and std NULL = 0.5 and
+ * 0.25, the anchors' [-2, 2] scaling), mirrored left-right where flip[k] (flip may be NULL). */
+ASPIRE_API void aspire_dataset_to_float(const aspire_dataset *ds, const int64_t *idx, int n, const uint8_t *flip, float *x,
+                                        const float *mean, const float *std);
+/* Fills b with examples idx[0..n) (n <= capacity) through aspire_dataset_to_float, no flips. */
 ASPIRE_API void aspire_dataset_fill(const aspire_dataset *ds, const int64_t *idx, int n, aspire_batch *b,
                                     const float *mean, const float *std);
 

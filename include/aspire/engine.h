@@ -43,10 +43,21 @@ enum { ASPIRE_LAYOUT_PLAIN = 0, ASPIRE_LAYOUT_NCHW16C = 1 };
 
 typedef struct aspire_ctx aspire_ctx;
 
+/* Batch-norm kernels (aspire_ctx_options.bn_kernel). */
+enum { ASPIRE_BN_DEFAULT = 0, ASPIRE_BN_FAST = 1, ASPIRE_BN_ONEDNN = 2 };
+
+/* Every engine setting is a field here; the library reads no environment variable (the `aspire`
+ * program maps ASPIRE_REFERENCE, ASPIRE_WINOGRAD, ASPIRE_BN and ASPIRE_PROFILE onto these fields).
+ * A zeroed struct is the default. */
 typedef struct aspire_ctx_options {
-    int threads;     /* 0 = all cores */
+    int threads;     /* threads of the library calls that run on this context (aspire_ctx_threads);
+                        0 = all cores. Creating the context changes no OpenMP setting: the engine's
+                        ops run with the calling thread's team size (aspire_threads_enter) */
     uint64_t seed;   /* seeds the context's random numbers (dropout, augmentation) */
     int reference;   /* 1 = plain C reference paths only (no oneDNN) */
+    int no_winograd; /* 1 = oneDNN's direct convolutions only (no Winograd kernels) */
+    int bn_kernel;   /* ASPIRE_BN_DEFAULT / _FAST (both the fused C kernels) / _ONEDNN (oneDNN's primitive) */
+    int profile;     /* 1 = time every op (aspire_ctx_profile_report) */
 } aspire_ctx_options;
 
 /* Creates a context. Returns ASPIRE_OK and *out, or a status. Free with aspire_ctx_free (NULL ok). */
@@ -59,6 +70,14 @@ ASPIRE_API int aspire_ctx_training(const aspire_ctx *ctx);
 ASPIRE_API void aspire_ctx_set_recording(aspire_ctx *ctx, int recording);
 ASPIRE_API int aspire_ctx_recording(const aspire_ctx *ctx);
 ASPIRE_API int aspire_ctx_reference(const aspire_ctx *ctx);
+/* The options the context was made with. */
+ASPIRE_API const aspire_ctx_options *aspire_ctx_get_options(const aspire_ctx *ctx);
+/* Scoped thread count: sets the calling thread's OpenMP team size to n (0 = all cores, < 0 =
+ * unchanged) and returns the previous size for aspire_threads_leave, which restores it. Library
+ * calls that take a thread count (training, evaluation, the classifier, the stages) run inside
+ * such a scope, so that the caller's own setting is the same after the call as before. */
+ASPIRE_API int aspire_threads_enter(int n);
+ASPIRE_API void aspire_threads_leave(int prev);
 ASPIRE_API aspire_rng *aspire_ctx_rng(aspire_ctx *ctx);
 /* Frees every arena tensor and the tape; invalidates all non-persistent tensor pointers. */
 ASPIRE_API void aspire_ctx_reset(aspire_ctx *ctx);
@@ -108,6 +127,11 @@ ASPIRE_API int aspire_params_load(aspire_params *p, const char *path);
  * left as they are (fine-tuning a network whose head has another class count). optional NULL or ""
  * is aspire_params_load. */
 ASPIRE_API int aspire_params_load_partial(aspire_params *p, const char *path, const char *optional);
+/* Reads every tensor of p from an open safetensors file, each under prefix + its name (e.g. a
+ * checkpoint's "model."): a missing tensor or a wrong shape is refused naming the file and the
+ * tensor (tensors before it are already copied). */
+struct aspire_safetensors;
+ASPIRE_API int aspire_params_read_prefixed(aspire_params *p, const struct aspire_safetensors *st, const char *prefix);
 
 /* Initialisers (fan_in = inputs per output unit). */
 ASPIRE_API void aspire_init_normal(aspire_tensor *t, float mean, float std, aspire_rng *rng);

@@ -43,5 +43,9 @@ ASPIRE_API int aspire_file_exists(const char *path);
 /* Joins a folder and a name into a new string ("dir/name"); an absolute name or an empty dir gives
  * a copy of name. NULL on OOM. Free with aspire_strfree. */
 ASPIRE_API char *aspire_path_join(const char *dir, const char *name);
+/* Where a shipped model file is: models_dir/file when models_dir is given (the program passes
+ * $ASPIRE_MODELS), else models/file if it exists (a checkout's root), else the source tree's
+ * models/file. Written into buf (n bytes); returns buf. Reads no environment variable. */
+ASPIRE_API const char *aspire_model_path(const char *models_dir, const char *file, char *buf, size_t n);
 
 #endif

@@ -41,8 +41,14 @@ typedef enum aspire_resize_mode {
  * fractional weights at the borders (best for shrinking). Results are rounded to nearest. */
 ASPIRE_API int aspire_image_resize(aspire_image *dst, const aspire_image *src, int w, int h, aspire_resize_mode mode);
 
-/* Writes the image as floats in HWC order into dst (h*w*c floats): (x / 255 - mean[ch]) / std[ch].
- * mean and std have c entries, or are NULL for 0 and 1. */
+/* The library's one pixel normaliser: lut[v] = (v / 255 - mean) / std for the bytes v = 0..255,
+ * computed in float32 as v * (1 / (255 std)) - mean / std (for mean 0.5, std 0.25: v / 63.75 - 2,
+ * the network input training has always used). Classifiers, the captioner and the dataset
+ * batches all normalise through it. */
+ASPIRE_API void aspire_pixel_lut(float lut[256], float mean, float std);
+
+/* Writes the image as floats in HWC order into dst (h*w*c floats): (x / 255 - mean[ch]) / std[ch]
+ * through aspire_pixel_lut. mean and std have c entries, or are NULL for 0 and 1. */
 ASPIRE_API void aspire_image_to_float(const aspire_image *img, float *dst, const float *mean, const float *std);
 /* The inverse, clamping to [0, 255]. */
 ASPIRE_API void aspire_image_from_float(aspire_image *img, const float *src, const float *mean, const float *std);

@@ -3,14 +3,17 @@
  * evaluating a trained run per group.
  *
  * A run is a folder (RUNDIR) holding:
- *   train.json               the full configuration (enough to repeat the run exactly) and, once
- *                            finished, the result (selected epoch, its validation figures, time)
+ *   train.json               the full configuration (enough to repeat the run exactly), the
+ *                            dataset's counts and class names and, once finished, the result
+ *                            (selected epoch, its validation figures, time): the run is complete
+ *                            exactly when train.json has "result" (aspire_train_finished)
  *   checkpoint.safetensors   the state after the last finished epoch: model(s), optimizer
  *                            momentum, the method's per-example or per-group state; the epoch and
  *                            the incumbent best in its metadata. Written atomically each epoch;
  *                            --resume continues from it.
- *   best.safetensors         the classifier selected on the validation split (a plain ResNet
- *                            weights file; its metadata holds the architecture and the epoch)
+ *   best.safetensors         the classifier selected on the validation split (a weights file of
+ *                            include/aspire/classifier.h: architecture, classes, epoch in its
+ *                            metadata; aspire_classifier_open reads it, or the whole RUNDIR)
  *   log.csv                  one row per epoch (loss, accuracies, learning rate, speed)
  *   curve.svg                the learning curves
  *   dfr.json                 (dfr) the C grid, the tuning scores and the chosen C
@@ -24,6 +27,7 @@
 #ifndef ASPIRE_TRAIN_H
 #define ASPIRE_TRAIN_H
 
+#include "aspire/engine.h"
 #include "aspire/metrics.h"
 
 typedef enum aspire_method {
@@ -77,6 +81,8 @@ typedef struct aspire_train_config {
     int progress;             /* 1: progress line on stderr; 0: quiet */
     int64_t limit_train;      /* > 0: use only the first N training images (tests, smoke runs) */
     int stop_after;           /* > 0: return after this many epochs in this call (--resume goes on) */
+    aspire_ctx_options engine; /* engine settings (reference path, Winograd, batch-norm kernel,
+                                  profiling); its threads and seed are training's own; kept on --resume */
 } aspire_train_config;
 
 /* The defaults: reference net (torchvision init) at 64×64, 8 epochs, batch 64, lr 0.05, momentum 0.9, wd 1e-4,
@@ -90,6 +96,9 @@ ASPIRE_API aspire_train_config aspire_train_config_default(void);
  * finished run is left as it is; a RUNDIR without a run is started from cfg. Returns ASPIRE_OK or
  * a status with the message naming the file or option at fault. */
 ASPIRE_API int aspire_train_run(const aspire_train_config *cfg);
+
+/* 1 when RUNDIR holds a finished run (train.json with its "result", written last), else 0. */
+ASPIRE_API int aspire_train_finished(const char *run_dir);
 
 /* Reads RUNDIR/train.json's config into *cfg (strings are owned by *strings, free with
  * aspire_train_config_strings_free). */
@@ -105,17 +114,18 @@ typedef struct aspire_eval_options {
     const char *data_dir;     /* NULL: the run's own dataset */
     int threads;
     int progress;
+    aspire_ctx_options engine; /* engine settings (threads: the field above) */
 } aspire_eval_options;
 
 typedef struct aspire_eval_result {
     aspire_metrics metrics;         /* per group / class counts (destroy with aspire_eval_result_destroy) */
     aspire_metrics_summary summary; /* weighted_mean uses the dataset's training-split group sizes */
-    int64_t train_group_n[64];      /* those sizes, (K * P) */
+    int64_t *train_group_n;         /* those sizes, (K * P) */
     aspire_method method;
     aspire_select_rule rule;        /* the rule the run selected its model by */
     int epoch;                      /* the evaluated checkpoint's epoch (0-based), -1 if unknown */
-    char class_names[8][32];        /* from the dataset when known ("landbird", ...), else "" */
-    char place_names[8][32];
+    char **class_names;             /* (K) the dataset's class names (dataset.h) */
+    char **place_names;             /* (P) */
 } aspire_eval_result;
 
 ASPIRE_API int aspire_train_evaluate(const aspire_eval_options *opt, aspire_eval_result *out);

@@ -1,6 +1,7 @@
 /* cmd_eval.c — `aspire eval`: per-group accuracy of a trained run on one split, as a table or as
  * one JSON object (accuracies as fractions). */
 #include "cli/cli.h"
+#include "cli/cli_env.h"
 
 #include "aspire/train.h"
 
@@ -34,6 +35,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     if (!o.run_dir) return cli_fail("eval", "--run RUNDIR is required");
     o.progress = !quiet && !json;
+    o.engine = cli_engine_options(o.threads, 0);
     aspire_eval_result r;
     if (aspire_train_evaluate(&o, &r)) return cli_fail("eval", NULL);
     if (json) {
@@ -54,11 +56,6 @@ int cmd_eval(int argc, char **argv) {
         cJSON_free(out);
         cJSON_Delete(obj);
     } else {
-        const char *cn[8], *pn[8];
-        for (int i = 0; i < 8; i++) {
-            cn[i] = r.class_names[i][0] ? r.class_names[i] : NULL;
-            pn[i] = r.place_names[i][0] ? r.place_names[i] : NULL;
-        }
         char which[96];
         if (r.method == ASPIRE_METHOD_DFR && strcmp(o.checkpoint, "best") == 0)
             snprintf(which, sizeof which, "the ERM backbone with DFR's last layer");
@@ -66,8 +63,8 @@ int cmd_eval(int argc, char **argv) {
             snprintf(which, sizeof which, "%s checkpoint (epoch %d)", o.checkpoint, r.epoch + 1);
         printf("run %s, method %s, split %s, %s\n", o.run_dir, aspire_method_name(r.method), o.split, which);
         printf("model selection: %s\n\n", rule_text(r.rule));
-        aspire_metrics_print(stdout, &r.metrics, &r.summary, r.metrics.nclasses <= 8 ? cn : NULL,
-                             r.metrics.nplaces <= 8 ? pn : NULL);
+        aspire_metrics_print(stdout, &r.metrics, &r.summary, (const char *const *)r.class_names,
+                             (const char *const *)r.place_names);
     }
     aspire_eval_result_destroy(&r);
     return 0;

@@ -1,6 +1,7 @@
 /* cmd_train.c — `aspire train`: trains a classifier on a dataset in Waterbirds layout with ERM or
  * a robust-training baseline and writes a run folder (train.json, checkpoints, log.csv, curve.svg). */
 #include "cli/cli.h"
+#include "cli/cli_env.h"
 
 #include "aspire/train.h"
 
@@ -52,6 +53,7 @@ int cmd_train(int argc, char **argv) {
     c.seed = (uint64_t)seed;
     c.flip = !no_flip;
     c.progress = !quiet;
+    c.engine = cli_engine_options(c.threads, 0);
     if (aspire_train_run(&c)) return cli_fail("train", NULL);
     return 0;
 }

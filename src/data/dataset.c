@@ -1,8 +1,8 @@
-/* dataset.c — Waterbirds-layout datasets: metadata checked row by row, images decoded in parallel
+/* dataset.c — the images of a split of an indexed dataset (index.c) decoded in parallel
  * (OpenMP) and resized to a square byte cache; subsets and concatenation; batches of normalised
  * floats, and a seeded loader with shuffling, weighted sampling, flips and random resized crops. */
-#include "aspire/dataset.h"
-#include "aspire/csv.h"
+#include "data/data_internal.h"
+
 #include "aspire/fileio.h"
 #include "aspire/image.h"
 #include "aspire/progress.h"
@@ -12,16 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_LABEL 65535
-#define MAX_PLACE 65535
-
-/* One metadata file that examples come from, shared (reference-counted) by subsets and appends. */
-typedef struct ds_source {
-    aspire_csv *csv;
-    char *dir;
-    int refs;
-} ds_source;
-
 struct aspire_dataset {
     int size, channels, n_classes, n_places;
     int64_t n, cap;
@@ -30,17 +20,10 @@ struct aspire_dataset {
     int8_t *split;
     int64_t *img_id;
     int32_t *src;      /* index into sources */
-    int64_t *row;      /* row in that source's csv */
-    ds_source **sources;
+    int64_t *row;      /* row in that source's metadata */
+    aspire_dataset_index **sources;
     int nsrc;
 };
-
-static void source_release(ds_source *s) {
-    if (!s || --s->refs > 0) return;
-    aspire_csv_free(s->csv);
-    aspire_strfree(s->dir);
-    aspire_free(s, sizeof *s);
-}
 
 static size_t img_bytes(const aspire_dataset *ds) { return (size_t)ds->size * (size_t)ds->size * (size_t)ds->channels; }
 
@@ -59,8 +42,8 @@ static void ds_free_arrays(aspire_dataset *ds) {
 void aspire_dataset_free(aspire_dataset *ds) {
     if (!ds) return;
     ds_free_arrays(ds);
-    for (int i = 0; i < ds->nsrc; i++) source_release(ds->sources[i]);
-    aspire_free(ds->sources, sizeof(ds_source *) * (size_t)ds->nsrc);
+    for (int i = 0; i < ds->nsrc; i++) ix_release(ds->sources[i]);
+    aspire_free(ds->sources, sizeof(aspire_dataset_index *) * (size_t)ds->nsrc);
     aspire_free(ds, sizeof *ds);
 }
 
@@ -81,13 +64,13 @@ static int ds_reserve(aspire_dataset *ds, int64_t cap) {
     return ASPIRE_OK;
 }
 
-static int ds_add_source(aspire_dataset *ds, ds_source *s) {
-    ds_source **a = aspire_realloc(ds->sources, sizeof(ds_source *) * (size_t)ds->nsrc,
-                                   sizeof(ds_source *) * (size_t)(ds->nsrc + 1));
+static int ds_add_source(aspire_dataset *ds, aspire_dataset_index *s) {
+    aspire_dataset_index **a = aspire_realloc(ds->sources, sizeof(aspire_dataset_index *) * (size_t)ds->nsrc,
+                                              sizeof(aspire_dataset_index *) * (size_t)(ds->nsrc + 1));
     if (!a) return ASPIRE_ERR_NOMEM;
     ds->sources = a;
     ds->sources[ds->nsrc++] = s;
-    s->refs++;
+    ix_retain(s);
     return ASPIRE_OK;
 }
 
@@ -103,8 +86,8 @@ static aspire_dataset *ds_new(int size, int channels) {
 
 /* Decodes examples [0, ds->n) from their files in parallel. The error reported is the one of the
  * lowest failing example, whatever the thread count. */
-static int decode_all(aspire_dataset *ds, const char *meta_path, int progress) {
-    const ds_source *s = ds->sources[0];
+static int decode_all(aspire_dataset *ds, int progress) {
+    const aspire_dataset_index *s = ds->sources[0];
     int64_t n = ds->n;
     int S = ds->size, C = ds->channels;
     size_t ib = img_bytes(ds);
@@ -114,12 +97,11 @@ static int decode_all(aspire_dataset *ds, const char *meta_path, int progress) {
     aspire_progress pg;
     aspire_progress_init(&pg, "loading images", n, "img");
     pg.quiet = !progress;
-    int fcol = aspire_csv_col(s->csv, "img_filename");
 #pragma omp parallel for schedule(dynamic, 8)
     for (int64_t k = 0; k < n; k++) {
         /* chunks are handed out in order, so every example below a failure is still decoded */
         if (k > __atomic_load_n(&err_idx, __ATOMIC_RELAXED)) continue;
-        const char *fn = aspire_csv_field(s->csv, ds->row[k], fcol);
+        const char *fn = aspire_dataset_index_filename(s, ds->row[k]);
         char *path = aspire_path_join(s->dir, fn);
         aspire_image im = {0}, rs = {0};
         int rc = path ? aspire_image_load(&im, path, C) : ASPIRE_ERR_NOMEM;
@@ -145,110 +127,62 @@ static int decode_all(aspire_dataset *ds, const char *meta_path, int progress) {
         aspire_progress_add(&pg, 1);
     }
     if (err_rc) {
-        int line = aspire_csv_line(s->csv, ds->row[err_idx]);
-        return aspire_error(err_rc, "%s:%d: %s", meta_path, line, err_msg);
+        int line = aspire_dataset_index_line(s, ds->row[err_idx]);
+        return aspire_error(err_rc, "%s:%d: %s", s->meta_path, line, err_msg);
     }
     aspire_progress_finish(&pg, NULL);
     return ASPIRE_OK;
 }
 
-typedef struct row_info { int64_t y, split, place, img_id; } row_info;
-
-static int check_row(const aspire_csv *csv, int64_t r, aspire_layout layout, const int *cols, row_info *ri) {
-    const char *path = aspire_csv_path(csv);
-    int line = aspire_csv_line(csv, r);
-    int rc;
-    /* cols: img_id, img_filename, y, split, place (-1 where absent) */
-    if (!*aspire_csv_field(csv, r, cols[1])) return aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: empty img_filename", path, line);
-    if ((rc = aspire_csv_get_int(csv, r, cols[2], &ri->y))) return rc;
-    if (ri->y < 0 || ri->y > MAX_LABEL)
-        return aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: label y = %lld is out of range (0..%d)", path, line, (long long)ri->y, MAX_LABEL);
-    ri->img_id = r + 1;
-    if (cols[0] >= 0 && (rc = aspire_csv_get_int(csv, r, cols[0], &ri->img_id))) return rc;
-    ri->split = 0;
-    ri->place = -1;
-    if (layout == ASPIRE_LAYOUT_EXTRA) return ASPIRE_OK;
-    if ((rc = aspire_csv_get_int(csv, r, cols[3], &ri->split))) return rc;
-    if (ri->split < 0 || ri->split > 2)
-        return aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: unknown split code %lld (0 = train, 1 = val, 2 = test)", path, line,
-                            (long long)ri->split);
-    if ((rc = aspire_csv_get_int(csv, r, cols[4], &ri->place))) return rc;
-    if (ri->place < 0 || ri->place > MAX_PLACE)
-        return aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: place = %lld is out of range (0..%d)", path, line, (long long)ri->place, MAX_PLACE);
-    return ASPIRE_OK;
-}
-
-int aspire_dataset_load(aspire_dataset **out, const char *dir, const aspire_dataset_options *opt) {
+int aspire_dataset_load_split(aspire_dataset **out, aspire_dataset_index *ix, const aspire_dataset_options *opt) {
     *out = NULL;
     aspire_dataset_options o = {0};
     if (opt) o = *opt;
     if (!o.size) o.size = 64;
     if (!o.channels) o.channels = 3;
+    const char *dir = ix->dir;
     if (o.size < 1 || o.size > 4096) return aspire_error(ASPIRE_ERR_ARG, "dataset %s: image size %d out of range", dir, o.size);
     if (o.channels != 1 && o.channels != 3) return aspire_error(ASPIRE_ERR_ARG, "dataset %s: channels must be 1 or 3", dir);
     if (o.split < -1 || o.split > 2) return aspire_error(ASPIRE_ERR_ARG, "dataset %s: unknown split %d", dir, o.split);
-    char *meta_path = aspire_path_join(dir, o.metadata ? o.metadata : "metadata.csv");
-    if (!meta_path) return ASPIRE_ERR_NOMEM;
     aspire_dataset *ds = ds_new(o.size, o.channels);
-    ds_source *s = aspire_calloc(1, sizeof *s);
-    int rc = ds && s ? ASPIRE_OK : ASPIRE_ERR_NOMEM;
-    if (!rc && !(s->dir = aspire_strdup(dir))) rc = ASPIRE_ERR_NOMEM;
-    if (!rc) rc = aspire_csv_read(&s->csv, meta_path);
-    if (!rc) rc = ds_add_source(ds, s);
-    if (rc) {
-        if (s && s->refs == 0) { s->refs = 1; source_release(s); }
-        aspire_dataset_free(ds);
-        aspire_strfree(meta_path);
-        return rc;
-    }
-    const aspire_csv *csv = s->csv;
-    int cols[5] = {-1, -1, -1, -1, -1};
-    static const char *names[5] = {"img_id", "img_filename", "y", "split", "place"};
-    for (int c = 0; c < 5 && !rc; c++) {
-        int required = o.layout == ASPIRE_LAYOUT_EXTRA ? (c == 1 || c == 2) : 1;
-        rc = required ? aspire_csv_require(csv, names[c], &cols[c]) : ASPIRE_OK;
-        if (!required) cols[c] = aspire_csv_col(csv, names[c]);
-    }
-    /* every row is checked, also those of other splits */
-    int64_t nrows = aspire_csv_nrows(csv), nsel = 0, max_y = -1, max_place = -1;
-    for (int64_t r = 0; r < nrows && !rc; r++) {
-        row_info ri;
-        rc = check_row(csv, r, o.layout, cols, &ri);
-        if (rc) break;
-        if (ri.y > max_y) max_y = ri.y;
-        if (ri.place > max_place) max_place = ri.place;
-        if (o.layout == ASPIRE_LAYOUT_EXTRA || o.split < 0 || ri.split == o.split) nsel++;
-    }
-    if (!rc) {
-        ds->n_classes = (int)(max_y + 1);
-        if (o.layout == ASPIRE_LAYOUT_EXTRA) ds->n_places = 0;
-        else if (o.n_places > 0) {
-            ds->n_places = o.n_places;
-            if (max_place >= o.n_places)
-                rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: place %lld appears, but the dataset was opened with %d places", meta_path,
-                                  (long long)max_place, o.n_places);
-        } else ds->n_places = (int)(max_place + 1);
-    }
-    if (!rc) rc = ds_reserve(ds, nsel);
-    for (int64_t r = 0, k = 0; r < nrows && !rc; r++) {
-        row_info ri;
-        check_row(csv, r, o.layout, cols, &ri);
-        if (!(o.layout == ASPIRE_LAYOUT_EXTRA || o.split < 0 || ri.split == o.split)) continue;
-        ds->y[k] = (int32_t)ri.y;
-        ds->split[k] = (int8_t)ri.split;
-        ds->place[k] = (int32_t)ri.place;
-        ds->group[k] = ri.place >= 0 ? (int32_t)(ri.y * ds->n_places + ri.place) : -1;
-        ds->img_id[k] = ri.img_id;
+    int rc = ds ? ds_add_source(ds, ix) : ASPIRE_ERR_NOMEM;
+    if (!rc) rc = ds_reserve(ds, aspire_dataset_index_count(ix, o.split));
+    if (rc) { aspire_dataset_free(ds); return rc; }
+    ds->n_classes = ix->n_classes;
+    ds->n_places = ix->n_places;
+    for (int64_t r = 0, k = 0; r < ix->n; r++) {
+        if (!(ix->layout == ASPIRE_LAYOUT_EXTRA || o.split < 0 || ix->split[r] == o.split)) continue;
+        ds->y[k] = ix->y[r];
+        ds->split[k] = ix->split[r];
+        ds->place[k] = ix->place[r];
+        ds->group[k] = aspire_dataset_index_group(ix, r);
+        ds->img_id[k] = ix->img_id[r];
         ds->src[k] = 0;
         ds->row[k] = r;
         ds->n = ++k;
     }
-    if (!rc) rc = decode_all(ds, meta_path, o.progress);
-    aspire_strfree(meta_path);
+    rc = decode_all(ds, o.progress);
     if (rc) { aspire_dataset_free(ds); return rc; }
     *out = ds;
     return ASPIRE_OK;
 }
+
+int aspire_dataset_load(aspire_dataset **out, const char *dir, const aspire_dataset_options *opt) {
+    *out = NULL;
+    aspire_index_options io = {0};
+    if (opt) {
+        io.layout = opt->layout;
+        io.n_places = opt->n_places;
+        io.metadata = opt->metadata;
+    }
+    aspire_dataset_index *ix = NULL;
+    int rc = aspire_dataset_index_open(&ix, dir, &io);
+    if (!rc) rc = aspire_dataset_load_split(out, ix, opt);
+    aspire_dataset_index_free(ix);
+    return rc;
+}
+
+aspire_dataset_index *aspire_dataset_get_index(const aspire_dataset *ds) { return ds->nsrc ? ds->sources[0] : NULL; }
 
 int aspire_dataset_subset(aspire_dataset **out, const aspire_dataset *ds, const int64_t *idx, int64_t n) {
     *out = NULL;
@@ -312,6 +246,7 @@ int aspire_dataset_n_groups(const aspire_dataset *ds) { return ds->n_places ? ds
 const char *aspire_dataset_dir(const aspire_dataset *ds) { return ds->nsrc ? ds->sources[0]->dir : ""; }
 const int32_t *aspire_dataset_labels(const aspire_dataset *ds) { return ds->y; }
 const int32_t *aspire_dataset_groups(const aspire_dataset *ds) { return ds->group; }
+const int32_t *aspire_dataset_places(const aspire_dataset *ds) { return ds->place; }
 int32_t aspire_dataset_label(const aspire_dataset *ds, int64_t i) { IDX_OK(ds, i); return ds->y[i]; }
 int32_t aspire_dataset_group(const aspire_dataset *ds, int64_t i) { IDX_OK(ds, i); return ds->group[i]; }
 int32_t aspire_dataset_place(const aspire_dataset *ds, int64_t i) { IDX_OK(ds, i); return ds->place[i]; }
@@ -322,15 +257,13 @@ const char *aspire_dataset_filename(const aspire_dataset *ds, int64_t i) { retur
 
 const char *aspire_dataset_field(const aspire_dataset *ds, int64_t i, const char *column) {
     IDX_OK(ds, i);
-    const aspire_csv *csv = ds->sources[ds->src[i]]->csv;
-    int c = aspire_csv_col(csv, column);
-    return c < 0 ? NULL : aspire_csv_field(csv, ds->row[i], c);
+    return aspire_dataset_index_field(ds->sources[ds->src[i]], ds->row[i], column);
 }
 
 const char *aspire_dataset_origin(const aspire_dataset *ds, int64_t i, char *buf, size_t n) {
     IDX_OK(ds, i);
-    const aspire_csv *csv = ds->sources[ds->src[i]]->csv;
-    snprintf(buf, n, "%s:%d", aspire_csv_path(csv), aspire_csv_line(csv, ds->row[i]));
+    const aspire_dataset_index *ix = ds->sources[ds->src[i]];
+    snprintf(buf, n, "%s:%d", ix->meta_path, aspire_dataset_index_line(ix, ds->row[i]));
     return buf;
 }
 
@@ -376,8 +309,7 @@ typedef struct norm { float lut[3][256]; float scale[3], bias[3]; } norm;
 static void norm_init(norm *nm, int C, const float *mean, const float *std) {
     for (int c = 0; c < C; c++) {
         float m = mean ? mean[c] : 0.5f, s = std ? std[c] : 0.25f;
-        /* the anchors' (x / 255 - mean) / std, in that order, in float32 */
-        for (int v = 0; v < 256; v++) nm->lut[c][v] = ((float)v / 255.0f - m) / s;
+        aspire_pixel_lut(nm->lut[c], m, s);  /* the one normaliser; the crops interpolate, then scale */
         nm->scale[c] = 1.0f / (255.0f * s);
         nm->bias[c] = -m / s;
     }
@@ -449,11 +381,8 @@ static void crop_example(const uint8_t *src, int S, int C, float *dst, const nor
     }
 }
 
-void aspire_dataset_fill(const aspire_dataset *ds, const int64_t *idx, int n, aspire_batch *b, const float *mean,
-                         const float *std) {
-    ASPIRE_ASSERT(n >= 0 && n <= b->capacity, "(n %d capacity %d)", n, b->capacity);
-    ASPIRE_ASSERT(b->size == ds->size && b->channels == ds->channels, "(batch %dx%d, dataset %dx%d)", b->size, b->channels,
-                  ds->size, ds->channels);
+void aspire_dataset_to_float(const aspire_dataset *ds, const int64_t *idx, int n, const uint8_t *flip, float *x,
+                             const float *mean, const float *std) {
     norm nm;
     norm_init(&nm, ds->channels, mean, std);
     size_t per = img_bytes(ds);
@@ -461,10 +390,20 @@ void aspire_dataset_fill(const aspire_dataset *ds, const int64_t *idx, int n, as
     for (int k = 0; k < n; k++) {
         int64_t i = idx[k];
         ASPIRE_ASSERT(i >= 0 && i < ds->n, "(example %lld of %lld)", (long long)i, (long long)ds->n);
-        copy_example(ds->pix + (size_t)i * per, ds->size, ds->channels, b->x + (size_t)k * per, &nm, 0);
-        b->y[k] = ds->y[i];
-        b->group[k] = ds->group[i];
-        b->index[k] = i;
+        copy_example(ds->pix + (size_t)i * per, ds->size, ds->channels, x + (size_t)k * per, &nm, flip ? flip[k] : 0);
+    }
+}
+
+void aspire_dataset_fill(const aspire_dataset *ds, const int64_t *idx, int n, aspire_batch *b, const float *mean,
+                         const float *std) {
+    ASPIRE_ASSERT(n >= 0 && n <= b->capacity, "(n %d capacity %d)", n, b->capacity);
+    ASPIRE_ASSERT(b->size == ds->size && b->channels == ds->channels, "(batch %dx%d, dataset %dx%d)", b->size, b->channels,
+                  ds->size, ds->channels);
+    aspire_dataset_to_float(ds, idx, n, NULL, b->x, mean, std);
+    for (int k = 0; k < n; k++) {
+        b->y[k] = ds->y[idx[k]];
+        b->group[k] = ds->group[idx[k]];
+        b->index[k] = idx[k];
     }
     b->n = n;
 }

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct aspire_ctx {
     aspire_node *tape;
     int tape_len, tape_cap;
     int training, recording, reference, failed;
+    aspire_ctx_options opt;
     aspire_rng rng;
     struct aspire_dnnl *dnnl;
     void (*dnnl_free)(struct aspire_dnnl *);
@@ -86,10 +88,10 @@ int aspire_ctx_new(aspire_ctx **out, const aspire_ctx_options *opt) {
     if (!ctx) return ASPIRE_ERR_NOMEM;
     aspire_ctx_options o = {0};
     if (opt) o = *opt;
-    if (o.threads) aspire_set_threads(o.threads);
+    ctx->opt = o;
     ctx->recording = 1;
-    ctx->reference = o.reference || (getenv("ASPIRE_REFERENCE") && atoi(getenv("ASPIRE_REFERENCE")) == 1);
-    ctx->profile = getenv("ASPIRE_PROFILE") && atoi(getenv("ASPIRE_PROFILE")) == 1;
+    ctx->reference = o.reference != 0;
+    ctx->profile = o.profile != 0;
     aspire_rng_seed(&ctx->rng, o.seed);
     *out = ctx;
     return ASPIRE_OK;
@@ -108,6 +110,17 @@ int aspire_ctx_training(const aspire_ctx *ctx) { return ctx->training; }
 void aspire_ctx_set_recording(aspire_ctx *ctx, int recording) { ctx->recording = recording != 0; }
 int aspire_ctx_recording(const aspire_ctx *ctx) { return ctx->recording; }
 int aspire_ctx_reference(const aspire_ctx *ctx) { return ctx->reference; }
+const aspire_ctx_options *aspire_ctx_get_options(const aspire_ctx *ctx) { return &ctx->opt; }
+
+int aspire_threads_enter(int n) {
+    int prev = omp_get_max_threads();
+    if (n >= 0) aspire_set_threads(n);
+    return prev;
+}
+
+void aspire_threads_leave(int prev) {
+    if (prev > 0 && omp_get_max_threads() != prev) omp_set_num_threads(prev);
+}
 aspire_rng *aspire_ctx_rng(aspire_ctx *ctx) { return &ctx->rng; }
 struct aspire_dnnl *aspire_ctx_dnnl(aspire_ctx *ctx) { return ctx->dnnl; }
 void aspire_ctx_set_dnnl(aspire_ctx *ctx, struct aspire_dnnl *d, void (*free_fn)(struct aspire_dnnl *)) {

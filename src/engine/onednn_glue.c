@@ -32,7 +32,7 @@ struct aspire_dnnl {
     size_t tmp_bytes[ASPIRE_DNNL_TMP_SLOTS];
     int winograd;          /* ASPIRE_WINOGRAD=0 turns Winograd convolutions off */
     int fallbacks;         /* backward passes that fell back to the reference path */
-    int bn_path;           /* ASPIRE_BN: 0 = default (fused C kernels), 1 = "fast" (the same), 2 = "onednn" */
+    int bn_path;           /* ASPIRE_BN_DEFAULT / _FAST (fused C kernels) / _ONEDNN (oneDNN's primitive) */
 };
 
 int aspire_dnnl_fail(dnnl_status_t s, const char *call) {
@@ -71,10 +71,9 @@ aspire_dnnl *aspire_dnnl_get(aspire_ctx *ctx) {
     if (!d) return NULL;
     DNNL_TRY(dnnl_engine_create(&d->engine, dnnl_cpu, 0));
     DNNL_TRY(dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags));
-    const char *w = getenv("ASPIRE_WINOGRAD");
-    d->winograd = !(w && atoi(w) == 0);
-    const char *bn = getenv("ASPIRE_BN");
-    d->bn_path = !bn ? 0 : strcmp(bn, "fast") == 0 ? 1 : strcmp(bn, "onednn") == 0 ? 2 : 0;
+    const aspire_ctx_options *o = aspire_ctx_get_options(ctx);
+    d->winograd = !o->no_winograd;
+    d->bn_path = o->bn_kernel == ASPIRE_BN_FAST || o->bn_kernel == ASPIRE_BN_ONEDNN ? o->bn_kernel : ASPIRE_BN_DEFAULT;
     aspire_ctx_set_dnnl(ctx, d, dnnl_state_free);
     return d;
 fail:

@@ -84,3 +84,14 @@ int aspire_params_load_partial(aspire_params *p, const char *path, const char *o
     aspire_safetensors_free(st);
     return rc;
 }
+
+int aspire_params_read_prefixed(aspire_params *p, const aspire_safetensors *st, const char *prefix) {
+    char name[512];
+    for (int i = 0; i < aspire_params_count(p); i++) {
+        aspire_tensor *x = aspire_params_at(p, i);
+        snprintf(name, sizeof name, "%s%s", prefix, x->name);
+        int rc = aspire_safetensors_read_f32(st, name, x->ndim, x->shape, 0, x->data, x->numel, NULL);
+        if (rc) return rc;
+    }
+    return ASPIRE_OK;
+}

@@ -234,3 +234,14 @@ char *aspire_path_join(const char *dir, const char *name) {
     memcpy(s + dl + sep, name, nl + 1);
     return s;
 }
+
+const char *aspire_model_path(const char *models_dir, const char *file, char *buf, size_t n) {
+    if (models_dir && *models_dir) snprintf(buf, n, "%s/%s", models_dir, file);
+    else {
+        snprintf(buf, n, "models/%s", file);
+#ifdef ASPIRE_SOURCE_DIR
+        if (!aspire_file_exists(buf)) snprintf(buf, n, "%s/models/%s", ASPIRE_SOURCE_DIR, file);
+#endif
+    }
+    return buf;
+}

@@ -466,14 +466,15 @@ int aspire_image_resize(aspire_image *dst, const aspire_image *src, int w, int h
 
 /* ---- floats ---------------------------------------------------------------------------------- */
 
+void aspire_pixel_lut(float lut[256], float mean, float std) {
+    const float scale = 1.0f / (255.0f * std), bias = mean / std;
+    for (int v = 0; v < 256; v++) lut[v] = (float)v * scale - bias;
+}
+
 void aspire_image_to_float(const aspire_image *img, float *dst, const float *mean, const float *std) {
     int c = img->c;
     float lut[4][256];
-    for (int ch = 0; ch < c; ch++) {
-        float m = mean ? mean[ch] : 0.0f, s = std ? std[ch] : 1.0f;
-        /* the same operations in the same order as (x / 255 - mean) / std in float32 */
-        for (int v = 0; v < 256; v++) lut[ch][v] = ((float)v / 255.0f - m) / s;
-    }
+    for (int ch = 0; ch < c; ch++) aspire_pixel_lut(lut[ch], mean ? mean[ch] : 0.0f, std ? std[ch] : 1.0f);
     size_t n = (size_t)img->w * (size_t)img->h;
     const uint8_t *p = img->data;
     for (size_t i = 0; i < n; i++)

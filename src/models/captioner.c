@@ -281,12 +281,14 @@ int aspire_captioner_pixels(const aspire_captioner *cap, const aspire_image *img
         src = &tmp;
     }
     const int c = src->c;
+    float lut[256];
+    aspire_pixel_lut(lut, PIX_MEAN, PIX_STD);
     for (int64_t i = 0; i < (int64_t)S * S; i++) {
         const uint8_t *p = src->data + i * c;
         uint8_t r = p[0], g = c >= 3 ? p[1] : p[0], bl = c >= 3 ? p[2] : p[0];
-        dst[3 * i + 0] = ((float)r / 255.0f - PIX_MEAN) / PIX_STD;
-        dst[3 * i + 1] = ((float)g / 255.0f - PIX_MEAN) / PIX_STD;
-        dst[3 * i + 2] = ((float)bl / 255.0f - PIX_MEAN) / PIX_STD;
+        dst[3 * i + 0] = lut[r];
+        dst[3 * i + 1] = lut[g];
+        dst[3 * i + 2] = lut[bl];
     }
     aspire_image_destroy(&tmp);
     return ASPIRE_OK;
@@ -785,19 +787,8 @@ static int parse_config(const char *json, aspire_captioner_config *c, const char
     return rc;
 }
 
-const char *aspire_captioner_default_model(void) {
-    static _Thread_local char buf[4096];
-    const char *env = getenv("ASPIRE_MODELS");
-    if (env && *env) {
-        snprintf(buf, sizeof buf, "%s/captioner.safetensors", env);
-        return buf;
-    }
-    if (aspire_file_exists("models/captioner.safetensors")) return "models/captioner.safetensors";
-#ifdef ASPIRE_SOURCE_DIR
-    return ASPIRE_SOURCE_DIR "/models/captioner.safetensors";
-#else
-    return "models/captioner.safetensors";
-#endif
+const char *aspire_captioner_default_model(const char *models_dir, char *buf, size_t n) {
+    return aspire_model_path(models_dir, "captioner.safetensors", buf, n);
 }
 
 int aspire_captioner_save(const aspire_captioner *cap, const char *path, const char *recipe) {

@@ -359,6 +359,8 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
     if (!o->progress) pg.quiet = 1;
     double t0 = aspire_now(), ema = 0.0, tag_ema = 0.0;
     int step = 0, stopped_early = 0;
+    float lut[256];
+    aspire_pixel_lut(lut, 0.5f, 0.25f);
     aspire_ctx_set_training(ctx, 1);
     for (step = 0; step < o->steps; step++) {
         if (o->max_minutes > 0 && aspire_now() - t0 > o->max_minutes * 60.0) { stopped_early = 1; break; }
@@ -383,7 +385,7 @@ int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *
                 for (int xx = 0; xx < S; xx++) {
                     const uint8_t *p = px + ((size_t)yy * S + (flip ? S - 1 - xx : xx)) * 3;
                     float *q = dst + ((size_t)yy * S + xx) * 3;
-                    for (int ch = 0; ch < 3; ch++) q[ch] = ((float)p[ch] / 255.0f - 0.5f) / 0.25f;
+                    for (int ch = 0; ch < 3; ch++) q[ch] = lut[p[ch]];
                 }
         }
         /* pack the batch's tokens to its longest caption */
