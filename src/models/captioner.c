@@ -530,6 +530,160 @@ typedef struct hyp {
 
 static double hyp_score(double logp, int len) { return len > 0 ? logp / len : 0.0; }
 
+/* The decoding's hypotheses: scores, tokens so far, parents (beam search reorders them), and a
+ * second set to build the next step in. */
+typedef struct beam_state {
+    float *logits;        /* (M, V) */
+    int32_t *tok;         /* (M) last token per hypothesis */
+    int32_t *seq, *seq2;  /* (M, Tmax) tokens so far */
+    hyp *hy, *hy2;        /* (M) */
+    int64_t *parent;      /* (M) */
+} beam_state;
+
+static void beam_free(beam_state *b, int64_t M, int Tmax, int V) {
+    aspire_free(b->logits, sizeof(float) * (size_t)(M * V));
+    aspire_free(b->tok, sizeof(int32_t) * (size_t)M);
+    aspire_free(b->seq, sizeof(int32_t) * (size_t)M * Tmax);
+    aspire_free(b->seq2, sizeof(int32_t) * (size_t)M * Tmax);
+    aspire_free(b->hy, sizeof(hyp) * (size_t)M);
+    aspire_free(b->hy2, sizeof(hyp) * (size_t)M);
+    aspire_free(b->parent, sizeof(int64_t) * (size_t)M);
+}
+
+/* The caches of g (sizes set) and the hypotheses' buffers. */
+static int gen_alloc(gen_state *g, beam_state *b, int V) {
+    const int64_t M = g->M;
+    g->ck = aspire_malloc(sizeof(float) * g->cross_n);
+    g->cv = aspire_malloc(sizeof(float) * g->cross_n);
+    g->sk = aspire_malloc(sizeof(float) * g->self_n);
+    g->sv = aspire_malloc(sizeof(float) * g->self_n);
+    g->sk2 = g->beam > 1 ? aspire_malloc(sizeof(float) * g->self_n) : NULL;
+    g->sv2 = g->beam > 1 ? aspire_malloc(sizeof(float) * g->self_n) : NULL;
+    b->logits = aspire_malloc(sizeof(float) * (size_t)(M * V));
+    b->tok = aspire_malloc(sizeof(int32_t) * (size_t)M);
+    b->seq = aspire_calloc((size_t)M * g->Tmax, sizeof(int32_t));
+    b->seq2 = aspire_calloc((size_t)M * g->Tmax, sizeof(int32_t));
+    b->hy = aspire_calloc((size_t)M, sizeof(hyp));
+    b->hy2 = aspire_calloc((size_t)M, sizeof(hyp));
+    b->parent = aspire_malloc(sizeof(int64_t) * (size_t)M);
+    int ok = g->ck && g->cv && g->sk && g->sv && (g->beam == 1 || (g->sk2 && g->sv2)) && b->logits && b->tok && b->seq &&
+             b->seq2 && b->hy && b->hy2 && b->parent;
+    return ok ? ASPIRE_OK : ASPIRE_ERR_NOMEM;
+}
+
+/* The encoder and the cross keys / values of every layer. */
+static int gen_encode(aspire_ctx *ctx, aspire_captioner *cap, gen_state *g, aspire_tensor *x) {
+    const int64_t N = g->N;
+    aspire_tensor *mem = aspire_captioner_encode(ctx, cap, x);
+    for (int l = 0; l < g->L && mem; l++) {
+        aspire_tensor *k = aspire_linear(ctx, mem, cap->layers[l].ck_w, cap->layers[l].ck_b);
+        aspire_tensor *v = aspire_linear(ctx, mem, cap->layers[l].cv_w, cap->layers[l].cv_b);
+        if (!k || !v) { mem = NULL; break; }
+        memcpy(g->ck + (size_t)l * N * g->G * g->d, k->data, sizeof(float) * (size_t)k->numel);
+        memcpy(g->cv + (size_t)l * N * g->G * g->d, v->data, sizeof(float) * (size_t)v->numel);
+    }
+    return mem ? ASPIRE_OK : ASPIRE_ERR_BACKEND;  /* the op's message says why */
+}
+
+/* Image n's `beam` best extensions at step t into hy2 / seq2 / parent, picked one by one:
+ * (score, beam, token) ordered by score, then lower beam, then lower token, so ties resolve
+ * deterministically. Returns 1 when all of them have ended. */
+static int beam_pick(const gen_state *g, beam_state *s, int64_t n, int t, int V) {
+    const int beam = g->beam, Tmax = g->Tmax;
+    const hyp *cur = s->hy + n * beam;
+    int all_done = 1;
+    for (int slot = 0; slot < beam; slot++) {
+        double best = -DBL_MAX;
+        int bb = -1, bv = -1;
+        for (int b = 0; b < beam; b++) {
+            if (!cur[b].alive) continue;
+            for (int v = 0; v < V; v++) {
+                if (cur[b].done && v != ASPIRE_TOK_PAD) continue;  /* a finished one carries over */
+                if (!cur[b].done && (v == ASPIRE_TOK_PAD || v == ASPIRE_TOK_BOS)) continue;
+                /* skip the extensions already taken */
+                int taken = 0;
+                for (int q = 0; q < slot && !taken; q++)
+                    taken = s->parent[n * beam + q] == n * beam + b && s->seq2[(n * beam + q) * Tmax + t] == v;
+                if (taken) continue;
+                double lp = cur[b].done ? cur[b].logp : cur[b].logp + s->logits[(n * beam + b) * V + v];
+                int len = cur[b].done ? cur[b].len : cur[b].len + 1;
+                double sc = hyp_score(lp, len);
+                if (sc > best) { best = sc; bb = b; bv = v; }
+            }
+        }
+        int64_t dst = n * beam + slot;
+        if (bb < 0) { s->hy2[dst] = (hyp){0}; s->parent[dst] = dst; s->seq2[dst * Tmax + t] = ASPIRE_TOK_PAD; continue; }
+        const hyp *src = &cur[bb];
+        int64_t srcm = n * beam + bb;
+        s->parent[dst] = srcm;
+        memcpy(s->seq2 + dst * Tmax, s->seq + srcm * Tmax, sizeof(int32_t) * (size_t)t);
+        s->seq2[dst * Tmax + t] = bv;
+        s->hy2[dst].alive = 1;
+        s->hy2[dst].done = src->done || bv == ASPIRE_TOK_EOS;
+        s->hy2[dst].len = src->done ? src->len : src->len + 1;
+        s->hy2[dst].logp = src->done ? src->logp : src->logp + s->logits[srcm * V + bv];
+        if (!s->hy2[dst].done) all_done = 0;
+    }
+    return all_done;
+}
+
+/* Reorders the self caches by parent (beam search only: greedy keeps its rows). */
+static void gen_reorder(gen_state *g, const int64_t *parent, int t) {
+    size_t row = (size_t)g->Tmax * g->d;
+    for (int l = 0; l < g->L; l++) {
+        size_t base = (size_t)l * g->M * row;
+        for (int64_t m = 0; m < g->M; m++) {
+            memcpy(g->sk2 + base + m * row, g->sk + base + parent[m] * row, sizeof(float) * (size_t)(t + 1) * g->d);
+            memcpy(g->sv2 + base + m * row, g->sv + base + parent[m] * row, sizeof(float) * (size_t)(t + 1) * g->d);
+        }
+    }
+    float *f;
+    f = g->sk; g->sk = g->sk2; g->sk2 = f;
+    f = g->sv; g->sv = g->sv2; g->sv2 = f;
+}
+
+/* The best hypothesis of each image into ids (N, max_len), padded after <eos>. */
+static void write_best(const gen_state *g, const beam_state *s, int max_len, int32_t *ids) {
+    const int beam = g->beam, Tmax = g->Tmax;
+    for (int64_t n = 0; n < g->N; n++) {
+        int64_t bestm = n * beam;
+        double best = -DBL_MAX;
+        for (int b = 0; b < beam; b++) {
+            const hyp *h = &s->hy[n * beam + b];
+            if (!h->alive) continue;
+            double sc = hyp_score(h->logp, h->len);
+            if (sc > best) { best = sc; bestm = n * beam + b; }
+        }
+        int32_t *o = ids + n * max_len;
+        int k = 0, ended = 0;
+        for (int u = 0; u < Tmax; u++) {
+            int32_t v = ended ? ASPIRE_TOK_PAD : s->seq[bestm * Tmax + u];
+            if (v == ASPIRE_TOK_EOS) ended = 1;
+            o[k++] = v;
+        }
+        while (k < max_len) o[k++] = ASPIRE_TOK_PAD;
+    }
+}
+
+/* One step t of every hypothesis: the decoder, then each image's picks. Returns 1 when all
+ * hypotheses have ended (the rest padded), 0 to go on, or an error status (negative). */
+static int gen_advance(aspire_ctx *ctx, aspire_captioner *cap, gen_state *g, beam_state *s, int t) {
+    const int V = cap->cfg.vocab_size, Tmax = g->Tmax;
+    int rc = gen_step(ctx, cap, g, s->tok, t, s->logits);
+    if (rc) return rc < 0 ? rc : ASPIRE_ERR_BACKEND;
+    log_softmax_rows(s->logits, g->M, V);
+    int all_done = 1;
+    for (int64_t n = 0; n < g->N; n++) all_done &= beam_pick(g, s, n, t, V);
+    if (g->beam > 1) gen_reorder(g, s->parent, t);
+    int32_t *si = s->seq; s->seq = s->seq2; s->seq2 = si;
+    hyp *sh = s->hy; s->hy = s->hy2; s->hy2 = sh;
+    for (int64_t m = 0; m < g->M; m++) s->tok[m] = s->hy[m].done ? ASPIRE_TOK_EOS : s->seq[m * Tmax + t];
+    if (!all_done) return 0;
+    for (int64_t m = 0; m < g->M; m++)  /* pad the rest */
+        for (int u = t + 1; u < Tmax; u++) s->seq[m * Tmax + u] = ASPIRE_TOK_PAD;
+    return 1;
+}
+
 int aspire_captioner_generate(aspire_ctx *ctx, aspire_captioner *cap, aspire_tensor *x, int beam, int32_t *ids) {
     if (!x) return ASPIRE_ERR_ARG;
     ASPIRE_ASSERT(beam >= 1 && beam <= 64, "(beam %d)", beam);
@@ -546,139 +700,24 @@ int aspire_captioner_generate(aspire_ctx *ctx, aspire_captioner *cap, aspire_ten
     ASPIRE_ASSERT(g.G <= 1024 && Tmax <= 1024, "(attention scratch holds 1024 keys)");
     g.cross_n = (size_t)g.L * N * g.G * g.d;
     g.self_n = (size_t)g.L * M * Tmax * g.d;
-    g.ck = aspire_malloc(sizeof(float) * g.cross_n);
-    g.cv = aspire_malloc(sizeof(float) * g.cross_n);
-    g.sk = aspire_malloc(sizeof(float) * g.self_n);
-    g.sv = aspire_malloc(sizeof(float) * g.self_n);
-    g.sk2 = beam > 1 ? aspire_malloc(sizeof(float) * g.self_n) : NULL;
-    g.sv2 = beam > 1 ? aspire_malloc(sizeof(float) * g.self_n) : NULL;
-    float *logits = aspire_malloc(sizeof(float) * (size_t)(M * V));
-    int32_t *tok = aspire_malloc(sizeof(int32_t) * (size_t)M);           /* last token per hypothesis */
-    int32_t *seq = aspire_calloc((size_t)M * Tmax, sizeof(int32_t));     /* (M, Tmax) tokens so far */
-    int32_t *seq2 = aspire_calloc((size_t)M * Tmax, sizeof(int32_t));
-    hyp *hy = aspire_calloc((size_t)M, sizeof(hyp)), *hy2 = aspire_calloc((size_t)M, sizeof(hyp));
-    int64_t *parent = aspire_malloc(sizeof(int64_t) * (size_t)M);
-    int rc = ASPIRE_OK;
-    if (!g.ck || !g.cv || !g.sk || !g.sv || (beam > 1 && (!g.sk2 || !g.sv2)) || !logits || !tok || !seq || !seq2 ||
-        !hy || !hy2 || !parent) {
-        rc = ASPIRE_ERR_NOMEM;
-        goto done;
+    beam_state s = {0};
+    int rc = gen_alloc(&g, &s, V);
+    if (!rc) rc = gen_encode(ctx, cap, &g, x);
+    for (int64_t m = 0; !rc && m < M; m++) {
+        s.tok[m] = ASPIRE_TOK_BOS;
+        s.hy[m].alive = (m % beam) == 0;
     }
-
-    /* encoder and the cross keys / values of every layer */
-    {
-        aspire_tensor *mem = aspire_captioner_encode(ctx, cap, x);
-        for (int l = 0; l < g.L && mem; l++) {
-            aspire_tensor *k = aspire_linear(ctx, mem, cap->layers[l].ck_w, cap->layers[l].ck_b);
-            aspire_tensor *v = aspire_linear(ctx, mem, cap->layers[l].cv_w, cap->layers[l].cv_b);
-            if (!k || !v) { mem = NULL; break; }
-            memcpy(g.ck + (size_t)l * N * g.G * g.d, k->data, sizeof(float) * (size_t)k->numel);
-            memcpy(g.cv + (size_t)l * N * g.G * g.d, v->data, sizeof(float) * (size_t)v->numel);
-        }
-        if (!mem) { rc = ASPIRE_ERR_BACKEND; goto done; }  /* the op's message says why */
+    for (int t = 0; !rc && t < Tmax; t++) {
+        int r = gen_advance(ctx, cap, &g, &s, t);
+        if (r < 0) rc = r;
+        if (r) break;
     }
-
-    for (int64_t m = 0; m < M; m++) {
-        tok[m] = ASPIRE_TOK_BOS;
-        hy[m].alive = (m % beam) == 0;
-    }
-    for (int t = 0; t < Tmax; t++) {
-        rc = gen_step(ctx, cap, &g, tok, t, logits);
-        if (rc) goto done;
-        log_softmax_rows(logits, M, V);
-        int all_done = 1;
-        for (int64_t n = 0; n < N; n++) {
-            hyp *cur = hy + n * beam;
-            /* pick the best `beam` extensions one by one: (score, beam, token) ordered by score, then
-             * lower beam, then lower token, so ties resolve deterministically */
-            for (int slot = 0; slot < beam; slot++) {
-                double best = -DBL_MAX;
-                int bb = -1, bv = -1;
-                for (int b = 0; b < beam; b++) {
-                    if (!cur[b].alive) continue;
-                    for (int v = 0; v < V; v++) {
-                        if (cur[b].done && v != ASPIRE_TOK_PAD) continue;  /* a finished one carries over */
-                        if (!cur[b].done && (v == ASPIRE_TOK_PAD || v == ASPIRE_TOK_BOS)) continue;
-                        /* skip the extensions already taken */
-                        int taken = 0;
-                        for (int s = 0; s < slot && !taken; s++)
-                            taken = parent[n * beam + s] == n * beam + b && seq2[(n * beam + s) * Tmax + t] == v;
-                        if (taken) continue;
-                        double lp = cur[b].done ? cur[b].logp : cur[b].logp + logits[(n * beam + b) * V + v];
-                        int len = cur[b].done ? cur[b].len : cur[b].len + 1;
-                        double sc = hyp_score(lp, len);
-                        if (sc > best) { best = sc; bb = b; bv = v; }
-                    }
-                }
-                int64_t dst = n * beam + slot;
-                if (bb < 0) { hy2[dst] = (hyp){0}; parent[dst] = dst; seq2[dst * Tmax + t] = ASPIRE_TOK_PAD; continue; }
-                const hyp *src = &cur[bb];
-                int64_t srcm = n * beam + bb;
-                parent[dst] = srcm;
-                memcpy(seq2 + dst * Tmax, seq + srcm * Tmax, sizeof(int32_t) * (size_t)t);
-                seq2[dst * Tmax + t] = bv;
-                hy2[dst].alive = 1;
-                hy2[dst].done = src->done || bv == ASPIRE_TOK_EOS;
-                hy2[dst].len = src->done ? src->len : src->len + 1;
-                hy2[dst].logp = src->done ? src->logp : src->logp + logits[srcm * V + bv];
-                if (!hy2[dst].done) all_done = 0;
-            }
-        }
-        /* reorder the self caches by parent (beam search only: greedy keeps its rows) */
-        if (beam > 1) {
-            size_t row = (size_t)Tmax * g.d;
-            for (int l = 0; l < g.L; l++) {
-                size_t base = (size_t)l * M * row;
-                for (int64_t m = 0; m < M; m++) {
-                    memcpy(g.sk2 + base + m * row, g.sk + base + parent[m] * row, sizeof(float) * (size_t)(t + 1) * g.d);
-                    memcpy(g.sv2 + base + m * row, g.sv + base + parent[m] * row, sizeof(float) * (size_t)(t + 1) * g.d);
-                }
-            }
-            float *s;
-            s = g.sk; g.sk = g.sk2; g.sk2 = s;
-            s = g.sv; g.sv = g.sv2; g.sv2 = s;
-        }
-        int32_t *si = seq; seq = seq2; seq2 = si;
-        hyp *sh = hy; hy = hy2; hy2 = sh;
-        for (int64_t m = 0; m < M; m++) tok[m] = hy[m].done ? ASPIRE_TOK_EOS : seq[m * Tmax + t];
-        if (all_done) {
-            for (int64_t m = 0; m < M; m++)  /* pad the rest */
-                for (int u = t + 1; u < Tmax; u++) seq[m * Tmax + u] = ASPIRE_TOK_PAD;
-            break;
-        }
-    }
-    /* the best hypothesis of each image */
-    for (int64_t n = 0; n < N; n++) {
-        int64_t bestm = n * beam;
-        double best = -DBL_MAX;
-        for (int b = 0; b < beam; b++) {
-            const hyp *h = &hy[n * beam + b];
-            if (!h->alive) continue;
-            double sc = hyp_score(h->logp, h->len);
-            if (sc > best) { best = sc; bestm = n * beam + b; }
-        }
-        int32_t *o = ids + n * c->max_len;
-        int k = 0, ended = 0;
-        for (int u = 0; u < Tmax; u++) {
-            int32_t v = ended ? ASPIRE_TOK_PAD : seq[bestm * Tmax + u];
-            if (v == ASPIRE_TOK_EOS) ended = 1;
-            o[k++] = v;
-        }
-        while (k < c->max_len) o[k++] = ASPIRE_TOK_PAD;
-    }
-
-done:
+    if (!rc) write_best(&g, &s, c->max_len, ids);
     aspire_ctx_reset(ctx);
     aspire_ctx_set_training(ctx, was_training);
     aspire_ctx_set_recording(ctx, was_recording);
     gen_destroy(&g);
-    aspire_free(logits, sizeof(float) * (size_t)(M * V));
-    aspire_free(tok, sizeof(int32_t) * (size_t)M);
-    aspire_free(seq, sizeof(int32_t) * (size_t)M * Tmax);
-    aspire_free(seq2, sizeof(int32_t) * (size_t)M * Tmax);
-    aspire_free(hy, sizeof(hyp) * (size_t)M);
-    aspire_free(hy2, sizeof(hyp) * (size_t)M);
-    aspire_free(parent, sizeof(int64_t) * (size_t)M);
+    beam_free(&s, M, Tmax, V);
     return rc;
 }
 

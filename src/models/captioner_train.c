@@ -301,153 +301,198 @@ static double clip_grads(aspire_params *p, float clip) {
     return norm;
 }
 
-int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *corpus,
-                           const aspire_captioner_train_opts *o, char **recipe) {
-    *out = NULL;
-    if (recipe) *recipe = NULL;
-    if (o->steps < 1 || o->batch < 1 || o->lr <= 0 || o->warmup < 0)
-        return aspire_error(ASPIRE_ERR_ARG, "captioner training: steps, batch and lr must be positive");
-    const aspire_captioner_config *cfg = &o->cfg;
-    if (corpus->size != cfg->image_size)
-        return aspire_error(ASPIRE_ERR_ARG, "captioner training: corpus images are %d px, the model takes %d",
-                            corpus->size, cfg->image_size);
-    /* vocabulary from every reference caption */
+/* The state of a captioner's pretraining. */
+typedef struct cap_train {
+    const aspire_caption_corpus *corpus;
+    const aspire_captioner_train_opts *o;
+    aspire_vocab *vocab;
+    aspire_captioner *cap;
+    aspire_ctx *ctx;
+    aspire_optim *opt, *aux_opt;
+    aux_tags aux;
+    int32_t *tokens, *lens;   /* (B, L), (B) */
+    int64_t *order, *idx;     /* (n) the epoch's order, (B) the batch's images */
+    int64_t cursor;
+    aspire_rng rng;
+    float lut[256];           /* the pixel normaliser's table */
+} cap_train;
+
+/* The vocabulary of every reference caption. */
+static int build_vocab(cap_train *tr) {
+    const aspire_caption_corpus *corpus = tr->corpus;
     int64_t ncaps_total = (int64_t)corpus->n * corpus->ncap;
     const char **all = aspire_malloc(sizeof(char *) * (size_t)(ncaps_total ? ncaps_total : 1));
     if (!all) return ASPIRE_ERR_NOMEM;
     int nall = 0;
     for (int64_t i = 0; i < ncaps_total; i++)
         if (corpus->captions[i]) all[nall++] = corpus->captions[i];
-    aspire_vocab *vocab = NULL;
-    int rc = aspire_vocab_build(&vocab, all, nall, o->min_count, 0);
+    int rc = aspire_vocab_build(&tr->vocab, all, nall, tr->o->min_count, 0);
     aspire_free(all, 0);
-    if (rc) return rc;
+    return rc;
+}
 
-    aspire_captioner *cap = NULL;
-    aspire_ctx *ctx = NULL;
-    aspire_optim *opt = NULL, *aux_opt = NULL;
-    aux_tags aux = {0};
-    int32_t *tokens = NULL, *lens = NULL;
-    int64_t *order = NULL, *idx = NULL;
-    const int S = cfg->image_size, B = o->batch, L = cfg->max_len;
-    const size_t img_px = (size_t)S * S * 3;
-    rc = aspire_captioner_new(&cap, cfg, vocab, o->seed);
-    if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 0, .seed = o->seed ^ 0x5eedULL});
+/* Model, context, optimisers, the scene-tag head, buffers, and the first order of images. */
+static int train_setup(cap_train *tr) {
+    const aspire_captioner_train_opts *o = tr->o;
+    const aspire_captioner_config *cfg = &o->cfg;
+    const int B = o->batch, L = cfg->max_len;
+    int rc = aspire_captioner_new(&tr->cap, cfg, tr->vocab, o->seed);
+    if (!rc) rc = aspire_ctx_new(&tr->ctx, &(aspire_ctx_options){.threads = 0, .seed = o->seed ^ 0x5eedULL});
     aspire_adamw_options ao = aspire_adamw_defaults(o->lr);
     ao.weight_decay = o->weight_decay;
-    if (!rc) rc = aspire_optim_new_adamw(&opt, aspire_captioner_params(cap), &ao);
+    if (!rc) rc = aspire_optim_new_adamw(&tr->opt, aspire_captioner_params(tr->cap), &ao);
     if (!rc && o->aux > 0) {
-        rc = aux_init(&aux, corpus, cfg->widths[cfg->nstages - 1], o->seed);
-        if (!rc) rc = aspire_optim_new_adamw(&aux_opt, aux.params, &ao);
+        rc = aux_init(&tr->aux, tr->corpus, cfg->widths[cfg->nstages - 1], o->seed);
+        if (!rc) rc = aspire_optim_new_adamw(&tr->aux_opt, tr->aux.params, &ao);
     }
-    idx = aspire_malloc(sizeof(int64_t) * (size_t)B);
-    tokens = aspire_malloc(sizeof(int32_t) * (size_t)B * L);
-    lens = aspire_malloc(sizeof(int32_t) * (size_t)B);
-    order = aspire_malloc(sizeof(int64_t) * (size_t)corpus->n);
-    if (!rc && (!tokens || !lens || !order || !idx)) rc = ASPIRE_ERR_NOMEM;
-    if (rc) goto done;
+    tr->idx = aspire_malloc(sizeof(int64_t) * (size_t)B);
+    tr->tokens = aspire_malloc(sizeof(int32_t) * (size_t)B * L);
+    tr->lens = aspire_malloc(sizeof(int32_t) * (size_t)B);
+    tr->order = aspire_malloc(sizeof(int64_t) * (size_t)tr->corpus->n);
+    if (!rc && (!tr->tokens || !tr->lens || !tr->order || !tr->idx)) rc = ASPIRE_ERR_NOMEM;
+    if (rc) return rc;
+    aspire_rng_seed(&tr->rng, o->seed ^ 0xda7aULL);
+    for (int64_t i = 0; i < tr->corpus->n; i++) tr->order[i] = i;
+    aspire_rng_shuffle(&tr->rng, tr->order, tr->corpus->n);
+    aspire_pixel_lut(tr->lut, 0.5f, 0.25f);
+    return ASPIRE_OK;
+}
 
+static void train_destroy(cap_train *tr) {
+    aspire_free(tr->tokens, 0);
+    aspire_free(tr->lens, 0);
+    aspire_free(tr->order, 0);
+    aspire_free(tr->idx, 0);
+    aspire_optim_free(tr->opt);
+    aspire_optim_free(tr->aux_opt);
+    aux_destroy(&tr->aux);
+    aspire_ctx_free(tr->ctx);
+    aspire_vocab_free(tr->vocab);
+}
+
+/* The next batch: images (flipped at random) into x, one reference caption each into tokens,
+ * packed to the longest; returns that length T. */
+static int fill_batch(cap_train *tr, aspire_tensor *x) {
+    const aspire_caption_corpus *corpus = tr->corpus;
+    const int S = tr->o->cfg.image_size, B = tr->o->batch, L = tr->o->cfg.max_len;
+    const size_t img_px = (size_t)S * S * 3;
+    int T = 2;
+    for (int b = 0; b < B; b++) {
+        if (tr->cursor == corpus->n) { aspire_rng_shuffle(&tr->rng, tr->order, corpus->n); tr->cursor = 0; }
+        int64_t i = tr->order[tr->cursor++];
+        tr->idx[b] = i;
+        /* one of the image's reference captions */
+        int nc = 0;
+        while (nc < corpus->ncap && corpus->captions[i * corpus->ncap + nc]) nc++;
+        const char *text = corpus->captions[i * corpus->ncap + aspire_rng_below(&tr->rng, nc)];
+        tr->lens[b] = aspire_vocab_encode(aspire_captioner_vocab(tr->cap), text, tr->tokens + (size_t)b * L, L);
+        if (tr->lens[b] > T) T = tr->lens[b];
+        const uint8_t *px = corpus->pixels + (size_t)i * img_px;
+        float *dst = x->data + (size_t)b * img_px;
+        int flip = tr->o->flip && aspire_rng_below(&tr->rng, 2);
+        for (int yy = 0; yy < S; yy++)
+            for (int xx = 0; xx < S; xx++) {
+                const uint8_t *p = px + ((size_t)yy * S + (flip ? S - 1 - xx : xx)) * 3;
+                float *q = dst + ((size_t)yy * S + xx) * 3;
+                for (int ch = 0; ch < 3; ch++) q[ch] = tr->lut[p[ch]];
+            }
+    }
+    /* pack the batch's tokens to its longest caption */
+    for (int b = 1; b < B; b++) memmove(tr->tokens + (size_t)b * T, tr->tokens + (size_t)b * L, sizeof(int32_t) * (size_t)T);
+    return T;
+}
+
+/* One optimisation step at rate lr: the caption loss (and the scene-tag loss), backward,
+ * clipping, updates. *loss_v, *tag_v: the losses; *gnorm: the gradient norm before clipping. */
+static int train_step(cap_train *tr, float lr, float *loss_v, double *tag_v, double *gnorm) {
+    const aspire_captioner_train_opts *o = tr->o;
+    const int S = o->cfg.image_size, B = o->batch;
+    aspire_ctx_reset(tr->ctx);
+    aspire_tensor *x = aspire_tensor_new(tr->ctx, 4, (int64_t[]){B, S, S, 3});
+    if (!x) return ASPIRE_ERR_NOMEM;
+    int T = fill_batch(tr, x);
+    aspire_tensor *conv = NULL;
+    aspire_tensor *loss = aspire_captioner_loss_conv(tr->ctx, tr->cap, x, tr->tokens, T, &conv);
+    aspire_tensor *tag = NULL, *total = loss;
+    if (tr->aux_opt) {
+        tag = aux_loss(tr->ctx, &tr->aux, conv, tr->idx, B);
+        total = aspire_add(tr->ctx, loss, aspire_scale(tr->ctx, tag, o->aux, 0.0f));
+    }
+    if (!total) return ASPIRE_ERR_BACKEND;
+    aspire_params_zero_grad(aspire_captioner_params(tr->cap));
+    if (tr->aux_opt) aspire_params_zero_grad(tr->aux.params);
+    int rc = aspire_backward(tr->ctx, total);
+    if (rc) return rc;
+    *gnorm = clip_grads(aspire_captioner_params(tr->cap), o->clip);
+    aspire_optim_set_lr(tr->opt, lr);
+    aspire_optim_step(tr->opt);
+    if (tr->aux_opt) {
+        clip_grads(tr->aux.params, o->clip);
+        aspire_optim_set_lr(tr->aux_opt, lr);
+        aspire_optim_step(tr->aux_opt);
+    }
+    *loss_v = loss->data[0];
+    *tag_v = tag ? tag->data[0] : 0.0;
+    return ASPIRE_OK;
+}
+
+/* The recipe text saved with the model. */
+static char *recipe_text(const cap_train *tr, int step, int stopped_early, double ema, double tag_ema, double t0) {
+    const aspire_captioner_train_opts *o = tr->o;
+    char buf[1024];
+    snprintf(buf, sizeof buf,
+             "aspire pretrain captioner: %d of %d steps%s, batch %d, AdamW lr %g (warm-up %d, cosine to %g), "
+             "weight decay %g, clip %g, flips %d, scene-tag loss weight %g, seed %llu, %d images x %d captions, "
+             "vocabulary %d words (min count %d), final caption loss %.4f, tag loss %.4f, %.1f min",
+             step, o->steps, stopped_early ? " (stopped by the time limit)" : "", o->batch, (double)o->lr, o->warmup,
+             (double)o->min_lr, (double)o->weight_decay, (double)o->clip, o->flip, (double)o->aux,
+             (unsigned long long)o->seed, tr->corpus->n, tr->corpus->ncap, aspire_vocab_size(tr->vocab), o->min_count, ema,
+             tag_ema, (aspire_now() - t0) / 60.0);
+    return aspire_strdup(buf);
+}
+
+int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *corpus,
+                           const aspire_captioner_train_opts *o, char **recipe) {
+    *out = NULL;
+    if (recipe) *recipe = NULL;
+    if (o->steps < 1 || o->batch < 1 || o->lr <= 0 || o->warmup < 0)
+        return aspire_error(ASPIRE_ERR_ARG, "captioner training: steps, batch and lr must be positive");
+    if (corpus->size != o->cfg.image_size)
+        return aspire_error(ASPIRE_ERR_ARG, "captioner training: corpus images are %d px, the model takes %d",
+                            corpus->size, o->cfg.image_size);
+    cap_train tr = {0};
+    tr.corpus = corpus;
+    tr.o = o;
+    int rc = build_vocab(&tr);
+    if (!rc) rc = train_setup(&tr);
     aspire_schedule sched = {.kind = ASPIRE_SCHEDULE_COSINE, .lr = o->lr, .warmup_steps = o->warmup,
                              .total_steps = o->steps, .min_lr = o->min_lr};
-    aspire_rng rng;
-    aspire_rng_seed(&rng, o->seed ^ 0xda7aULL);
-    for (int64_t i = 0; i < corpus->n; i++) order[i] = i;
-    aspire_rng_shuffle(&rng, order, corpus->n);
-    int64_t cursor = 0;
     aspire_progress pg;
     aspire_progress_init(&pg, "pretrain captioner", o->steps, "step");
     if (!o->progress) pg.quiet = 1;
     double t0 = aspire_now(), ema = 0.0, tag_ema = 0.0;
-    int step = 0, stopped_early = 0;
-    float lut[256];
-    aspire_pixel_lut(lut, 0.5f, 0.25f);
-    aspire_ctx_set_training(ctx, 1);
-    for (step = 0; step < o->steps; step++) {
+    int step = 0, stopped_early = 0, started = rc == ASPIRE_OK;
+    if (started) aspire_ctx_set_training(tr.ctx, 1);
+    for (step = 0; !rc && step < o->steps; step++) {
         if (o->max_minutes > 0 && aspire_now() - t0 > o->max_minutes * 60.0) { stopped_early = 1; break; }
-        aspire_ctx_reset(ctx);
-        aspire_tensor *x = aspire_tensor_new(ctx, 4, (int64_t[]){B, S, S, 3});
-        if (!x) { rc = ASPIRE_ERR_NOMEM; break; }
-        int T = 2;
-        for (int b = 0; b < B; b++) {
-            if (cursor == corpus->n) { aspire_rng_shuffle(&rng, order, corpus->n); cursor = 0; }
-            int64_t i = order[cursor++];
-            idx[b] = i;
-            /* one of the image's reference captions */
-            int nc = 0;
-            while (nc < corpus->ncap && corpus->captions[i * corpus->ncap + nc]) nc++;
-            const char *text = corpus->captions[i * corpus->ncap + aspire_rng_below(&rng, nc)];
-            lens[b] = aspire_vocab_encode(cap ? aspire_captioner_vocab(cap) : vocab, text, tokens + (size_t)b * L, L);
-            if (lens[b] > T) T = lens[b];
-            const uint8_t *px = corpus->pixels + (size_t)i * img_px;
-            float *dst = x->data + (size_t)b * img_px;
-            int flip = o->flip && aspire_rng_below(&rng, 2);
-            for (int yy = 0; yy < S; yy++)
-                for (int xx = 0; xx < S; xx++) {
-                    const uint8_t *p = px + ((size_t)yy * S + (flip ? S - 1 - xx : xx)) * 3;
-                    float *q = dst + ((size_t)yy * S + xx) * 3;
-                    for (int ch = 0; ch < 3; ch++) q[ch] = lut[p[ch]];
-                }
-        }
-        /* pack the batch's tokens to its longest caption */
-        for (int b = 1; b < B; b++) memmove(tokens + (size_t)b * T, tokens + (size_t)b * L, sizeof(int32_t) * (size_t)T);
-        aspire_tensor *conv = NULL;
-        aspire_tensor *loss = aspire_captioner_loss_conv(ctx, cap, x, tokens, T, &conv);
-        aspire_tensor *tag = NULL, *total = loss;
-        if (aux_opt) {
-            tag = aux_loss(ctx, &aux, conv, idx, B);
-            total = aspire_add(ctx, loss, aspire_scale(ctx, tag, o->aux, 0.0f));
-        }
-        if (!total) { rc = ASPIRE_ERR_BACKEND; break; }
-        aspire_params_zero_grad(aspire_captioner_params(cap));
-        if (aux_opt) aspire_params_zero_grad(aux.params);
-        if ((rc = aspire_backward(ctx, total))) break;
-        double gnorm = clip_grads(aspire_captioner_params(cap), o->clip);
-        float lr = aspire_schedule_lr(&sched, step);
-        aspire_optim_set_lr(opt, lr);
-        aspire_optim_step(opt);
-        if (aux_opt) {
-            clip_grads(aux.params, o->clip);
-            aspire_optim_set_lr(aux_opt, lr);
-            aspire_optim_step(aux_opt);
-        }
-        float lv = loss->data[0];
-        tag_ema = step == 0 ? (tag ? tag->data[0] : 0.0) : 0.98 * tag_ema + 0.02 * (tag ? tag->data[0] : 0.0);
+        float lv = 0;
+        double tv = 0, gnorm = 0;
+        if ((rc = train_step(&tr, aspire_schedule_lr(&sched, step), &lv, &tv, &gnorm))) break;
+        tag_ema = step == 0 ? tv : 0.98 * tag_ema + 0.02 * tv;
         if (!isfinite(lv)) { rc = aspire_error(ASPIRE_ERR_ARG, "captioner training diverged at step %d (loss %g)", step, (double)lv); break; }
         ema = step == 0 ? lv : 0.98 * ema + 0.02 * lv;
         if (o->checkpoint && o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 && step + 1 < o->steps) {
             char note[96];
             snprintf(note, sizeof note, "checkpoint after %d of %d steps", step + 1, o->steps);
-            if ((rc = aspire_captioner_save(cap, o->checkpoint, note))) break;
+            if ((rc = aspire_captioner_save(tr.cap, o->checkpoint, note))) break;
         }
         aspire_progress_update(&pg, step + 1, "loss %.3f  tags %.3f  lr %.2e  |g| %.2f  %.0f img/s", ema, tag_ema,
-                               (double)aspire_optim_lr(opt), gnorm, (double)(step + 1) * B / (aspire_now() - t0));
+                               (double)aspire_optim_lr(tr.opt), gnorm, (double)(step + 1) * o->batch / (aspire_now() - t0));
     }
-    aspire_progress_finish(&pg, "loss %.3f", ema);
-    if (rc) goto done;
-    if (recipe) {
-        char buf[1024];
-        snprintf(buf, sizeof buf,
-                 "aspire pretrain captioner: %d of %d steps%s, batch %d, AdamW lr %g (warm-up %d, cosine to %g), "
-                 "weight decay %g, clip %g, flips %d, scene-tag loss weight %g, seed %llu, %d images x %d captions, "
-                 "vocabulary %d words (min count %d), final caption loss %.4f, tag loss %.4f, %.1f min",
-                 step, o->steps, stopped_early ? " (stopped by the time limit)" : "", B, (double)o->lr, o->warmup,
-                 (double)o->min_lr, (double)o->weight_decay, (double)o->clip, o->flip, (double)o->aux,
-                 (unsigned long long)o->seed, corpus->n, corpus->ncap, aspire_vocab_size(vocab), o->min_count, ema,
-                 tag_ema, (aspire_now() - t0) / 60.0);
-        *recipe = aspire_strdup(buf);
-        if (!*recipe) rc = ASPIRE_ERR_NOMEM;
-    }
-done:
-    aspire_free(tokens, 0);
-    aspire_free(lens, 0);
-    aspire_free(order, 0);
-    aspire_free(idx, 0);
-    aspire_optim_free(opt);
-    aspire_optim_free(aux_opt);
-    aux_destroy(&aux);
-    aspire_ctx_free(ctx);
-    aspire_vocab_free(vocab);
-    if (rc) { aspire_captioner_free(cap); return rc; }
-    *out = cap;
+    if (started) aspire_progress_finish(&pg, "loss %.3f", ema);
+    if (!rc && recipe && !(*recipe = recipe_text(&tr, step, stopped_early, ema, tag_ema, t0))) rc = ASPIRE_ERR_NOMEM;
+    train_destroy(&tr);
+    if (rc) { aspire_captioner_free(tr.cap); return rc; }
+    *out = tr.cap;
     return ASPIRE_OK;
 }
