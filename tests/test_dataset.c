@@ -509,6 +509,26 @@ static void test_loader_weighted(void) {
     aspire_dataset_free(ds);
 }
 
+/* Whether x (a 16x16 batch example) is the 2x bilinear upscale of some 8x8 window of src, within
+ * rounding to bytes. */
+static int crop_matches_window(const uint8_t *src, const float *x) {
+    const int S = 16, per = S * S * 3;
+    int found = 0;
+    for (int y0 = 0; y0 <= 8 && !found; y0++)
+        for (int x0 = 0; x0 <= 8 && !found; x0++) {
+            aspire_image win, up;
+            aspire_image_init(&win, 8, 8, 3);
+            for (int y = 0; y < 8; y++) memcpy(win.data + y * 24, src + ((y0 + y) * S + x0) * 3, 24);
+            aspire_image_resize(&up, &win, S, S, ASPIRE_RESIZE_BILINEAR);
+            int ok = 1;
+            for (int j = 0; j < per && ok; j++) ok = fabsf(x[j] - ((float)up.data[j] / 255.0f - 0.5f) / 0.25f) <= 0.51f / 255 / 0.25f;
+            found = ok;
+            aspire_image_destroy(&win);
+            aspire_image_destroy(&up);
+        }
+    return found;
+}
+
 static void test_augmentation(void) {
     aspire_dataset *ds = load_wb(16);
     if (!ds) return;
@@ -552,23 +572,7 @@ static void test_augmentation(void) {
     CHECK(aspire_loader_new(&ld, ds, &q) == ASPIRE_OK);
     CHECK(aspire_loader_next(ld, &b) == 1);
     int matched = 0;
-    for (int k = 0; k < 12; k++) {
-        const uint8_t *src = aspire_dataset_pixels(ds, b.index[k]);
-        int found = 0;
-        for (int y0 = 0; y0 <= 8 && !found; y0++)
-            for (int x0 = 0; x0 <= 8 && !found; x0++) {
-                aspire_image win, up;
-                aspire_image_init(&win, 8, 8, 3);
-                for (int y = 0; y < 8; y++) memcpy(win.data + y * 24, src + ((y0 + y) * S + x0) * 3, 24);
-                aspire_image_resize(&up, &win, S, S, ASPIRE_RESIZE_BILINEAR);
-                int ok = 1;
-                for (int j = 0; j < per && ok; j++) ok = fabsf(b.x[k * per + j] - ((float)up.data[j] / 255.0f - 0.5f) / 0.25f) <= 0.51f / 255 / 0.25f;
-                found = ok;
-                aspire_image_destroy(&win);
-                aspire_image_destroy(&up);
-            }
-        matched += found;
-    }
+    for (int k = 0; k < 12; k++) matched += crop_matches_window(aspire_dataset_pixels(ds, b.index[k]), b.x + k * per);
     CHECK_MSG(matched == 12, "%d of 12 crops matched a window", matched);
     aspire_loader_free(ld);
     /* crops + flips + shuffling: identical batches with 1 and 2 threads */

@@ -531,29 +531,8 @@ static bool json_list_is(const cJSON *o, const char *key, const char *want) {
     return strcmp(buf, want) == 0;
 }
 
-static void test_command(void) {
-    char dir[] = "/tmp/aspire_test_extract_XXXXXX";
-    if (!mkdtemp(dir)) { CHECK(0); return; }
-    char meta[512], caps[512], out[512], err[512], path[512];
-    snprintf(meta, sizeof meta, "%s/metadata.csv", dir);
-    snprintf(caps, sizeof caps, "%s/captions.csv", dir);
-    snprintf(out, sizeof out, "%s/extracted.jsonl", dir);
-    snprintf(err, sizeof err, "%s/err.txt", dir);
-    write_text(meta, "img_id,img_filename,y,split,place\n"
-                     "1,images/0001.png,1,0,1\n"
-                     "2,images/0002.png,0,0,0\n"
-                     "3,images/0003.png,1,0,0\r\n"
-                     "4,images/0004.png,0,0,1\n");
-    /* paths as the captioner writes them: relative to the dataset, with it, or absolute */
-    snprintf(path, sizeof path,
-             "path,caption\n"
-             "images/0001.png,a swan standing on a lake next to a sailboat\n"
-             "%s/images/0002.png,\"a photo of an owl in a field, with a balloon\"\n"
-             "/elsewhere/images/0003.png,\"two ducks in a forest near \"\"pine trees\"\"\"\n"
-             "images/0004.png,a parrot next to a cactus\n", dir);
-    write_text(caps, path);
-    int rc = run("%s extract --quiet --captions %s --data %s --out %s", caps, dir, out);
-    CHECK(rc == 0);
+/* The four records test_command expects, in the captions' order. */
+static void check_records(const char *out) {
     char *text = read_text(out);
     CHECK(text != NULL);
     int lines = 0;
@@ -595,8 +574,11 @@ static void test_command(void) {
     }
     CHECK(lines == 4);
     free(text);
+}
 
-    /* failures: one line naming the file and line; the previous output is left as it was */
+/* Failures of the command: one line naming the file and line; the previous output is left as it
+ * was. */
+static void command_failures(const char *meta, const char *caps, const char *out, const char *err, const char *dir) {
     char *before = read_text(out);
     write_text(caps, "path,caption\nimages/0001.png,a duck\nimages/0002.png,bad \xff byte\n");
     char cmd[1024];
@@ -634,14 +616,42 @@ static void test_command(void) {
     /* --classes makes y = 5 valid */
     snprintf(cmd, sizeof cmd, "%%s extract --quiet --classes a,b,c,d,e,waterbird --captions %%s --data %%s --out %%s 2>%s", err);
     CHECK(run(cmd, caps, dir, out) == 0);
-    text = read_text(out);
+    char *text = read_text(out);
     CHECK(text && strstr(text, "\"label\":\"waterbird\"") && strstr(text, "\"class\":5"));
     free(text);
+}
 
+static void test_command(void) {
+    char dir[] = "/tmp/aspire_test_extract_XXXXXX";
+    if (!mkdtemp(dir)) { CHECK(0); return; }
+    char meta[512], caps[512], out[512], err[512], path[512];
+    snprintf(meta, sizeof meta, "%s/metadata.csv", dir);
+    snprintf(caps, sizeof caps, "%s/captions.csv", dir);
+    snprintf(out, sizeof out, "%s/extracted.jsonl", dir);
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    write_text(meta, "img_id,img_filename,y,split,place\n"
+                     "1,images/0001.png,1,0,1\n"
+                     "2,images/0002.png,0,0,0\n"
+                     "3,images/0003.png,1,0,0\r\n"
+                     "4,images/0004.png,0,0,1\n");
+    /* paths as the captioner writes them: relative to the dataset, with it, or absolute */
+    snprintf(path, sizeof path,
+             "path,caption\n"
+             "images/0001.png,a swan standing on a lake next to a sailboat\n"
+             "%s/images/0002.png,\"a photo of an owl in a field, with a balloon\"\n"
+             "/elsewhere/images/0003.png,\"two ducks in a forest near \"\"pine trees\"\"\"\n"
+             "images/0004.png,a parrot next to a cactus\n", dir);
+    write_text(caps, path);
+    int rc = run("%s extract --quiet --captions %s --data %s --out %s", caps, dir, out);
+    CHECK(rc == 0);
+    check_records(out);
+
+    command_failures(meta, caps, out, err, dir);
     /* --text */
+    char cmd[1024];
     snprintf(cmd, sizeof cmd, "%%s extract --text '%%s' --class %%s > %s", out);
     CHECK(run(cmd, "a duck near a boat on the ocean", "1", NULL) == 0);
-    text = read_text(out);
+    char *text = read_text(out);
     CHECK(text && strstr(text, "\"foreground\":[\"boat\"]") && strstr(text, "\"background\":[\"ocean\"]") &&
           strstr(text, "\"alternate_background\":[\"land\"]"));
     free(text);

@@ -78,7 +78,25 @@ static double compare(const aspire_safetensors *st, const char *name, const floa
     return rel;
 }
 
-/* reference: 1 for the C reference path; winograd: allow oneDNN's Winograd convolutions. */
+/* The network's parameter names and shapes in PyTorch's state_dict order, as the fixture lists
+ * them; fills the values from the fixture's recipe. */
+static void check_names(const aspire_safetensors *st, aspire_params *ps) {
+    size_t cap = 1 << 16, len = 0;
+    char *names = calloc(cap, 1);
+    for (int i = 0; i < aspire_params_count(ps); i++) {
+        const aspire_tensor *t = aspire_params_at(ps, i);
+        len += (size_t)snprintf(names + len, cap - len, "%s%s:", i ? ";" : "", t->name);
+        for (int d = 0; d < t->ndim; d++) len += (size_t)snprintf(names + len, cap - len, d ? "x%lld" : "%lld", (long long)t->shape[d]);
+        param_values(t);
+    }
+    const char *want = aspire_safetensors_meta(st, "params");
+    CHECK_MSG(want && strcmp(names, want) == 0, "parameter names/shapes differ from PyTorch's state_dict:\n ours  %s\n torch %s",
+              names, want ? want : "(none)");
+    free(names);
+}
+
+/* reference: 1 for the C reference path; winograd: allow oneDNN's Winograd convolutions; bn_kernel: the
+ * batch-norm kernel (ASPIRE_BN_*). */
 static void check_against_torch(int reference, int winograd, int bn_kernel) {
     const char *path = reference ? "reference path" : winograd ? "oneDNN path (Winograd)" : "oneDNN path (direct)";
     /* batch-norm backward through 17 layers on a batch of 2 amplifies rounding: up to ~1.4e-5
@@ -93,19 +111,7 @@ static void check_against_torch(int reference, int winograd, int bn_kernel) {
     aspire_resnet *net = NULL;
     CHECK(aspire_resnet_new(&net, &cfg, 1) == ASPIRE_OK);
     aspire_params *ps = aspire_resnet_params(net);
-    /* names and shapes in PyTorch's state_dict order */
-    size_t cap = 1 << 16, len = 0;
-    char *names = calloc(cap, 1);
-    for (int i = 0; i < aspire_params_count(ps); i++) {
-        const aspire_tensor *t = aspire_params_at(ps, i);
-        len += (size_t)snprintf(names + len, cap - len, "%s%s:", i ? ";" : "", t->name);
-        for (int d = 0; d < t->ndim; d++) len += (size_t)snprintf(names + len, cap - len, d ? "x%lld" : "%lld", (long long)t->shape[d]);
-        param_values(t);
-    }
-    const char *want = aspire_safetensors_meta(st, "params");
-    CHECK_MSG(want && strcmp(names, want) == 0, "parameter names/shapes differ from PyTorch's state_dict:\n ours  %s\n torch %s",
-              names, want ? want : "(none)");
-    free(names);
+    check_names(st, ps);
 
     aspire_ctx *ctx;
     aspire_ctx_options o = {.threads = 0, .seed = 1, .reference = reference, .no_winograd = !winograd, .bn_kernel = bn_kernel};
