@@ -26,6 +26,46 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The corpus's test part at the model's size; without a corpus folder, the default world corpus
+ * written to a temporary folder first (*corpus then names it, for the report). */
+static int load_corpus(aspire_caption_corpus *c, const char **corpus, int limit, int size) {
+    static char tmpdir[] = "/tmp/aspire-bench-corpus-XXXXXX";
+    int made_tmp = 0;
+    if (!*corpus) {
+        if (!mkdtemp(tmpdir)) { fprintf(stderr, "caption: cannot make a temporary folder\n"); return 1; }
+        made_tmp = 1;
+        *corpus = tmpdir;
+        aspire_world_corpus_opts co;
+        aspire_world_corpus_opts_default(&co);
+        co.out = tmpdir;
+        fprintf(stderr, "caption: writing the default world corpus to %s\n", tmpdir);
+        if (aspire_world_corpus_write(&co)) {
+            fprintf(stderr, "caption: %s\n", aspire_errmsg());
+            nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+            return 1;
+        }
+    }
+    int rc = aspire_caption_corpus_load(c, *corpus, 2, limit, size);
+    if (made_tmp) nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc) fprintf(stderr, "caption: %s\n", aspire_errmsg());
+    return rc != 0;
+}
+
+/* The scores of the captions against the corpus's scene graphs and references. */
+static int score(const aspire_caption_corpus *c, char **caps, aspire_capeval_summary *s) {
+    aspire_capeval_lexicon *lex = NULL;
+    if (aspire_capeval_lexicon_world(&lex)) { fprintf(stderr, "caption: %s\n", aspire_errmsg()); return 1; }
+    aspire_capeval_totals t = {0};
+    for (int i = 0; i < c->n; i++) {
+        int nref = 0;
+        while (nref < c->ncap && c->captions[(size_t)i * c->ncap + nref]) nref++;
+        aspire_capeval_add(&t, lex, caps[i], &c->facts[i], (const char *const *)c->captions + (size_t)i * c->ncap, nref);
+    }
+    *s = aspire_capeval_summarize(&t);
+    aspire_capeval_lexicon_free(lex);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *corpus = NULL, *model = NULL;
     int beam = 1, limit = 0, repeats = 3, batch = 64, threads = 0, show = 8;
@@ -54,26 +94,9 @@ int main(int argc, char **argv) {
     if (aspire_captioner_load(&cap, model, &recipe)) { fprintf(stderr, "caption: %s\n", aspire_errmsg()); return 1; }
     const aspire_captioner_config *cfg = aspire_captioner_get_config(cap);
 
-    char tmpdir[] = "/tmp/aspire-bench-corpus-XXXXXX";
-    int made_tmp = 0;
-    if (!corpus) {
-        if (!mkdtemp(tmpdir)) { fprintf(stderr, "caption: cannot make a temporary folder\n"); return 1; }
-        made_tmp = 1;
-        corpus = tmpdir;
-        aspire_world_corpus_opts co;
-        aspire_world_corpus_opts_default(&co);
-        co.out = tmpdir;
-        fprintf(stderr, "caption: writing the default world corpus to %s\n", tmpdir);
-        if (aspire_world_corpus_write(&co)) {
-            fprintf(stderr, "caption: %s\n", aspire_errmsg());
-            nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-            return 1;
-        }
-    }
     aspire_caption_corpus c;
-    int rc = aspire_caption_corpus_load(&c, corpus, 2, limit, cfg->image_size);
-    if (made_tmp) nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    if (rc) { fprintf(stderr, "caption: %s\n", aspire_errmsg()); return 1; }
+    if (load_corpus(&c, &corpus, limit, cfg->image_size)) return 1;
+    int rc = ASPIRE_OK;
 
     aspire_image *imgs = calloc((size_t)c.n, sizeof *imgs);
     char **caps = calloc((size_t)c.n, sizeof *caps);
@@ -96,15 +119,8 @@ int main(int argc, char **argv) {
     qsort(rates, (size_t)repeats, sizeof *rates, cmp_double);
     double rate = rates[repeats / 2];
 
-    aspire_capeval_lexicon *lex = NULL;
-    if (aspire_capeval_lexicon_world(&lex)) { fprintf(stderr, "caption: %s\n", aspire_errmsg()); return 1; }
-    aspire_capeval_totals t = {0};
-    for (int i = 0; i < c.n; i++) {
-        int nref = 0;
-        while (nref < c.ncap && c.captions[(size_t)i * c.ncap + nref]) nref++;
-        aspire_capeval_add(&t, lex, caps[i], &c.facts[i], (const char *const *)c.captions + (size_t)i * c.ncap, nref);
-    }
-    aspire_capeval_summary s = aspire_capeval_summarize(&t);
+    aspire_capeval_summary s;
+    if (score(&c, caps, &s)) return 1;
     for (int i = 0; i < c.n && i < show; i++) printf("  %-22s %s\n", c.paths[i], caps[i]);
     printf("model     %s (%lld parameters, %d words)\n", model,
            (long long)aspire_params_numel(aspire_captioner_params(cap), 0), cfg->vocab_size);
@@ -122,7 +138,6 @@ int main(int argc, char **argv) {
     free(caps);
     free(imgs);
     free(rates);
-    aspire_capeval_lexicon_free(lex);
     aspire_caption_corpus_destroy(&c);
     aspire_ctx_free(ctx);
     aspire_strfree(recipe);

@@ -97,90 +97,68 @@ static int write_markdown(const char *path, const char *block) {
     return rc;
 }
 
-int main(int argc, char **argv) {
-    const char *data = NULL, *runs = "build/bench-runs", *md = NULL, *list = "erm,jtt,lff,groupdro,reweight,subsample,dfr";
-    int seeds = 3, epochs = 0, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) { fprintf(stderr, "methods: %s needs a value\n", a); return 2; }
-        if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--runs")) runs = v;
-        else if (!strcmp(a, "--md")) md = v;
-        else if (!strcmp(a, "--methods")) list = v;
-        else if (!strcmp(a, "--seeds")) seeds = atoi(v);
-        else if (!strcmp(a, "--epochs")) epochs = atoi(v);
-        else if (!strcmp(a, "--threads")) threads = atoi(v);
-        else { fprintf(stderr, "methods: unknown option %s\n", a); return 2; }
-        i++;
+typedef struct opts {
+    const char *data, *runs, *md, *list;
+    int seeds, epochs, threads, epochs_used;
+} opts;
+
+/* The ERM backbone run of dfr's seed s (trained first when it is not finished); its minutes. */
+static double dfr_base(const aspire_train_config *c, const char *base) {
+    double base_minutes = run_result(base, "minutes");
+    if (base_minutes >= 0) return base_minutes;
+    aspire_train_config e = *c;
+    e.method = ASPIRE_METHOD_ERM;
+    e.out_dir = base;
+    e.resume = 1;
+    if (aspire_train_run(&e)) { fprintf(stderr, "methods: %s: %s\n", base, aspire_errmsg()); return -1; }
+    return run_result(base, "minutes");
+}
+
+/* Method w->m with seed s: trained unless finished (train.json's result), evaluated on test. */
+static int run_one(row *w, opts *o, int s) {
+    aspire_method m = w->m;
+    char dir[1024], base[1024];
+    snprintf(dir, sizeof dir, "%s/%s_seed%d", o->runs, aspire_method_name(m), s);
+    snprintf(base, sizeof base, "%s/erm_seed%d", o->runs, s);
+    aspire_train_config c = aspire_train_config_default();
+    c.data_dir = o->data;
+    c.out_dir = dir;
+    c.method = m;
+    c.seed = (uint64_t)s;
+    c.threads = o->threads;
+    c.progress = 1;
+    if (o->epochs > 0) c.epochs = o->epochs;
+    o->epochs_used = c.epochs;
+    double base_minutes = 0;
+    if (m == ASPIRE_METHOD_DFR) {
+        if ((base_minutes = dfr_base(&c, base)) < 0) return 1;
+        c.base_run = base;
     }
-    if (!data || seeds < 1 || seeds > MAX_SEEDS) {
-        fprintf(stderr, "usage: methods --data DIR [--runs DIR] [--seeds 1..%d] [--methods erm,...] [--epochs N] "
-                        "[--threads N] [--md FILE]\n", MAX_SEEDS);
-        return 2;
+    double minutes = run_result(dir, "minutes");
+    if (minutes < 0) {
+        c.resume = 1;  /* an interrupted run continues; an empty folder starts */
+        fprintf(stderr, "== %s seed %d\n", aspire_method_name(m), s);
+        if (aspire_train_run(&c)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
+        minutes = run_result(dir, "minutes");
     }
-    row rows[ASPIRE_METHOD_COUNT];
-    int nrows = 0;
-    char *names = strdup(list), *save = NULL;
-    for (char *tok = strtok_r(names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        aspire_method m;
-        if (aspire_method_parse(tok, &m)) { fprintf(stderr, "methods: %s\n", aspire_errmsg()); return 2; }
-        memset(&rows[nrows], 0, sizeof rows[nrows]);
-        rows[nrows++].m = m;
-    }
-    free(names);
-    aspire_mkdir_p(runs);
-    int epochs_used = 0;
-    for (int r = 0; r < nrows; r++) {
-        for (int s = 0; s < seeds; s++) {
-            aspire_method m = rows[r].m;
-            char dir[1024], base[1024];
-            snprintf(dir, sizeof dir, "%s/%s_seed%d", runs, aspire_method_name(m), s);
-            snprintf(base, sizeof base, "%s/erm_seed%d", runs, s);
-            aspire_train_config c = aspire_train_config_default();
-            c.data_dir = data;
-            c.out_dir = dir;
-            c.method = m;
-            c.seed = (uint64_t)s;
-            c.threads = threads;
-            c.progress = 1;
-            if (epochs > 0) c.epochs = epochs;
-            epochs_used = c.epochs;
-            double base_minutes = 0;
-            if (m == ASPIRE_METHOD_DFR) {
-                base_minutes = run_result(base, "minutes");
-                if (base_minutes < 0) {  /* train the backbone run first */
-                    aspire_train_config e = c;
-                    e.method = ASPIRE_METHOD_ERM;
-                    e.out_dir = base;
-                    e.resume = 1;
-                    if (aspire_train_run(&e)) { fprintf(stderr, "methods: %s: %s\n", base, aspire_errmsg()); return 1; }
-                    base_minutes = run_result(base, "minutes");
-                }
-                c.base_run = base;
-            }
-            double minutes = run_result(dir, "minutes");
-            if (minutes < 0) {
-                c.resume = 1;  /* an interrupted run continues; an empty folder starts */
-                fprintf(stderr, "== %s seed %d\n", aspire_method_name(m), s);
-                if (aspire_train_run(&c)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
-                minutes = run_result(dir, "minutes");
-            }
-            aspire_eval_options o = {dir, "test", "best", NULL, threads, 0, {0}};
-            aspire_eval_result res;
-            if (aspire_train_evaluate(&o, &res)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
-            int k = rows[r].n++;
-            rows[r].mean[k] = res.summary.mean;
-            rows[r].wmean[k] = res.summary.weighted_mean;
-            rows[r].worst[k] = res.summary.worst_group;
-            rows[r].minutes[k] = minutes + base_minutes;
-            double cpu = run_result(dir, "cpu_minutes_this_call"), bcpu = m == ASPIRE_METHOD_DFR ? run_result(base, "cpu_minutes_this_call") : 0;
-            if (cpu >= 0 && bcpu >= 0) rows[r].cpu[rows[r].ncpu++] = cpu + bcpu;
-            fprintf(stderr, "%s seed %d: test mean %.2f%%, worst group %.2f%% (%.1f min)\n", aspire_method_name(m), s,
-                    100 * res.summary.mean, 100 * res.summary.worst_group, minutes + base_minutes);
-            aspire_eval_result_destroy(&res);
-        }
-    }
-    /* the table */
+    aspire_eval_options eo = {dir, "test", "best", NULL, o->threads, 0, {0}};
+    aspire_eval_result res;
+    if (aspire_train_evaluate(&eo, &res)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
+    int k = w->n++;
+    w->mean[k] = res.summary.mean;
+    w->wmean[k] = res.summary.weighted_mean;
+    w->worst[k] = res.summary.worst_group;
+    w->minutes[k] = minutes + base_minutes;
+    double cpu = run_result(dir, "cpu_minutes_this_call"), bcpu = m == ASPIRE_METHOD_DFR ? run_result(base, "cpu_minutes_this_call") : 0;
+    if (cpu >= 0 && bcpu >= 0) w->cpu[w->ncpu++] = cpu + bcpu;
+    fprintf(stderr, "%s seed %d: test mean %.2f%%, worst group %.2f%% (%.1f min)\n", aspire_method_name(m), s,
+            100 * res.summary.mean, 100 * res.summary.worst_group, minutes + base_minutes);
+    aspire_eval_result_destroy(&res);
+    return 0;
+}
+
+/* The Markdown table (printed, and into o->md when given), then the JSON line. */
+static void report(const opts *o, const row *rows, int nrows) {
     char block[8192];
     size_t k = 0;
     time_t now = time(NULL);
@@ -198,7 +176,7 @@ int main(int argc, char **argv) {
                           "of the run's process, all threads, median (wall time above CPU time / threads means the "
                           "machine was shared).\n\n"
                           "| method | mean | weighted mean | worst group | minutes | CPU minutes |\n|---|---|---|---|---|---|\n",
-                          date, data, seeds, seeds > 1 ? "s" : "", seeds - 1, epochs_used);
+                          date, o->data, o->seeds, o->seeds > 1 ? "s" : "", o->seeds - 1, o->epochs_used);
     for (int r = 0; r < nrows; r++) {
         const row *w = &rows[r];
         char cpu[32] = "-";
@@ -209,7 +187,7 @@ int main(int argc, char **argv) {
                               100 * sd(w->worst, w->n), median(w->minutes, w->n), cpu);
     }
     printf("%s\n", block);
-    if (md && write_markdown(md, block)) fprintf(stderr, "methods: %s: %s\n", md, aspire_errmsg());
+    if (o->md && write_markdown(o->md, block)) fprintf(stderr, "methods: %s: %s\n", o->md, aspire_errmsg());
     printf("{\"methods\": {");
     for (int r = 0; r < nrows; r++) {
         const row *w = &rows[r];
@@ -218,6 +196,49 @@ int main(int argc, char **argv) {
                r ? ", " : "", aspire_method_name(w->m), avg(w->mean, w->n), sd(w->mean, w->n), avg(w->worst, w->n),
                sd(w->worst, w->n), median(w->minutes, w->n), w->ncpu ? median(w->cpu, w->ncpu) : -1.0, w->n);
     }
-    printf("}, \"seeds\": %d, \"epochs\": %d}\n", seeds, epochs_used);
+    printf("}, \"seeds\": %d, \"epochs\": %d}\n", o->seeds, o->epochs_used);
+}
+
+static int parse(int argc, char **argv, opts *o) {
+    *o = (opts){NULL, "build/bench-runs", NULL, "erm,jtt,lff,groupdro,reweight,subsample,dfr", 3, 0, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) { fprintf(stderr, "methods: %s needs a value\n", a); return 2; }
+        if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--runs")) o->runs = v;
+        else if (!strcmp(a, "--md")) o->md = v;
+        else if (!strcmp(a, "--methods")) o->list = v;
+        else if (!strcmp(a, "--seeds")) o->seeds = atoi(v);
+        else if (!strcmp(a, "--epochs")) o->epochs = atoi(v);
+        else if (!strcmp(a, "--threads")) o->threads = atoi(v);
+        else { fprintf(stderr, "methods: unknown option %s\n", a); return 2; }
+        i++;
+    }
+    if (!o->data || o->seeds < 1 || o->seeds > MAX_SEEDS) {
+        fprintf(stderr, "usage: methods --data DIR [--runs DIR] [--seeds 1..%d] [--methods erm,...] [--epochs N] "
+                        "[--threads N] [--md FILE]\n", MAX_SEEDS);
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    opts o;
+    if (parse(argc, argv, &o)) return 2;
+    row rows[ASPIRE_METHOD_COUNT];
+    int nrows = 0;
+    char *names = strdup(o.list), *save = NULL;
+    for (char *tok = strtok_r(names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        aspire_method m;
+        if (aspire_method_parse(tok, &m)) { fprintf(stderr, "methods: %s\n", aspire_errmsg()); return 2; }
+        memset(&rows[nrows], 0, sizeof rows[nrows]);
+        rows[nrows++].m = m;
+    }
+    free(names);
+    aspire_mkdir_p(o.runs);
+    for (int r = 0; r < nrows; r++)
+        for (int s = 0; s < o.seeds; s++)
+            if (run_one(&rows[r], &o, s)) return 1;
+    report(&o, rows, nrows);
     return 0;
 }
