@@ -74,6 +74,8 @@ static void test_run_folder_round_trip(void) {
     CHECK(aspire_classifier_n_classes(c) == 4 && aspire_classifier_image_size(c) == S);
     CHECK(strcmp(aspire_classifier_arch(c), "reference") == 0 && aspire_classifier_epoch(c) >= 0);
     CHECK(strcmp(aspire_classifier_class_name(c, 2), "blue square") == 0 && aspire_classifier_class_name(c, 4) == NULL);
+    CHECK(aspire_classifier_feature_dim(c) == 128 && aspire_train_finished(run) && !aspire_train_finished(data_dir));
+    aspire_classifier_set_progress(c, NULL);
     aspire_dataset *ds = NULL;
     aspire_dataset_options o = {.split = ASPIRE_SPLIT_TEST, .size = S};
     CHECK(aspire_dataset_load(&ds, data_dir, &o) == ASPIRE_OK);

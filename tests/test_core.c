@@ -95,11 +95,39 @@ static void test_threads(void) {
     aspire_set_threads(keep);
 }
 
+/* The engine's settings are context options: a context keeps them and changes no OpenMP setting;
+ * a thread scope sets the count and gives the caller's back. */
+static void test_ctx_options_and_thread_scope(void) {
+    int keep = aspire_get_threads();
+    aspire_set_threads(1);
+    aspire_ctx *ctx = NULL;
+    aspire_ctx_options o = {.threads = 2, .seed = 3, .reference = 1, .no_winograd = 1, .bn_kernel = ASPIRE_BN_ONEDNN, .profile = 1};
+    CHECK(aspire_ctx_new(&ctx, &o) == ASPIRE_OK);
+    CHECK(aspire_get_threads() == 1);  /* creating a context changes nothing */
+    const aspire_ctx_options *g = ctx ? aspire_ctx_get_options(ctx) : NULL;
+    CHECK(g && g->threads == 2 && g->reference == 1 && g->no_winograd == 1 && g->bn_kernel == ASPIRE_BN_ONEDNN && g->profile == 1);
+    CHECK(ctx && aspire_ctx_reference(ctx) == 1);
+    aspire_ctx_free(ctx);
+    int prev = aspire_threads_enter(2);
+    CHECK(prev == 1 && aspire_get_threads() == 2);
+    int prev2 = aspire_threads_enter(-1);  /* < 0: unchanged */
+    CHECK(prev2 == 2 && aspire_get_threads() == 2);
+    aspire_threads_leave(prev2);
+    aspire_threads_leave(prev);
+    CHECK(aspire_get_threads() == 1);
+    prev = aspire_threads_enter(0);  /* all cores */
+    CHECK(aspire_get_threads() == omp_get_num_procs());
+    aspire_threads_leave(prev);
+    CHECK(aspire_get_threads() == 1);
+    aspire_set_threads(keep);
+}
+
 int main(void) {
     RUN(test_rng);
     RUN(test_arena_and_reset);
     RUN(test_grad_plumbing);
     RUN(test_params);
     RUN(test_threads);
+    RUN(test_ctx_options_and_thread_scope);
     return TEST_REPORT();
 }

@@ -80,6 +80,9 @@ static void test_load_waterbirds(void) {
         if (base_rows[i].split == 0) want[nw++] = i;
     CHECK(aspire_dataset_count(ds) == nw);
     CHECK(aspire_dataset_size(ds) == 24 && aspire_dataset_channels(ds) == 3);
+    const aspire_dataset_index *dix = aspire_dataset_get_index(ds);  /* alive as long as the dataset */
+    CHECK(dix && aspire_dataset_index_rows(dix) == NBASE && aspire_dataset_index_count(dix, ASPIRE_SPLIT_TRAIN) == nw);
+    CHECK(aspire_dataset_places(ds)[1] == aspire_dataset_place(ds, 1));
     CHECK(aspire_dataset_n_classes(ds) == 2 && aspire_dataset_n_places(ds) == 2 && aspire_dataset_n_groups(ds) == 4);
     int ok = 1;
     for (int k = 0; k < nw; k++) {
@@ -255,6 +258,12 @@ static void test_index(void) {
     CHECK(g[0] == 1 && g[1] == 0 && g[2] == 0 && g[3] == 1);
     CHECK(aspire_dataset_index_group(ix, 2) == 2 && aspire_dataset_index_line(ix, 2) == 4 && aspire_dataset_index_img_id(ix, 3) == 4);
     CHECK(strcmp(aspire_dataset_index_field(ix, 0, "class_name"), "duck") == 0 && !aspire_dataset_index_field(ix, 0, "nope"));
+    CHECK(aspire_dataset_index_label(ix, 0) == 1 && aspire_dataset_index_place(ix, 3) == 1 && aspire_dataset_index_split(ix, 2) == 2);
+    CHECK(strcmp(aspire_dataset_index_filename(ix, 3), "c.png") == 0 && strstr(aspire_dataset_index_path(ix), "ix/metadata.csv"));
+    CHECK(strstr(aspire_dataset_index_dir(ix), "/ix") && aspire_dataset_index_layout(ix) == ASPIRE_LAYOUT_WATERBIRDS);
+    CHECK(aspire_dataset_index_has_column(ix, "class_name") && !aspire_dataset_index_has_column(ix, "species"));
+    CHECK(aspire_dataset_index_require(ix, "img_id") == ASPIRE_OK);
+    CHECK(aspire_dataset_index_require(ix, "species") == ASPIRE_ERR_NOTFOUND && HAS("ix/metadata.csv:1: missing column 'species'"));
     /* the join: img_filename, DIR/img_filename, any path ending in /img_filename */
     int64_t found = -1;
     CHECK(aspire_dataset_index_find(ix, "a/2.png", &found) == ASPIRE_OK && found == 1);

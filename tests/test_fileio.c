@@ -173,6 +173,17 @@ static void test_path_join(void) {
     aspire_strfree(s);
 }
 
+/* Shipped model files: in the folder given, else models/ of the working folder when the file is
+ * there, else the source tree's models/. */
+static void test_model_path(void) {
+    char buf[4096];
+    CHECK(strcmp(aspire_model_path("/opt/m", "x.safetensors", buf, sizeof buf), "/opt/m/x.safetensors") == 0);
+    const char *p = aspire_model_path(NULL, "no-such-model.safetensors", buf, sizeof buf);
+    CHECK(p == buf && strstr(p, "models/no-such-model.safetensors") != NULL);
+    CHECK(strcmp(aspire_model_path("", "y", buf, sizeof buf), "models/y") == 0 ||
+          strstr(buf, "/models/y") != NULL);  /* "" is no folder */
+}
+
 int main(void) {
     testdir_make(dir, sizeof dir);
     RUN(test_atomic_write_and_read);
@@ -182,6 +193,7 @@ int main(void) {
     RUN(test_read_errors);
     RUN(test_mkdir_p);
     RUN(test_path_join);
+    RUN(test_model_path);
     testdir_remove(dir);
     return TEST_REPORT();
 }
