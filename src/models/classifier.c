@@ -235,11 +235,12 @@ static int read_info(const aspire_safetensors *st, const char *run_dir, file_inf
     fi->checkpoint = fmt && strcmp(fmt, ASPIRE_CHECKPOINT_FORMAT) == 0;
     fi->S = 64;
     fi->epoch = -1;
-    if (arch) snprintf(fi->arch, sizeof fi->arch, "%s", arch);
     const char *nm = aspire_safetensors_meta(st, "class_names");
     if (nm && !(fi->names = cJSON_Parse(nm)))
         return aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata 'class_names' is not a JSON list", aspire_safetensors_path(st));
+    /* what the run folder says, where the file itself does not say it */
     read_run_json(run_dir, fi->arch, sizeof fi->arch, &fi->S, &fi->names);
+    if (arch) snprintf(fi->arch, sizeof fi->arch, "%s", arch);
     int rc = ASPIRE_OK, next = 0;
     if (fi->checkpoint) {
         const aspire_st_tensor *b = aspire_safetensors_find(st, ASPIRE_CHECKPOINT_MODEL_PREFIX "fc.bias");
