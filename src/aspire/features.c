@@ -79,8 +79,9 @@ static int class_panel(aspire_svg *s, const aspire_class_ranking *cr, int top, d
         snprintf(values[i], sizeof values[i], "%.3f  (%d/%d)", cl->score, cl->flips, cl->occ);
         bars[i] = (aspire_bar){labels[i], cl->score, (int)cl->kind, values[i]};
     }
-    char title[256];
-    snprintf(title, sizeof title, "class %d: %.100s (%d of %d images flipped by an edit)", cr->cls, cr->label,
+    char title[256], name[128] = "";
+    if (strncmp(cr->label, "class ", 6) != 0) snprintf(name, sizeof name, ": %.100s", cr->label);
+    snprintf(title, sizeof title, "class %d%s (%d of %d images flipped by an edit)", cr->cls, name,
              cr->n_flipped_images, cr->n_images);
     aspire_barchart chart = {title, bars, nb, kind_colors, 2, 0, NULL};
     chart.empty_note = cr->n_images ? "no flips: no edit changed a correct prediction of this class"
@@ -101,7 +102,7 @@ int aspire_ranking_svg(const aspire_ranking *rk, int top, char **svg, size_t *n)
     double y = 8, h = 0;
     rc = aspire_svg_text(s, 16, y + 16, 15, "start", 1, "#111", "Spurious features per class");
     if (!rc) rc = aspire_svg_text(s, 16, y + 34, 11, "start", 0, "#555",
-                                  "score = sum over a feature's phrases of flips / occurrences; (flips/occurrences)");
+                                  "score = sum over a feature's phrases of flips / occurrences; in brackets: flips / occurrences");
     y += 44;
     if (!rc) rc = aspire_svg_legend(s, 16, y, kind_names, kind_colors, 2, &h);
     y += h + 12;

@@ -113,7 +113,7 @@ static void clip_label(const char *in, char *out, size_t n, int max) {
 enum { BAR_H = 16, BAR_GAP = 5, TITLE_H = 22, FONT = 11 };
 
 int aspire_svg_hbars(aspire_svg *s, double x, double y, double width, const aspire_barchart *c, double *height) {
-    double y0 = y, label_w = width * 0.34, value_w = 64, bar_w = width - label_w - value_w - 8;
+    double y0 = y, label_w = width * 0.34, value_w = 96, bar_w = width - label_w - value_w - 8;
     int rc = ASPIRE_OK;
     if (c->title) {
         rc = aspire_svg_text(s, x, y + 14, 13, "start", 1, "#111", c->title);
