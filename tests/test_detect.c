@@ -3,6 +3,7 @@
  * names, features.json/svg, and `aspire detect` from records end to end: outputs, resume after an
  * interruption (same bytes), missing edits and malformed records named by file and line. */
 #include "aspire/detect.h"
+#include "aspire/extract.h"
 #include "aspire/fileio.h"
 #include "aspire/image.h"
 #include "aspire/report.h"
@@ -555,6 +556,55 @@ static void test_cli(void) {
     testdir_remove(dir);
 }
 
+/* ---- allocation failures ------------------------------------------------------------------ */
+
+static long alloc_budget;
+static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
+    (void)old_size; (void)ud;
+    if (new_size == 0) { free(ptr); return NULL; }
+    if (alloc_budget-- <= 0) return NULL;
+    return realloc(ptr, new_size);
+}
+
+/* Every allocation of reading, ranking, selecting and drawing may fail: each failure is reported
+ * as ASPIRE_ERR_NOMEM and leaks nothing (the sanitizer build checks the leaks). */
+static void test_out_of_memory(void) {
+    char *text = NULL;
+    size_t n = 0;
+    CHECK(aspire_read_file(FIXTURES "/reference_flips.jsonl", &text, &n) == ASPIRE_OK);
+    /* warm WordNet's own caches first: they are not the library's allocations */
+    char lemma[64];
+    CHECK(aspire_wordnet_lemma("mushrooms", lemma, sizeof lemma) == ASPIRE_OK);
+    int failures = 0, successes = 0;
+    for (long budget = 0; budget < 5000 && !successes; budget++) {
+        alloc_budget = budget;
+        aspire_set_allocator(failing_alloc, NULL);
+        aspire_records rs = {0};
+        aspire_ranking rk = {0};
+        aspire_detect_selection sel = {0};
+        char *svg = NULL;
+        size_t ns = 0;
+        int rc = aspire_records_parse(text, n, "f.jsonl", ASPIRE_RECORD_DETECTION, &rs);
+        if (!rc) rc = aspire_detect_rank(&rs, NULL, &rk);
+        if (!rc) rc = aspire_detect_select(&rs, &rk, NULL, &sel);
+        if (!rc) rc = aspire_ranking_svg(&rk, 10, &svg, &ns);
+        aspire_set_allocator(NULL, NULL);
+        if (rc == ASPIRE_OK) {
+            successes++;
+            CHECK(sel.n == 7 && rk.n_classes == 2 && svg && ns > 0);
+        } else {
+            failures++;
+            CHECK_MSG(rc == ASPIRE_ERR_NOMEM, "budget %ld: rc %d (%s)", budget, rc, aspire_errmsg());
+        }
+        aspire_free(svg, ns + 1);
+        aspire_detect_selection_destroy(&sel);
+        aspire_ranking_destroy(&rk);
+        aspire_records_destroy(&rs);
+    }
+    CHECK(failures > 50 && successes == 1);
+    aspire_free(text, n + 1);
+}
+
 int main(void) {
     RUN(test_rank_reference_fixture);
     RUN(test_rank_clusters_and_ties);
@@ -567,5 +617,6 @@ int main(void) {
     RUN(test_stage_outputs_and_resume);
     RUN(test_stage_bad_input);
     RUN(test_cli);
+    RUN(test_out_of_memory);
     return TEST_REPORT();
 }

@@ -223,8 +223,10 @@ static int cluster_class(phr **ps, int n, double sim, aspire_class_ranking *cr) 
     cr->n_clusters = nc;
     for (int c = 0; c < nc; c++) {
         aspire_cluster *cl = &cr->clusters[c];
-        for (int i = 0; i < n; i++) cl->n_phrases += ps[i]->cluster == c;
-        if (!(cl->phrases = aspire_calloc((size_t)cl->n_phrases, sizeof *cl->phrases))) return ASPIRE_ERR_NOMEM;
+        int members = 0;
+        for (int i = 0; i < n; i++) members += ps[i]->cluster == c;
+        if (!(cl->phrases = aspire_calloc((size_t)members, sizeof *cl->phrases))) return ASPIRE_ERR_NOMEM;
+        cl->n_phrases = members;
         int k = 0;
         for (int i = 0; i < n; i++) {   /* in ps's order: flips, occ descending, then bytes */
             if (ps[i]->cluster != c) continue;
@@ -263,7 +265,7 @@ void aspire_ranking_destroy(aspire_ranking *rk) {
 
 /* The distinct phrases (with counts) from the sorted mentions; each phrase gets its lemma's words. */
 static int make_phrases(mentions *ms, const aspire_detect_rank_opts *o, phr **out, int *nout) {
-    qsort(ms->m, ms->n, sizeof *ms->m, cmp_mention);
+    if (ms->n) qsort(ms->m, ms->n, sizeof *ms->m, cmp_mention);
     phr *ps = aspire_calloc(ms->n + 1, sizeof *ps);
     if (!ps) return ASPIRE_ERR_NOMEM;
     *out = ps;

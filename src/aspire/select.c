@@ -191,7 +191,7 @@ int aspire_detect_select(const aspire_records *rs, const aspire_ranking *rk, con
                             o.max_per_class, o.top_quota, o.next_quota);
     cand_list all = {0}, chosen = {0};
     int rc = candidates(rs, rk, &all);
-    if (!rc) qsort(all.c, (size_t)all.n, sizeof *all.c, cmp_cand);
+    if (!rc && all.n) qsort(all.c, (size_t)all.n, sizeof *all.c, cmp_cand);
     aspire_rng base;
     aspire_rng_seed(&base, o.seed);
     int64_t taken = 0;
