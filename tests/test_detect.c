@@ -424,15 +424,21 @@ static void run_opts(aspire_detect_opts *o, const char *edits, const char *out) 
     o->quiet = 1;
 }
 
-static void test_stage_outputs_and_resume(void) {
-    char dir[256], edits[512], det[512], path[1024];
-    testdir_make(dir, sizeof dir);
-    snprintf(edits, sizeof edits, "%s/edits", dir);
-    snprintf(det, sizeof det, "%s/det", dir);
+/* A fresh folder (dir, 256 bytes) with edits/ holding the fixture's flagged edits; det names
+ * dir/det (not made). edits and det: 512 bytes. */
+static void stage_dirs(char *dir, char *edits, char *det) {
+    testdir_make(dir, 256);
+    snprintf(edits, 512, "%s/edits", dir);
+    snprintf(det, 512, "%s/det", dir);
     aspire_records rs;
     CHECK(aspire_records_read(FIXTURES "/reference_flips.jsonl", ASPIRE_RECORD_DETECTION, &rs) == ASPIRE_OK);
     make_edits(edits, &rs);
     aspire_records_destroy(&rs);
+}
+
+static void test_stage_outputs_and_resume(void) {
+    char dir[256], edits[512], det[512], path[1024];
+    stage_dirs(dir, edits, det);
     aspire_detect_opts o;
     run_opts(&o, edits, det);
     int rc = aspire_detect_run(&o);
@@ -492,13 +498,7 @@ static void test_stage_outputs_and_resume(void) {
 
 static void test_stage_bad_input(void) {
     char dir[256], edits[512], det[512], path[1024];
-    testdir_make(dir, sizeof dir);
-    snprintf(edits, sizeof edits, "%s/edits", dir);
-    snprintf(det, sizeof det, "%s/det", dir);
-    aspire_records rs;
-    CHECK(aspire_records_read(FIXTURES "/reference_flips.jsonl", ASPIRE_RECORD_DETECTION, &rs) == ASPIRE_OK);
-    make_edits(edits, &rs);
-    aspire_records_destroy(&rs);
+    stage_dirs(dir, edits, det);
     /* a flagged edit without its image: named by the record's line and the file */
     snprintf(path, sizeof path, "%s/2_bg_ocean.png", edits);
     CHECK(remove(path) == 0);
@@ -533,13 +533,8 @@ static void test_stage_bad_input(void) {
 
 /* `aspire detect` on the command line. */
 static void test_cli(void) {
-    char dir[256], cmd[2048];
-    testdir_make(dir, sizeof dir);
-    aspire_records rs;
-    CHECK(aspire_records_read(FIXTURES "/reference_flips.jsonl", ASPIRE_RECORD_DETECTION, &rs) == ASPIRE_OK);
-    snprintf(cmd, sizeof cmd, "%s/edits", dir);
-    make_edits(cmd, &rs);
-    aspire_records_destroy(&rs);
+    char dir[256], edits[512], det[512], cmd[2048];
+    stage_dirs(dir, edits, det);
     snprintf(cmd, sizeof cmd, "'%s' detect --records '%s' --edits '%s/edits' --out '%s/det' 2>'%s/err.txt'", ASPIRE_BIN,
              FIXTURES "/reference_flips.jsonl", dir, dir, dir);
     CHECK(system(cmd) == 0);

@@ -41,6 +41,10 @@ typedef enum aspire_feature_kind {
 ASPIRE_API const char *aspire_feature_kind_name(aspire_feature_kind k);
 ASPIRE_API const char *aspire_feature_kind_tag(aspire_feature_kind k);
 
+/* A phrase's key, as the ranking compares phrases: ASCII lower case, '-', '_' and blanks read as one
+ * space, trimmed ("Sail-Boat " → "sail boat"). Writes into out[0..n) (truncated, terminated). */
+ASPIRE_API void aspire_detect_phrase_key(const char *phrase, char *out, size_t n);
+
 /* One phrase of a class, normalised (lower case, '-' read as a space, single spaces). */
 typedef struct aspire_phrase_stat {
     char *phrase;

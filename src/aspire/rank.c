@@ -21,14 +21,11 @@ void aspire_detect_rank_opts_init(aspire_detect_rank_opts *o) {
 
 /* ---- phrases ------------------------------------------------------------------------------ */
 
-/* A phrase's key: ASCII lower case, '-' and blanks as single spaces, trimmed. New string. */
-static char *normalise(const char *s) {
-    size_t n = strlen(s);
-    char *d = aspire_malloc(n + 1);
-    if (!d) return NULL;
+void aspire_detect_phrase_key(const char *phrase, char *d, size_t n) {
+    ASPIRE_ASSERT(n > 0);
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
+    for (; *phrase && k + 1 < n; phrase++) {
+        char c = *phrase;
         if (c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '_') c = ' ';
         else if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
         if (c == ' ' && (k == 0 || d[k - 1] == ' ')) continue;
@@ -36,6 +33,13 @@ static char *normalise(const char *s) {
     }
     while (k && d[k - 1] == ' ') k--;
     d[k] = 0;
+}
+
+/* The phrase's key in a new string (NULL when out of memory). */
+static char *normalise(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = aspire_malloc(n);
+    if (d) aspire_detect_phrase_key(s, d, n);
     return d;
 }
 

@@ -89,24 +89,10 @@ void aspire_detect_selection_destroy(aspire_detect_selection *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* The normalised form of a phrase as rank.c makes it (lower case, '-' and blanks one space). */
-static void norm_into(const char *s, char *d, size_t n) {
-    size_t k = 0;
-    for (; *s && k + 1 < n; s++) {
-        char c = *s;
-        if (c == '-' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '_') c = ' ';
-        else if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
-        if (c == ' ' && (k == 0 || d[k - 1] == ' ')) continue;
-        d[k++] = c;
-    }
-    while (k && d[k - 1] == ' ') k--;
-    d[k] = 0;
-}
-
 /* Rank of the cluster of (kind, phrase) in a class, or 0 when none holds it. */
 static int cluster_of(const aspire_class_ranking *cr, aspire_feature_kind kind, const char *phrase) {
     char key[1024];
-    norm_into(phrase, key, sizeof key);
+    aspire_detect_phrase_key(phrase, key, sizeof key);
     for (int c = 0; c < cr->n_clusters; c++) {
         if (cr->clusters[c].kind != kind) continue;
         for (int i = 0; i < cr->clusters[c].n_phrases; i++)
@@ -117,8 +103,8 @@ static int cluster_of(const aspire_class_ranking *cr, aspire_feature_kind kind, 
 
 static int same_phrase(const char *a, const char *b) {
     char x[1024], y[1024];
-    norm_into(a, x, sizeof x);
-    norm_into(b, y, sizeof y);
+    aspire_detect_phrase_key(a, x, sizeof x);
+    aspire_detect_phrase_key(b, y, sizeof y);
     return strcmp(x, y) == 0;
 }
 
