@@ -551,6 +551,211 @@ static void test_cli(void) {
     testdir_remove(dir);
 }
 
+/* ---- edits and flips with stand-in models --------------------------------------------------- */
+
+/* A 16x16 world: water (blue) or land (green) backgrounds, boats (red squares), trees (brown).
+ * The stand-in classifier says "waterbird" (1) when blue pixels plus 8 per red pixel outnumber
+ * the green ones: it leans on the background and on boats. */
+enum { SW = 16 };
+typedef struct fake { int calls, fail_after, dilations; } fake;
+
+static int px_kind(const uint8_t *p) {   /* 1 blue, 2 green, 3 red, 0 other */
+    if (p[0] > 150 && p[1] < 50 && p[2] < 50) return 3;
+    if (p[2] > p[0] && p[2] > p[1]) return 1;
+    if (p[1] > p[0] && p[1] > p[2]) return 2;
+    return 0;
+}
+
+static int fake_classify(void *ctx, const aspire_image *img, int *pred) {
+    fake *f = ctx;
+    if (f->fail_after >= 0 && f->calls >= f->fail_after) return aspire_error(ASPIRE_ERR_IO, "stand-in classifier stopped");
+    f->calls++;
+    int n[4] = {0};
+    for (int i = 0; i < img->w * img->h; i++) n[px_kind(img->data + 3 * i)]++;
+    *pred = n[1] + 8 * n[3] > n[2];
+    return ASPIRE_OK;
+}
+
+static int fake_segment(void *ctx, const aspire_image *img, const char *phrase, uint8_t *mask) {
+    (void)ctx;
+    for (int i = 0; i < img->w * img->h; i++) {
+        const uint8_t *p = img->data + 3 * i;
+        int is_boat = px_kind(p) == 3, is_tree = p[0] == 120 && p[1] == 60;
+        mask[i] = ((strcmp(phrase, "boat") == 0 && is_boat) || (strcmp(phrase, "tree") == 0 && is_tree)) ? 255 : 0;
+    }
+    return ASPIRE_OK;
+}
+
+static int fake_dilate(void *ctx, uint8_t *mask, int w, int h) {
+    (void)mask; (void)w; (void)h;
+    ((fake *)ctx)->dilations++;
+    return ASPIRE_OK;
+}
+
+static int fake_inpaint(void *ctx, const aspire_image *img, const uint8_t *mask, aspire_image *out) {
+    (void)ctx;
+    int rc = aspire_image_init(out, img->w, img->h, 3);
+    if (rc) return rc;
+    double sum[3] = {0};
+    int n = 0;
+    for (int i = 0; i < img->w * img->h; i++)
+        if (!mask[i]) { for (int c = 0; c < 3; c++) sum[c] += img->data[3 * i + c]; n++; }
+    for (int i = 0; i < img->w * img->h; i++)
+        for (int c = 0; c < 3; c++)
+            out->data[3 * i + c] = mask[i] ? (uint8_t)(sum[c] / (n ? n : 1) + 0.5) : img->data[3 * i + c];
+    return ASPIRE_OK;
+}
+
+static int fake_replace(void *ctx, const aspire_image *img, const char *bg, const char *alt, aspire_image *out) {
+    (void)ctx; (void)bg;
+    int rc = aspire_image_init(out, img->w, img->h, 3);
+    if (rc) return rc;
+    int water = strcmp(alt, "lake") == 0 || strcmp(alt, "ocean") == 0;
+    memcpy(out->data, img->data, (size_t)img->w * img->h * 3);
+    for (int i = 0; i < img->w * img->h; i++) {
+        uint8_t *p = out->data + 3 * i;
+        int k = px_kind(p);
+        if (k == 1 || k == 2) { p[0] = 0; p[1] = water ? 0 : 160; p[2] = water ? 200 : 0; }
+    }
+    return ASPIRE_OK;
+}
+
+static aspire_detect_models fake_models(fake *f) {
+    return (aspire_detect_models){f, fake_classify, fake_segment, fake_dilate, fake_inpaint, fake_replace};
+}
+
+static void free_list(aspire_strlist *l) {
+    for (int i = 0; i < l->n; i++) aspire_strfree(l->s[i]);
+    aspire_free(l->s, (size_t)l->n * sizeof *l->s);
+    *l = (aspire_strlist){0};
+}
+
+/* water: 1 or 0; boats, trees: how many 4x4 squares. */
+static void write_scene(const char *path, int water, int boats, int trees) {
+    aspire_image img;
+    CHECK(aspire_image_init(&img, SW, SW, 3) == ASPIRE_OK);
+    for (int i = 0; i < SW * SW; i++) { img.data[3 * i + 1] = water ? 0 : 160; img.data[3 * i + 2] = water ? 200 : 0; }
+    for (int k = 0; k < boats + trees; k++)
+        for (int y = 0; y < 4; y++)
+            for (int x = 0; x < 4; x++) {
+                uint8_t *p = img.data + 3 * ((1 + 5 * (k / 3) + y) * SW + 1 + 5 * (k % 3) + x);
+                p[0] = k < boats ? 200 : 120; p[1] = k < boats ? 0 : 60; p[2] = 0;
+            }
+    CHECK(aspire_image_save_png(&img, path) == ASPIRE_OK);
+    aspire_image_destroy(&img);
+}
+
+/* Four hold-out images (rows 0-3) in dir/img, and their extraction records. */
+static void make_scenes(const char *dir, aspire_records *rs) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/img", dir);
+    CHECK(aspire_mkdir_p(p) == ASPIRE_OK);
+    const struct { int cls, water, boats, trees; const char *fg, *bg, *alt; } s[] = {
+        {1, 1, 1, 0, "boat", "lake", "forest"},      /* the background flips it */
+        {0, 0, 0, 1, "tree", "forest", "lake"},      /* the background flips it, the tree does not */
+        {1, 0, 2, 0, "boat", "field", "lake"},       /* a waterbird on land held up by boats: removing them flips */
+        {0, 0, 0, 0, "bicycle", "", ""},             /* nothing found, no background */
+    };
+    *rs = (aspire_records){0};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/img/%d.png", dir, i);
+        write_scene(p, s[i].water, s[i].boats, s[i].trees);
+        add(rs, i, s[i].cls, s[i].fg, "", s[i].bg, "");
+        aspire_record *r = &rs->items[rs->n - 1];
+        free_list(&r->alternate_background);
+        set_list(&r->alternate_background, s[i].alt);
+        aspire_strfree(r->img_filename);
+        snprintf(p, sizeof p, "img/%d.png", i);
+        r->img_filename = aspire_strdup(p);
+        r->has_flips = 0;
+    }
+}
+
+static void test_flip_one(void) {
+    char dir[256], path[1024];
+    testdir_make(dir, sizeof dir);
+    aspire_records rs;
+    make_scenes(dir, &rs);
+    fake f = {0, -1, 0};
+    aspire_detect_models m = fake_models(&f);
+    aspire_image img;
+    snprintf(path, sizeof path, "%s/img/0.png", dir);
+    CHECK(aspire_image_load(&img, path, 3) == ASPIRE_OK);
+    aspire_record *r = &rs.items[0];
+    int rc = aspire_detect_flip_one(&m, &img, r, dir);
+    CHECK_MSG(rc == ASPIRE_OK, "%s", aspire_errmsg());
+    CHECK(r->has_flips && r->wp_background.n == 1 && strcmp(r->wp_background.s[0], "lake") == 0);
+    CHECK(r->wp_alternate_background.n == 1 && strcmp(r->wp_alternate_background.s[0], "forest") == 0);
+    CHECK(r->n_pred_alt == 1 && r->pred_alt_background[0] == 0);
+    CHECK(r->wp_foreground.n == 0 && r->n_pred_rmv == 0);   /* the boat alone does not hold it up */
+    CHECK(f.calls == 3 && f.dilations == 1);                 /* original, background, boat */
+    aspire_image_destroy(&img);
+    aspire_image edit;
+    snprintf(path, sizeof path, "%s/0_bg_lake.png", dir);
+    CHECK(aspire_image_load(&edit, path, 3) == ASPIRE_OK && px_kind(edit.data + 3 * (SW * SW - 1)) == 2);
+    aspire_image_destroy(&edit);
+    /* an image the classifier gets wrong is no hold-out image */
+    snprintf(path, sizeof path, "%s/img/0.png", dir);
+    CHECK(aspire_image_load(&img, path, 3) == ASPIRE_OK);
+    rs.items[1].row = 7;
+    CHECK(aspire_detect_flip_one(&m, &img, &rs.items[1], dir) == ASPIRE_ERR_ARG &&
+          strstr(aspire_errmsg(), "(row 7) is predicted 1, not its class 0"));
+    aspire_image_destroy(&img);
+    aspire_records_destroy(&rs);
+    testdir_remove(dir);
+}
+
+/* The flips of the four scenes, then the stage's outputs: the same whether the loop ran at once or
+ * was stopped after a few classifications and run again. */
+static void test_flips_resume(void) {
+    char dir[256], work[512], path[1024];
+    testdir_make(dir, sizeof dir);
+    snap results[2];
+    int calls[2];
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(work, sizeof work, "%s/work%d", dir, pass);
+        aspire_records rs;
+        make_scenes(dir, &rs);
+        fake f = {0, pass ? 4 : -1, 0};
+        aspire_detect_models m = fake_models(&f);
+        int rc = aspire_detect_flips(&m, &rs, dir, work, 1);
+        if (pass) {   /* stopped in the second image: start again, with the first image's record kept */
+            CHECK(rc == ASPIRE_ERR_IO);
+            snprintf(path, sizeof path, "%s/flips/0.json", work);
+            CHECK(aspire_file_exists(path));
+            aspire_records_destroy(&rs);
+            make_scenes(dir, &rs);
+            f = (fake){0, -1, 0};
+            rc = aspire_detect_flips(&m, &rs, dir, work, 1);
+        }
+        CHECK_MSG(rc == ASPIRE_OK, "%s", aspire_errmsg());
+        calls[pass] = f.calls;
+        CHECK(rs.items[0].wp_background.n == 1 && rs.items[1].wp_background.n == 1 && rs.items[1].wp_foreground.n == 0);
+        CHECK(rs.items[2].wp_foreground.n == 1 && rs.items[2].wp_background.n == 0 && rs.items[2].pred_rmv_foreground[0] == 0);
+        CHECK(rs.items[3].has_flips && rs.items[3].n_pred_alt == 0 && rs.items[3].wp_foreground.n == 0);
+        aspire_detect_opts o;
+        aspire_detect_opts_init(&o);
+        snprintf(path, sizeof path, "%s/edits", work);
+        o.edits = path;
+        char det[600];
+        snprintf(det, sizeof det, "%s/det", work);
+        o.out = det;
+        o.quiet = 1;
+        rc = aspire_detect_finish(&o, &rs);
+        CHECK_MSG(rc == ASPIRE_OK, "%s", aspire_errmsg());
+        snprintf(path, sizeof path, "%s/" ASPIRE_DETECT_DONE, det);
+        CHECK(remove(path) == 0);   /* it names the edits folder, which differs between the passes */
+        results[pass] = snapshot(det);
+        aspire_records_destroy(&rs);
+    }
+    CHECK(snap_equal(&results[0], &results[1]));
+    CHECK(calls[1] < calls[0]);   /* the finished image was not edited again */
+    CHECK(results[0].buf && memmem(results[0].buf, results[0].n, "\n2_fg_boat.png,1,", 17));
+    free(results[0].buf);
+    free(results[1].buf);
+    testdir_remove(dir);
+}
+
 /* ---- allocation failures ------------------------------------------------------------------ */
 
 static long alloc_budget;
@@ -600,6 +805,34 @@ static void test_out_of_memory(void) {
     aspire_free(text, n + 1);
 }
 
+/* Allocation failures while editing one image: reported, nothing leaked, and a later run is whole. */
+static void test_flip_out_of_memory(void) {
+    char dir[256], path[1024];
+    testdir_make(dir, sizeof dir);
+    aspire_records rs;
+    make_scenes(dir, &rs);
+    aspire_image img;
+    snprintf(path, sizeof path, "%s/img/2.png", dir);
+    CHECK(aspire_image_load(&img, path, 3) == ASPIRE_OK);
+    fake f = {0, -1, 0};
+    aspire_detect_models m = fake_models(&f);
+    int failures = 0, successes = 0;
+    for (long budget = 0; budget < 2000 && !successes; budget++) {
+        alloc_budget = budget;
+        aspire_set_allocator(failing_alloc, NULL);
+        int rc = aspire_detect_flip_one(&m, &img, &rs.items[2], dir);
+        aspire_set_allocator(NULL, NULL);
+        if (rc == ASPIRE_OK) successes++;
+        else failures++;
+        CHECK_MSG(rc == ASPIRE_OK || rc == ASPIRE_ERR_NOMEM, "budget %ld: rc %d (%s)", budget, rc, aspire_errmsg());
+    }
+    CHECK(successes == 1 && failures > 5);
+    CHECK(rs.items[2].wp_foreground.n == 1 && rs.items[2].n_pred_alt == 1 && rs.items[2].n_pred_rmv == 1);
+    aspire_image_destroy(&img);
+    aspire_records_destroy(&rs);
+    testdir_remove(dir);
+}
+
 int main(void) {
     RUN(test_rank_reference_fixture);
     RUN(test_rank_clusters_and_ties);
@@ -612,6 +845,9 @@ int main(void) {
     RUN(test_stage_outputs_and_resume);
     RUN(test_stage_bad_input);
     RUN(test_cli);
+    RUN(test_flip_one);
+    RUN(test_flips_resume);
     RUN(test_out_of_memory);
+    RUN(test_flip_out_of_memory);
     return TEST_REPORT();
 }

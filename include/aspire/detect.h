@@ -15,6 +15,7 @@
 #define ASPIRE_DETECT_H
 
 #include "aspire/common.h"
+#include "aspire/image.h"
 #include "aspire/record.h"
 
 #include <cjson/cJSON.h>
@@ -149,6 +150,52 @@ ASPIRE_API int aspire_detect_select(const aspire_records *rs, const aspire_ranki
                              aspire_detect_selection *out);
 ASPIRE_API void aspire_detect_selection_destroy(aspire_detect_selection *s);
 
+/* ---- edits and flips ---------------------------------------------------------------------- */
+
+/* The models discovery calls (DESIGN.md §5), as a table so that the built-in models and real ones
+ * plug in alike; the stage never knows which answered. Each returns ASPIRE_OK or a status with
+ * aspire_error's message, and must be deterministic (same input, same output). Images are 8-bit
+ * RGB (c = 3); masks are img->w * img->h bytes, 0 or 255. `ctx` is passed through. */
+typedef struct aspire_detect_models {
+    void *ctx;
+    /* the trained classifier's prediction (argmax), preprocessed as in training */
+    int (*classify)(void *ctx, const aspire_image *img, int *pred);
+    /* grounding + segmentation: the union of the masks of every instance of `phrase` (lower
+     * case); all zero when the phrase is not found */
+    int (*segment)(void *ctx, const aspire_image *img, const char *phrase, uint8_t *mask);
+    /* optional (NULL: none): grows the mask in place, as the reference dilates (10 x 10 at 224-512 px) */
+    int (*dilate)(void *ctx, uint8_t *mask, int w, int h);
+    /* object removal: *out (initialised by the callee) is img with the masked pixels filled */
+    int (*inpaint)(void *ctx, const aspire_image *img, const uint8_t *mask, aspire_image *out);
+    /* background replacement ("turn the background of {background} into {alternate}"): *out is
+     * initialised by the callee, the objects kept */
+    int (*replace_background)(void *ctx, const aspire_image *img, const char *background, const char *alternate,
+                              aspire_image *out);
+} aspire_detect_models;
+
+/* Edits one hold-out image and classifies every edit (REFERENCE.md §5, §6). rec holds the
+ * extraction (foreground, background, alternate_background) and its row; its flip fields are
+ * replaced. The original prediction must equal rec->cls (else ASPIRE_ERR_ARG: not a hold-out
+ * image). Then
+ *   each (background[j], alternate[j]) pair: replace, classify, append the prediction to
+ *     pred_alt_background; a prediction other than the original flags the pair (wp_background,
+ *     wp_alternate_background) and saves the edit as edits_dir/{row}_bg_{background}.png;
+ *   each foreground phrase: segment, dilate; an empty mask is skipped (nothing found); inpaint,
+ *     classify; a flip flags the phrase (wp_foreground, its prediction in pred_rmv_foreground)
+ *     and saves edits_dir/{row}_fg_{phrase}.png.
+ * Edits are written atomically without fsync (the caller syncs once). Returns ASPIRE_OK or the
+ * first failing status (rec's flip fields are then unspecified). */
+ASPIRE_API int aspire_detect_flip_one(const aspire_detect_models *m, const aspire_image *img, aspire_record *rec,
+                                      const char *edits_dir);
+
+/* Runs aspire_detect_flip_one over every record, resumably: the image is image_dir/img_filename
+ * (img_filename as is when absolute), the edits go to work_dir/edits/, and each finished image's
+ * record to work_dir/flips/{row}.json (atomic); a record whose file is already there is read back
+ * instead of edited again, so an interrupted run, run again, ends with the same records and edits.
+ * A progress line on stderr unless quiet. On success every record has its flips. */
+ASPIRE_API int aspire_detect_flips(const aspire_detect_models *m, aspire_records *rs, const char *image_dir,
+                                   const char *work_dir, int quiet);
+
 /* ---- the stage ---------------------------------------------------------------------------- */
 
 typedef struct aspire_detect_opts {
@@ -177,6 +224,12 @@ ASPIRE_API void aspire_detect_opts_init(aspire_detect_opts *o);
  * it is. Errors name the file and line at fault. Full mode (data + run) returns ASPIRE_ERR_ARG
  * until the editing models exist. */
 ASPIRE_API int aspire_detect_run(const aspire_detect_opts *o);
+
+/* Everything after the flips: from records that hold them (has_flips) and o->edits, the folder of
+ * their flagged edits, writes o->out as aspire_detect_run does (o->records may be NULL; it only
+ * names the records in messages and in the marker). Used by aspire_detect_run, and by full mode
+ * after aspire_detect_flips. */
+ASPIRE_API int aspire_detect_finish(const aspire_detect_opts *o, const aspire_records *rs);
 
 /* The name of the completion marker inside DETDIR. */
 #define ASPIRE_DETECT_DONE "detect.done"

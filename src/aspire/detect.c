@@ -30,56 +30,29 @@ void aspire_detect_opts_init(aspire_detect_opts *o) {
 
 /* ---- where the models go ------------------------------------------------------------------ */
 
-/* NOT BUILT YET — the one place where discovery calls the editing models and the classifier.
- *
- * For one hold-out image `img` (its record `rec`, with foreground, background and
- * alternate_background from extraction; the classifier's prediction on it equals rec->cls), this
- * fills rec's wp_foreground, wp_background, wp_alternate_background, pred_alt_background and
- * pred_rmv_foreground, sets rec->has_flips, and saves every flagged edit as
- * edits/{rec->row}_{fg|bg}_{phrase}.png (aspire_edit_filename; aspire_image_save_png_ex with
- * ASPIRE_ATOMIC_NOSYNC, one aspire_sync_fs before the records are committed):
- *
- *   for each background j with an alternate j (REFERENCE.md §6):
- *       edit = replacer(img, background[j], alternate[j])      keeps the segmented objects
- *       p = classify(edit); append p to pred_alt_background
- *       if p != rec->cls: append background[j] to wp_background and alternate[j] to
- *                         wp_alternate_background; save edit as {row}_bg_{background[j]}.png
- *   for each foreground phrase f:
- *       mask = segment(img, f)                                 union of every instance; empty: skip f
- *       mask = dilate(mask, k)   k = 10 px at 224-512 px in the reference; scale to the image side
- *       edit = inpaint(img, mask)
- *       p = classify(edit)
- *       if p != rec->cls: append f to wp_foreground and p to pred_rmv_foreground (the reference
- *                         keeps one prediction per flagged removal); save {row}_fg_{f}.png
- *
- * Interfaces it needs (to be wired by whoever merges the models):
- *   classifier   int classify(const aspire_image *img, int *pred)        the trained run's argmax,
- *                preprocessed exactly as in training (size, normalisation)
- *   segmenter    int segment(const aspire_image *img, const char *phrase, uint8_t *mask)
- *                mask: img->w * img->h bytes, 0 or 255 (the phrase lower-cased, as grounding does)
- *   dilation     int dilate(uint8_t *mask, int w, int h, int k)           square k x k max filter
- *   inpainter    int inpaint(const aspire_image *img, const uint8_t *mask, aspire_image *out)
- *   replacer     int replace(const aspire_image *img, const char *background, const char *alternate,
- *                            aspire_image *out)
- * each returning ASPIRE_OK or a status with aspire_error's message, deterministic for a seed.
- * Resuming: the caller writes the records of finished images in shards (detections.jsonl is the
- * merge, in hold-out order) so that a re-run skips them; the edits of a half-done image are simply
- * redone (their writes are atomic and deterministic). */
-static int detect_flip_one(const aspire_image *img, aspire_record *rec, const char *edits_dir) {
-    (void)img;
-    (void)edits_dir;
+/* NOT BUILT YET — the one place where full mode gets its models: fill *m with the run's classifier
+ * (o->run) and the built-in segmenter, inpainter and background replacer (aspire_detect_models in
+ * detect.h says what each callback must do; dilate: a square max filter, 10 px at 224-512 px in
+ * the reference, scaled to the image side). Full mode then runs, in order:
+ *   1. the classifier on the training split of o->data → aspire_detect_holdout(labels, preds,
+ *      o->holdout_frac, o->seed);
+ *   2. captions (the built-in captioner) and extraction (the built-in extractor) of the hold-out,
+ *      reusing captions.csv / extracted JSON lines when given → records, row = hold-out position;
+ *   3. aspire_detect_flips(&m, &records, o->data, o->out, o->quiet) (resumable per image);
+ *   4. aspire_detect_finish with edits = o->out/edits.
+ * Steps 3 and 4 are built and tested (tests/test_detect.c runs them with stand-in models); steps 1
+ * and 2 wait for the classifier API and the wiring of the captioner and the extractor here. */
+static int detect_models_open(const aspire_detect_opts *o, aspire_detect_models *m) {
+    (void)o;
+    memset(m, 0, sizeof *m);
     return aspire_error(ASPIRE_ERR_ARG,
-                        "detect: image row %lld: the editing models (segmenter, inpainter, background replacer) and "
-                        "the classifier API are not in this build yet; give the flips as records (--records, --edits)",
-                        (long long)rec->row);
+                        "detect: the editing models (segmenter, inpainter, background replacer) and the classifier "
+                        "API are not in this build yet; give the flips as records (--records, --edits)");
 }
 
-/* Full mode: --data and --run. Until the models exist, it stops at the first image. */
 static int detect_full(const aspire_detect_opts *o) {
-    aspire_record rec = {0};
-    int rc = detect_flip_one(NULL, &rec, o->out);
-    aspire_record_destroy(&rec);
-    return rc;
+    aspire_detect_models m;
+    return detect_models_open(o, &m);
 }
 
 /* ---- the marker --------------------------------------------------------------------------- */
@@ -90,17 +63,34 @@ static uint64_t fnv1a(const void *p, size_t n, uint64_t h) {
     return h;
 }
 
-/* The marker's content: the options and a hash of the records; compact JSON in a new string. */
-static char *marker_text(const aspire_detect_opts *o, const char *records_buf, size_t records_n,
-                         const aspire_detect_selection *sel, const aspire_ranking *rk) {
+/* A hash of the records as detections.jsonl will hold them (0 with *ok = 0 when out of memory). */
+static uint64_t records_hash(const aspire_records *rs, int *ok) {
+    uint64_t h = 1469598103934665603ull;
+    *ok = 1;
+    for (int64_t i = 0; i < rs->n && *ok; i++) {
+        cJSON *o = aspire_record_to_json(&rs->items[i]);
+        char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (!s) { *ok = 0; break; }
+        h = fnv1a(s, strlen(s), h);
+        h = fnv1a("\n", 1, h);
+        cJSON_free(s);
+    }
+    return h;
+}
+
+/* The marker's content: the options and the records' hash, then (when given) the counts; compact
+ * JSON in a new string (cJSON_free). */
+static char *marker_text(const aspire_detect_opts *o, uint64_t records_h, const aspire_detect_selection *sel,
+                         const aspire_ranking *rk) {
     cJSON *m = cJSON_CreateObject();
     if (!m) return NULL;
     char hash[32];
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)fnv1a(records_buf, records_n, 1469598103934665603ull));
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)records_h);
     cJSON_AddStringToObject(m, "stage", "detect");
     cJSON *c = cJSON_AddObjectToObject(m, "config");
     if (c) {
-        cJSON_AddStringToObject(c, "records", o->records);
+        if (o->records) cJSON_AddStringToObject(c, "records", o->records);
         cJSON_AddStringToObject(c, "records_fnv1a", hash);
         cJSON_AddStringToObject(c, "edits", o->edits);
         cJSON_AddNumberToObject(c, "seed", (double)o->seed);
@@ -177,7 +167,7 @@ static int check_edits(const aspire_detect_opts *o, const aspire_records *rs) {
         const aspire_strlist *fl[2] = {&r->wp_foreground, &r->wp_background};
         for (int k = 0; k < 2; k++)
             for (int j = 0; j < fl[k]->n; j++) {
-                int rc = find_edit(o->edits, r, o->records, (aspire_feature_kind)k, fl[k]->s[j], path, sizeof path);
+                int rc = find_edit(o->edits, r, o->records ? o->records : "records", (aspire_feature_kind)k, fl[k]->s[j], path, sizeof path);
                 if (rc) return rc;
             }
     }
@@ -218,7 +208,7 @@ static int fill_selected(const char *dir, const aspire_detect_opts *o, const asp
         const aspire_detect_selected *s = &sel->items[i];
         const aspire_record *r = &rs->items[s->record];
         char src[4096], y[16], rank[16];
-        if ((rc = find_edit(o->edits, r, o->records, s->kind, s->phrase, src, sizeof src))) break;
+        if ((rc = find_edit(o->edits, r, o->records ? o->records : "records", s->kind, s->phrase, src, sizeof src))) break;
         const char *base = strrchr(src, '/') + 1;
         char *dst = aspire_path_join(dir, base);
         rc = dst ? copy_file(src, dst) : ASPIRE_ERR_NOMEM;
@@ -310,42 +300,42 @@ static void summary(const aspire_detect_opts *o, const aspire_ranking *rk, const
     }
 }
 
-/* Records-in mode: the records already hold the flips and `edits` holds the flagged images. */
-static int detect_records(const aspire_detect_opts *o, const char *buf, size_t n) {
+int aspire_detect_finish(const aspire_detect_opts *o, const aspire_records *rs) {
+    if (!o->out || !*o->out || !o->edits) return aspire_error(ASPIRE_ERR_ARG, "detect: no output folder or edits folder");
     char marker[4096];
     snprintf(marker, sizeof marker, "%s/" ASPIRE_DETECT_DONE, o->out);
-    char *config = marker_text(o, buf, n, NULL, NULL);
+    int ok;
+    uint64_t h = records_hash(rs, &ok);
+    char *config = ok ? marker_text(o, h, NULL, NULL) : NULL;
     if (!config) return aspire_error(ASPIRE_ERR_NOMEM, "detect: out of memory");
-    if (marker_matches(marker, config)) {
-        cJSON_free(config);
+    int same = marker_matches(marker, config);
+    cJSON_free(config);
+    if (same) {
         if (!o->quiet) fprintf(stderr, "detect: %s is complete (same records and options); nothing to do\n", o->out);
         return ASPIRE_OK;
     }
-    cJSON_free(config);
     int rc = aspire_mkdir_p(o->out);
     if (rc) return rc;
     if (remove(marker) != 0 && aspire_file_exists(marker))
         return aspire_error(ASPIRE_ERR_IO, "%s: cannot remove the old marker", marker);
     remove_stale(o->out);
-    aspire_records rs;
     aspire_ranking rk = {0};
     aspire_detect_selection sel = {0};
-    if ((rc = aspire_records_parse(buf, n, o->records, ASPIRE_RECORD_DETECTION, &rs))) return rc;
     aspire_detect_rank_opts ro;
     aspire_detect_rank_opts_init(&ro);
     ro.similarity = o->similarity;
     ro.n_classes = o->n_classes;
     aspire_detect_select_opts so = {o->max_per_class, o->top_quota, o->next_quota, o->seed};
-    if (!(rc = check_edits(o, &rs)) && !(rc = aspire_detect_rank(&rs, &ro, &rk)) && !(rc = aspire_detect_select(&rs, &rk, &so, &sel)) &&
-        !(rc = write_outputs(o, &rs, &rk, &sel)) && !(rc = aspire_sync_fs(o->out))) {
-        char *done = marker_text(o, buf, n, &sel, &rk);
+    if (!(rc = check_edits(o, rs)) && !(rc = aspire_detect_rank(rs, &ro, &rk)) &&
+        !(rc = aspire_detect_select(rs, &rk, &so, &sel)) && !(rc = write_outputs(o, rs, &rk, &sel)) &&
+        !(rc = aspire_sync_fs(o->out))) {
+        char *done = marker_text(o, h, &sel, &rk);
         rc = done ? write_text_nl(marker, done) : aspire_error(ASPIRE_ERR_NOMEM, "detect: out of memory");
         cJSON_free(done);
         if (!rc) summary(o, &rk, &sel);
     }
     aspire_detect_selection_destroy(&sel);
     aspire_ranking_destroy(&rk);
-    aspire_records_destroy(&rs);
     return rc;
 }
 
@@ -357,11 +347,10 @@ int aspire_detect_run(const aspire_detect_opts *o) {
     if (records_mode && (!o->records || !o->edits))
         return aspire_error(ASPIRE_ERR_ARG, "detect: --records needs --edits (the folder of the flagged edits) and back");
     if (full_mode) return detect_full(o);
-    char *buf;
-    size_t n;
-    int rc = aspire_read_file(o->records, &buf, &n);
+    aspire_records rs;
+    int rc = aspire_records_read(o->records, ASPIRE_RECORD_DETECTION, &rs);
     if (rc) return rc;
-    rc = detect_records(o, buf, n);
-    aspire_free(buf, n + 1);
+    rc = aspire_detect_finish(o, &rs);
+    aspire_records_destroy(&rs);
     return rc;
 }
