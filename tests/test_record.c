@@ -129,6 +129,10 @@ static void test_malformed(void) {
                  "\"wp_alternate_background\":[],\"pred_alt_background\":[\"0\"],\"pred_rmv_foreground\":[]}\n",
                  ASPIRE_RECORD_EXTRACTION, "field 'pred_alt_background': item 1 is not a class index");
     expect_error("\xff\n", ASPIRE_RECORD_EXTRACTION, "t.jsonl:1");
+    char longer[512];
+    snprintf(longer, sizeof longer, "{\"class\":0,\"foreground\":[\"%0*d\"],\"background\":[]}\n",
+             ASPIRE_RECORD_MAX_PHRASE + 1, 0);
+    expect_error(longer, ASPIRE_RECORD_EXTRACTION, "field 'foreground': item 1 is longer than 200 bytes");
 }
 
 static void test_write_round_trip(void) {

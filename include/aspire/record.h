@@ -15,6 +15,9 @@
 
 #include <cjson/cJSON.h>
 
+/* Longest phrase accepted in foreground/background lists, in bytes (a phrase names edit files). */
+#define ASPIRE_RECORD_MAX_PHRASE 200
+
 /* A list of strings (owned). */
 typedef struct aspire_strlist {
     char **s;

@@ -234,7 +234,10 @@ static int write_selected(const aspire_detect_opts *o, const aspire_records *rs,
     if (!rc) rc = aspire_sync_fs(tmp);
     if (!rc && aspire_file_exists(final) && rename(final, old) != 0)
         rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot move the old folder aside", final);
-    if (!rc && rename(tmp, final) != 0) rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot rename %s into place", final, tmp);
+    if (!rc && rename(tmp, final) != 0) {
+        rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot rename %s into place", final, tmp);
+        if (aspire_file_exists(old)) rename(old, final);   /* keep the old folder rather than none */
+    }
     remove_stale(o->out);
     return rc;
 }

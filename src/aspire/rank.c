@@ -77,6 +77,10 @@ static int mentions_add(mentions *ms, int cls, aspire_feature_kind kind, char *k
 static int add_list(mentions *ms, const aspire_record *r, aspire_feature_kind kind, const aspire_strlist *l,
                     int flip, char **names, int nnames) {
     for (int i = 0; i < l->n; i++) {
+        if (strlen(l->s[i]) > ASPIRE_RECORD_MAX_PHRASE)
+            return aspire_error(ASPIRE_ERR_ARG, "record of line %d (row %lld): %s phrase %d is longer than %d bytes",
+                                r->line, (long long)r->row, aspire_feature_kind_name(kind), i + 1,
+                                ASPIRE_RECORD_MAX_PHRASE);
         char *key = normalise(l->s[i]);
         if (!key) return ASPIRE_ERR_NOMEM;
         if (!*key) { aspire_strfree(key); continue; }   /* a phrase of blanks names nothing */

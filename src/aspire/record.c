@@ -100,6 +100,10 @@ static int read_strlist(const cJSON *o, const char *key, int required, const whe
     const cJSON *e;
     cJSON_ArrayForEach(e, v) {
         if (!cJSON_IsString(e)) { rc = field_error(w, key, "item %d is not a string", i + 1); break; }
+        if (strlen(e->valuestring) > ASPIRE_RECORD_MAX_PHRASE) {
+            rc = field_error(w, key, "item %d is longer than %d bytes", i + 1, ASPIRE_RECORD_MAX_PHRASE);
+            break;
+        }
         if (!(out->s[i++] = aspire_strdup(e->valuestring))) { rc = ASPIRE_ERR_NOMEM; break; }
     }
     return rc;

@@ -20,7 +20,7 @@ int cmd_detect(int argc, char **argv) {
         {"--holdout-frac", CLI_DOUBLE, &o.holdout_frac, "share of each class's correct images in the hold-out (full mode)"},
         {"--seed", CLI_I64, &seed, "seed of the draws"},
         {"--similarity", CLI_DOUBLE, &o.similarity, "bag-of-words cosine at which phrases join a cluster"},
-        {"--classes", CLI_INT, &o.n_classes, "number of classes to report (0 = from the records)"},
+        {"--n-classes", CLI_INT, &o.n_classes, "number of classes to report (0 = from the records)"},
         {"--per-class", CLI_INT, &o.max_per_class, "most selected images per class"},
         {"--top-quota", CLI_INT, &o.top_quota, "most selected images from a class's top cluster"},
         {"--next-quota", CLI_INT, &o.next_quota, "most selected images from each next cluster"},
