@@ -2,6 +2,7 @@
  * without flips), selection (quotas, the seed, skipped images keyed by row), the hold-out, edit file
  * names, features.json/svg, and `aspire detect` from records end to end: outputs, resume after an
  * interruption (same bytes), missing edits and malformed records named by file and line. */
+#include "aspire/dataset.h"
 #include "aspire/detect.h"
 #include "aspire/extract.h"
 #include "aspire/fileio.h"
@@ -368,7 +369,8 @@ static void make_edits(const char *dir, const aspire_records *rs) {
                 CHECK(aspire_image_init(&img, 8, 8, 3) == ASPIRE_OK);
                 memset(img.data, (int)(30 * r->row + 7 * k + j), 8 * 8 * 3);
                 char name[256], path[1024];
-                aspire_edit_filename(name, sizeof name, r->row, (aspire_feature_kind)k, fl[k]->s[j], r->row == 5 ? "jpg" : "png");
+                aspire_edit_filename(name, sizeof name, r->row, (aspire_feature_kind)k, fl[k]->s[j],
+                                     r->row == 5 ? "jpg" : "png");
                 snprintf(path, sizeof path, "%s/%s", dir, name);
                 CHECK(r->row == 5 ? aspire_image_save_jpeg(&img, path, 90) == ASPIRE_OK
                                   : aspire_image_save_png(&img, path) == ASPIRE_OK);
@@ -463,6 +465,13 @@ static void test_stage_outputs_and_resume(void) {
     aspire_free(meta, n + 1);
     snprintf(path, sizeof path, "%s/selected", det);
     CHECK(testdir_count(path) == 1 + 7);
+    /* ready for `aspire train --extra`: the extra-images layout loads */
+    aspire_dataset *ds = NULL;
+    aspire_dataset_options dopt = {.split = ASPIRE_SPLIT_ALL, .size = 8, .layout = ASPIRE_LAYOUT_EXTRA};
+    rc = aspire_dataset_load(&ds, path, &dopt);
+    CHECK_MSG(rc == ASPIRE_OK && aspire_dataset_count(ds) == 7, "%s", aspire_errmsg());
+    if (ds) CHECK(aspire_dataset_label(ds, 0) == 0 && aspire_dataset_label(ds, 6) == 1);
+    aspire_dataset_free(ds);
     snap first = snapshot(det);
     /* a finished run is left as it is */
     CHECK(aspire_detect_run(&o) == ASPIRE_OK);
@@ -731,7 +740,8 @@ static void test_flips_resume(void) {
         CHECK_MSG(rc == ASPIRE_OK, "%s", aspire_errmsg());
         calls[pass] = f.calls;
         CHECK(rs.items[0].wp_background.n == 1 && rs.items[1].wp_background.n == 1 && rs.items[1].wp_foreground.n == 0);
-        CHECK(rs.items[2].wp_foreground.n == 1 && rs.items[2].wp_background.n == 0 && rs.items[2].pred_rmv_foreground[0] == 0);
+        CHECK(rs.items[2].wp_foreground.n == 1 && rs.items[2].wp_background.n == 0 &&
+              rs.items[2].pred_rmv_foreground[0] == 0);
         CHECK(rs.items[3].has_flips && rs.items[3].n_pred_alt == 0 && rs.items[3].wp_foreground.n == 0);
         aspire_detect_opts o;
         aspire_detect_opts_init(&o);

@@ -61,7 +61,8 @@ static void test_reference_flips_lines(void) {
 
 /* The line `aspire extract --text` prints is read as an extraction record. */
 static void test_extract_output(void) {
-    FILE *p = popen("'" ASPIRE_BIN "' extract --text 'a duck swimming on a lake next to a sailboat' --class 1 2>/dev/null", "r");
+    FILE *p = popen("'" ASPIRE_BIN "' extract --text 'a duck swimming on a lake next to a sailboat' --class 1 2>/dev/null",
+                    "r");
     CHECK(p != NULL);
     if (!p) return;
     char line[4096] = {0};

@@ -146,8 +146,8 @@ ASPIRE_API void aspire_detect_select_opts_init(aspire_detect_select_opts *o);
  * keyed by record and row, never by position among the flipped images. rs and rk must be the
  * records and their ranking; items borrow phrases from rs. opt may be NULL. Returns ASPIRE_OK,
  * ASPIRE_ERR_ARG (a non-positive quota) or ASPIRE_ERR_NOMEM. */
-ASPIRE_API int aspire_detect_select(const aspire_records *rs, const aspire_ranking *rk, const aspire_detect_select_opts *opt,
-                             aspire_detect_selection *out);
+ASPIRE_API int aspire_detect_select(const aspire_records *rs, const aspire_ranking *rk,
+                                    const aspire_detect_select_opts *opt, aspire_detect_selection *out);
 ASPIRE_API void aspire_detect_selection_destroy(aspire_detect_selection *s);
 
 /* ---- edits and flips ---------------------------------------------------------------------- */

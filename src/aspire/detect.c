@@ -167,7 +167,8 @@ static int check_edits(const aspire_detect_opts *o, const aspire_records *rs) {
         const aspire_strlist *fl[2] = {&r->wp_foreground, &r->wp_background};
         for (int k = 0; k < 2; k++)
             for (int j = 0; j < fl[k]->n; j++) {
-                int rc = find_edit(o->edits, r, o->records ? o->records : "records", (aspire_feature_kind)k, fl[k]->s[j], path, sizeof path);
+                int rc = find_edit(o->edits, r, o->records ? o->records : "records", (aspire_feature_kind)k,
+                                   fl[k]->s[j], path, sizeof path);
                 if (rc) return rc;
             }
     }

@@ -101,8 +101,9 @@ int aspire_ranking_svg(const aspire_ranking *rk, int top, char **svg, size_t *n)
     if (rc) return rc;
     double y = 8, h = 0;
     rc = aspire_svg_text(s, 16, y + 16, 15, "start", 1, "#111", "Spurious features per class");
-    if (!rc) rc = aspire_svg_text(s, 16, y + 34, 11, "start", 0, "#555",
-                                  "score = sum over a feature's phrases of flips / occurrences; in brackets: flips / occurrences");
+    if (!rc)
+        rc = aspire_svg_text(s, 16, y + 34, 11, "start", 0, "#555",
+                             "score = sum over a feature's phrases of flips / occurrences; in brackets: flips / occurrences");
     y += 44;
     if (!rc) rc = aspire_svg_legend(s, 16, y, kind_names, kind_colors, 2, &h);
     y += h + 12;

@@ -70,7 +70,8 @@ static int flip_backgrounds(const aspire_detect_models *m, const aspire_image *i
         rc = m->replace_background(m->ctx, img, bg, alt, &edit);
         if (!rc) rc = m->classify(m->ctx, &edit, &p);
         if (!rc) rc = push_int(&r->pred_alt_background, &r->n_pred_alt, p);
-        if (!rc && p != orig && !(rc = push_str(&r->wp_background, bg)) && !(rc = push_str(&r->wp_alternate_background, alt)))
+        if (!rc && p != orig && !(rc = push_str(&r->wp_background, bg)) &&
+            !(rc = push_str(&r->wp_alternate_background, alt)))
             rc = save_edit(&edit, dir, r->row, ASPIRE_FEATURE_BACKGROUND, bg);
         aspire_image_destroy(&edit);
     }
