@@ -485,15 +485,20 @@ static void test_stage_outputs_and_resume(void) {
     CHECK(remove(path) == 0);
     snprintf(path, sizeof path, "%s/selected/3_fg_mushroom.png", det);
     CHECK(remove(path) == 0);
-    snprintf(path, sizeof path, "%s/.selected.tmp.99999", det);
+    snprintf(path, sizeof path, "%s/.selected.tmp.2147483647", det);   /* no process has this PID */
     CHECK(aspire_mkdir_p(path) == ASPIRE_OK);
-    snprintf(path, sizeof path, "%s/.selected.tmp.99999/junk.png", det);
+    snprintf(path, sizeof path, "%s/.selected.tmp.2147483647/junk.png", det);
+    CHECK(testdir_write(path, "x", 1) == 0);
+    snprintf(path, sizeof path, "%s/.features.json.tmp.2147483647.3", det);
+    CHECK(testdir_write(path, "{", 1) == 0);
+    snprintf(path, sizeof path, "%s/.keep.tmp.%ld.0", det, (long)getppid());   /* a live writer's: kept */
     CHECK(testdir_write(path, "x", 1) == 0);
     rc = aspire_detect_run(&o);
     CHECK_MSG(rc == ASPIRE_OK, "%s", aspire_errmsg());
     second = snapshot(det);
     CHECK(snap_equal(&first, &second));
-    CHECK(testdir_count(det) == 5);   /* four files and selected/: no temporary folder left */
+    CHECK(testdir_count(det) == 6);   /* four files, selected/ and the live writer's file */
+    CHECK(remove(path) == 0);
     free(second.buf);
     /* other options: done again, the marker says which */
     o.seed = 5;
@@ -732,10 +737,13 @@ static void test_flips_resume(void) {
             CHECK(rc == ASPIRE_ERR_IO);
             snprintf(path, sizeof path, "%s/flips/0.json", work);
             CHECK(aspire_file_exists(path));
+            snprintf(path, sizeof path, "%s/flips/.1.json.tmp.2147483647.0", work);   /* a killed writer's */
+            CHECK(testdir_write(path, "{", 1) == 0);
             aspire_records_destroy(&rs);
             make_scenes(dir, &rs);
             f = (fake){0, -1, 0};
             rc = aspire_detect_flips(&m, &rs, dir, work, 1);
+            CHECK(!aspire_file_exists(path));
         }
         CHECK_MSG(rc == ASPIRE_OK, "%s", aspire_errmsg());
         calls[pass] = f.calls;

@@ -11,8 +11,12 @@
 #include "aspire/image.h"
 #include "aspire/jsonl.h"
 
+#include "aspire/detect_internal.h"
+
 #include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,13 +133,27 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
     return remove(p);
 }
 
-/* Removes the temporary folders an interrupted run may have left in DETDIR. */
-static void remove_stale(const char *dir) {
+/* The PID in a temporary name ".NAME.tmp.PID..." or ".NAME.old.PID", or 0 when it is none. */
+static long temp_pid(const char *name) {
+    if (name[0] != '.') return 0;
+    const char *p = strstr(name, ".tmp.");
+    if (!p) p = strstr(name, ".old.");
+    if (!p || p == name) return 0;
+    char *end;
+    long pid = strtol(p + 5, &end, 10);
+    return pid > 0 && (*end == 0 || *end == '.') ? pid : 0;
+}
+
+void detect_remove_dead_temps(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, ".selected.tmp.", 14) && strncmp(e->d_name, ".selected.old.", 14)) continue;
+        long pid = temp_pid(e->d_name);
+        if (!pid) continue;
+        int ours = pid == (long)getpid() && strncmp(e->d_name, ".selected.", 10) == 0;
+        int dead = pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (!ours && !dead) continue;
         char *p = aspire_path_join(dir, e->d_name);
         if (p) nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
         aspire_strfree(p);
@@ -239,7 +257,7 @@ static int write_selected(const aspire_detect_opts *o, const aspire_records *rs,
         rc = aspire_error(ASPIRE_ERR_IO, "%s: cannot rename %s into place", final, tmp);
         if (aspire_file_exists(old)) rename(old, final);   /* keep the old folder rather than none */
     }
-    remove_stale(o->out);
+    detect_remove_dead_temps(o->out);
     return rc;
 }
 
@@ -322,7 +340,7 @@ int aspire_detect_finish(const aspire_detect_opts *o, const aspire_records *rs) 
     if (rc) return rc;
     if (remove(marker) != 0 && aspire_file_exists(marker))
         return aspire_error(ASPIRE_ERR_IO, "%s: cannot remove the old marker", marker);
-    remove_stale(o->out);
+    detect_remove_dead_temps(o->out);
     aspire_ranking rk = {0};
     aspire_detect_selection sel = {0};
     aspire_detect_rank_opts ro;

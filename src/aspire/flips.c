@@ -6,6 +6,8 @@
 #include "aspire/fileio.h"
 #include "aspire/progress.h"
 
+#include "aspire/detect_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +221,10 @@ int aspire_detect_flips(const aspire_detect_models *m, aspire_records *rs, const
     int rc = edits && flips ? ASPIRE_OK : ASPIRE_ERR_NOMEM;
     if (!rc) rc = aspire_mkdir_p(edits);
     if (!rc) rc = aspire_mkdir_p(flips);
+    if (!rc) {   /* what a killed run was writing */
+        detect_remove_dead_temps(edits);
+        detect_remove_dead_temps(flips);
+    }
     aspire_progress pg;
     aspire_progress_init(&pg, "detect: edits and flips", rs->n, "image");
     if (quiet) pg.quiet = 1;
