@@ -107,6 +107,18 @@ static void test_rank_reference_fixture(void) {
     aspire_records_destroy(&rs);
 }
 
+static void test_lemma(void) {
+    const char *cases[][2] = {{"Sail Boats", "sail boat"}, {"geese", "goose"}, {"mushrooms", "mushroom"},
+                              {"glasses", "glasses"}, {"wooden fence", "wooden fence"}, {"", ""}};
+    for (int i = 0; i < 6; i++) {
+        char out[64];
+        CHECK(aspire_wordnet_lemma(cases[i][0], out, sizeof out) == ASPIRE_OK);
+        CHECK_MSG(strcmp(out, cases[i][1]) == 0, "'%s' → '%s'", cases[i][0], out);
+    }
+    char small[6];
+    CHECK(aspire_wordnet_lemma("sail boats", small, sizeof small) == ASPIRE_OK && strcmp(small, "sail ") == 0);
+}
+
 static void test_rank_clusters_and_ties(void) {
     aspire_records rs = {0};
     /* "red sail boat" joins "sail boat" (cosine 2/sqrt(6) = 0.82); "fence post" and "wooden fence"
@@ -852,6 +864,7 @@ static void test_flip_out_of_memory(void) {
 }
 
 int main(void) {
+    RUN(test_lemma);
     RUN(test_rank_reference_fixture);
     RUN(test_rank_clusters_and_ties);
     RUN(test_rank_empty_and_no_flips);
