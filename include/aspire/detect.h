@@ -7,9 +7,12 @@
  *   - aspire_detect_rank: per class, flips and occurrences of every phrase, phrases clustered, clusters
  *     scored and ranked (background and foreground together, each marked);
  *   - aspire_detect_select: the "non-spurious" edited images (at most 35 per class);
- *   - aspire_detect_run: the stage, writing DETDIR (docs/DETECT.md). It runs today from records
- *     that already hold the flips (`records` + `edits`); the edits and flips themselves wait for
- *     the editing models (see detect_flip_one in src/aspire/detect.c).
+ *   - aspire_detect_flip_one / aspire_detect_flips: the edits and flips over a table of models
+ *     (aspire_detect_models), resumable per image;
+ *   - aspire_detect_finish / aspire_detect_run: the stage, writing DETDIR (docs/DETECT.md). It runs
+ *     today from records that already hold the flips (`records` + `edits`); full mode waits for
+ *     the models and the classifier API (detect_models_open in src/aspire/detect.c is where they
+ *     are wired).
  * Everything is deterministic: the same inputs and seed give the same bytes. */
 #ifndef ASPIRE_DETECT_H
 #define ASPIRE_DETECT_H
