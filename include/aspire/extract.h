@@ -91,6 +91,13 @@ ASPIRE_API int aspire_extractor_extract(aspire_extractor *ex, const char *captio
  * Returns ASPIRE_OK, ASPIRE_ERR_ARG (a class out of range) or ASPIRE_ERR_NOMEM. */
 ASPIRE_API int aspire_extractor_alternates(aspire_extractor *ex, aspire_extraction *items, const int *cls, int n);
 
+/* The WordNet base form of each word of a phrase, read as a noun, words joined by one space, lower
+ * case: a word WordNet knows as a noun stays ("glasses"), else its first base form ("geese" →
+ * goose, "sail boats" → "sail boat"), else the word itself. Writes into out[0..n) (truncated, always
+ * terminated). Opens WordNet on first use: ASPIRE_ERR_NOTFOUND when the database is missing.
+ * Thread-safe (WordNet is serialised). Used to cluster the phrases of the ranking (detect.h). */
+ASPIRE_API int aspire_wordnet_lemma(const char *phrase, char *out, size_t n);
+
 /* Checks that s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
  * Returns -1 when it is, else the offset of the first bad byte. */
 ASPIRE_API long aspire_utf8_check(const char *s, size_t n);

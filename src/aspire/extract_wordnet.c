@@ -1119,3 +1119,31 @@ int aspire_extractor_new_wordnet(const char *const *classes, int nclasses, aspir
     if (rc) { wn_free(b); return rc; }
     return aspire_extractor_new(&wordnet_backend, b, classes, nclasses, out);
 }
+
+/* ---- lemmas (for the ranking's phrase clusters) -------------------------------------------- */
+
+int aspire_wordnet_lemma(const char *text, char *out, size_t n) {
+    ASPIRE_ASSERT(text && out && n > 0);
+    out[0] = 0;
+    pthread_mutex_lock(&wn_lock);
+    int rc = wn_open_locked();
+    size_t len = 0;
+    for (const char *p = text; !rc && *p;) {
+        while (*p == ' ') p++;
+        size_t wl = strcspn(p, " ");
+        if (!wl) break;
+        char word[WORDBUF];
+        snprintf(word, sizeof word, "%.*s", (int)(wl < WORDBUF - 1 ? wl : WORDBUF - 1), p);
+        p += wl;
+        for (char *q = word; *q; q++) *q = (char)tolower((unsigned char)*q);
+        const char *lemma = word;
+        char base[WORDBUF];
+        if (!in_wn(word, NOUN)) {   /* a known noun stays; else its first base form ("geese" → goose) */
+            char *m = morphstr(word, NOUN);
+            if (m) lemma = strcpy(base, m);
+        }
+        if (len < n) len += (size_t)snprintf(out + len, n - len, "%s%s", len ? " " : "", lemma);
+    }
+    pthread_mutex_unlock(&wn_lock);
+    return rc;
+}

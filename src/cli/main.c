@@ -24,6 +24,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "per-group, mean, worst-group and worst-class accuracy of a trained run"},
     {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner"},
     {"caption", cmd_caption, "caption a dataset's images with the built-in captioner (captions.csv)"},
+    {"detect", cmd_detect, "rank each class's spurious features from the flips of edits; select the edited images"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,48 @@
+/* cmd_detect.c — `aspire detect`: discovery of the spurious features of a trained classifier
+ * (aspire/detect.h, docs/DETECT.md). Today it runs from records that already hold the flips
+ * (--records, --edits); --data/--run waits for the editing models. */
+#include "cli/cli.h"
+
+#include "aspire/detect.h"
+
+#include <stdio.h>
+
+int cmd_detect(int argc, char **argv) {
+    aspire_detect_opts o;
+    aspire_detect_opts_init(&o);
+    int64_t seed = 0;
+    const cli_opt opts[] = {
+        {"--records", CLI_STR, &o.records, "per-image records with the flips (JSON lines: wp_*, pred_* fields)"},
+        {"--edits", CLI_STR, &o.edits, "folder of the flagged edits {row}_fg_{phrase}.png / {row}_bg_{phrase}.png"},
+        {"--out", CLI_STR, &o.out, "output folder DETDIR"},
+        {"--data", CLI_STR, &o.data, "dataset folder (full mode: needs the editing models, not built yet)"},
+        {"--run", CLI_STR, &o.run, "trained run folder (full mode)"},
+        {"--holdout-frac", CLI_DOUBLE, &o.holdout_frac, "share of each class's correct images in the hold-out (full mode)"},
+        {"--seed", CLI_I64, &seed, "seed of the draws"},
+        {"--similarity", CLI_DOUBLE, &o.similarity, "bag-of-words cosine at which phrases join a cluster"},
+        {"--n-classes", CLI_INT, &o.n_classes, "number of classes to report (0 = from the records)"},
+        {"--per-class", CLI_INT, &o.max_per_class, "most selected images per class"},
+        {"--top-quota", CLI_INT, &o.top_quota, "most selected images from a class's top cluster"},
+        {"--next-quota", CLI_INT, &o.next_quota, "most selected images from each next cluster"},
+        {"--svg-top", CLI_INT, &o.svg_top, "features per class drawn in features.svg"},
+        {"--quiet", CLI_FLAG, &o.quiet, "no summary on stderr"},
+    };
+    const char *summary =
+        "Rank, per class, the backgrounds and objects whose edits flip the classifier's correct predictions\n"
+        "(clusters of phrases, score = sum of flips/occurrences) and select the edited images without them.\n"
+        "Writes DETDIR/detections.jsonl, features.json, features.svg, selected/ (metadata.csv img_filename,y)\n"
+        "and detect.done last; a re-run after an interruption gives the same files.";
+    int rc = cli_parse("detect", summary, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (!o.out) {
+        fprintf(stderr, "aspire detect: --out is required (see aspire detect --help)\n");
+        return 2;
+    }
+    if (seed < 0) {
+        fprintf(stderr, "aspire detect: --seed must be >= 0\n");
+        return 2;
+    }
+    o.seed = (uint64_t)seed;
+    if (aspire_detect_run(&o)) return cli_fail("detect", NULL);
+    return 0;
+}
