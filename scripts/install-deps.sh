@@ -3,7 +3,8 @@
 # Set ASPIRE_WITH_TORCH=1 to also install the PyTorch used by the comparison benchmarks.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libstb-dev
-      libfreetype-dev fonts-noto-color-emoji wordnet-dev wordnet-base libcjson-dev valgrind)
+      libfreetype-dev fonts-noto-color-emoji wordnet-dev wordnet-base libcjson-dev valgrind
+      clang libclang-rt-14-dev libomp-14-dev)
 if [ "${ASPIRE_WITH_TORCH:-0}" = 1 ]; then pkgs+=(python3-torch python3-torchvision python3-pil python3-numpy); fi
 missing=()
 for p in "${pkgs[@]}"; do

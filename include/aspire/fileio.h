@@ -38,7 +38,9 @@ ASPIRE_API int aspire_sync_fs(const char *path);
 ASPIRE_API int aspire_read_file(const char *path, char **buf, size_t *n);
 /* mkdir -p. */
 ASPIRE_API int aspire_mkdir_p(const char *path);
-/* 1 if something (file or folder) exists at path, else 0. */
+/* 1 if something (file or folder) exists at path, else 0. A path that cannot be resolved for
+ * another reason than absence (a loop of symbolic links, no permission) gives 1, so that the
+ * caller's open reports that reason rather than "no such file". */
 ASPIRE_API int aspire_file_exists(const char *path);
 /* Joins a folder and a name into a new string ("dir/name"); an absolute name or an empty dir gives
  * a copy of name. NULL on OOM. Free with aspire_strfree. */

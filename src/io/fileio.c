@@ -148,6 +148,7 @@ int aspire_read_file(const char *path, char **buf, size_t *n) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
+        if (e == ELOOP) return aspire_error(ASPIRE_ERR_IO, "%s: cannot open: a loop of symbolic links", path);
         return aspire_error(e == ENOENT ? ASPIRE_ERR_NOTFOUND : ASPIRE_ERR_IO, "%s: cannot open: %s", path,
                             strerror(e));
     }
@@ -219,7 +220,10 @@ int aspire_mkdir_p(const char *path) {
 
 int aspire_file_exists(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0;
+    if (stat(path, &st) == 0) return 1;
+    /* Something is there that cannot be reached (a symbolic link loop, a folder without search
+     * permission): it is not "missing", and the caller's open will name the real reason. */
+    return errno != ENOENT && errno != ENOTDIR;
 }
 
 char *aspire_path_join(const char *dir, const char *name) {

@@ -106,6 +106,12 @@ static int check_config(const aspire_captioner_config *c) {
     return ASPIRE_OK;
 }
 
+int aspire_captioner_config_check(const aspire_captioner_config *cfg) {
+    aspire_captioner_config c = *cfg;
+    if (c.vocab_size == 0) c.vocab_size = ASPIRE_TOK_SPECIALS + 1;  /* not known yet */
+    return check_config(&c);
+}
+
 /* ---- construction ---------------------------------------------------------------------------- */
 typedef struct builder {
     aspire_params *p;

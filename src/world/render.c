@@ -160,7 +160,7 @@ static void weights_destroy(box_weights *bw) {
 /* The pixel range [lo, hi) an interval [pos, pos + len) touches, clipped to [0, size). */
 static void pixel_span(float pos, float len, int size, int *lo, int *hi) {
     int a = (int)floorf(pos), b = (int)ceilf(pos + len);
-    *lo = a < 0 ? 0 : a;
+    *lo = a < 0 ? 0 : a > size ? size : a;  /* an object wholly outside gets an empty box at the edge */
     *hi = b > size ? size : b;
     if (*hi < *lo) *hi = *lo;
 }
