@@ -262,6 +262,44 @@ static void test_pretrain_captioner_leftovers(void) {
     CHECK(!aspire_file_exists(out));
 }
 
+/* Defect 3: two `aspire train` on one --out both ran and mixed their files. Defect 9: temporary
+ * files of a killed run stayed after a successful resume. */
+static void test_train_lock(void) {
+    char data[512], run[512], lockf[600], stale[600], mine[64];
+    snprintf(data, sizeof data, "%s", P("tds"));
+    snprintf(run, sizeof run, "%s", P("trun"));
+    snprintf(lockf, sizeof lockf, "%s/.aspire.lock", run);
+    int rc = aspire("world task --out '%s' --train 64 --val 16 --test 0 --size 16 --counterfactuals 0 --no-masks --quiet",
+                    data);
+    CHECK(rc == 0);
+    char *argv[] = {"aspire", "train", "--data", data, "--out", run, "--size", "16", "--epochs", "300", "--batch", "8",
+                    "--threads", "1", "--quiet", NULL};
+    pid_t a = spawn(argv);
+    snprintf(mine, sizeof mine, "pid %ld: aspire train", (long)a);
+    char *holder = NULL;
+    for (int i = 0; i < 1000 && !(holder && strstr(holder, mine)); i++) {
+        aspire_free(holder, 0);
+        sleep_ms(10);
+        holder = slurp(lockf);
+    }
+    CHECK_MSG(holder && strstr(holder, mine), "lock file: %s", holder ? holder : "(none)");
+    aspire_free(holder, 0);
+    rc = aspire("train --data '%s' --out '%s' --size 16 --epochs 1 --batch 8 --threads 1 --quiet", data, run);
+    FAILS(rc, 1, "in use by another process");
+    CHECK(err_s && strstr(err_s, run) && strstr(err_s, mine));
+    /* a temporary file of a writer that died, as kill -9 leaves it */
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    snprintf(stale, sizeof stale, "%s/.checkpoint.safetensors.tmp.%ld.0", run, (long)dead);
+    CHECK(testdir_write(stale, "half", 4) == 0);
+    kill_and_reap(a);
+    rc = aspire("train --data '%s' --out '%s' --size 16 --epochs 300 --batch 8 --threads 1 --quiet --resume --stop-after 1",
+                data, run);
+    CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
+    CHECK(!aspire_file_exists(stale));
+}
+
 /* Found by fuzz_world_scene: an object wholly outside the image (a scene file may place one at
  * x = 1.39) got a box starting past the image's edge, against "clipped to the image". */
 static void test_box_of_object_outside(void) {
@@ -273,6 +311,13 @@ static void test_box_of_object_outside(void) {
     aspire_world_object_box(&s, 0, 16, box);
     for (int i = 0; i < 4; i++) CHECK_MSG(box[i] >= 0 && box[i] <= 16, "box[%d] = %d", i, box[i]);
     CHECK(box[0] <= box[2] && box[1] <= box[3]);
+    /* and a colour factor of 1e999 (infinity) rendered NaN into a byte (UBSan); now refused */
+    const char *inf = "{\"background\":\"desert\",\"bg_seed\":1,\"objects\":[{\"name\":\"owl\",\"role\":\"bird\","
+                      "\"x\":0.3,\"y\":0.3,\"w\":0.28,\"h\":0.38,\"flip\":0,\"hue\":0,\"sat\":1,\"val\":1e999}]}";
+    CHECK(aspire_world_scene_from_json(&s, inf) == ASPIRE_ERR_FORMAT && strstr(aspire_errmsg(), "\"val\""));
+    const char *big = "{\"background\":\"desert\",\"bg_seed\":1,\"objects\":[{\"name\":\"owl\",\"role\":\"bird\","
+                      "\"x\":0.3,\"y\":0.3,\"w\":0.28,\"h\":0.38,\"flip\":0,\"hue\":0,\"sat\":1e38,\"val\":1}]}";
+    CHECK(aspire_world_scene_from_json(&s, big) == ASPIRE_ERR_FORMAT && strstr(aspire_errmsg(), "jitter"));
 }
 
 int main(void) {
@@ -288,6 +333,7 @@ int main(void) {
     RUN(test_world_task_full_disk);
     RUN(test_world_task_killed);
     RUN(test_pretrain_captioner_leftovers);
+    RUN(test_train_lock);
     aspire_free(out_s, 0);
     aspire_free(err_s, 0);
     testdir_remove(dir);

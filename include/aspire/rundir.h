@@ -22,7 +22,9 @@ typedef struct aspire_rundir_lock aspire_rundir_lock;
  * describes the holder in the lock file and in the message another process gets, e.g.
  * "aspire train". Returns ASPIRE_OK, ASPIRE_ERR_IO (cannot create or lock; a folder held by
  * another process gives "runs/a: in use by another process (pid 4242: aspire train); wait for it
- * to finish or use another folder") or ASPIRE_ERR_NOMEM. The lock is released by
+ * to finish or use another folder") or ASPIRE_ERR_NOMEM. Once the lock is held, the temporary
+ * files that crashed writers left in the folder are removed (aspire_rundir_clean_stale). The lock
+ * is released by
  * aspire_rundir_unlock or when the process ends in any way (the kernel drops it). It is not
  * inherited across exec. */
 ASPIRE_API int aspire_rundir_lock_take(aspire_rundir_lock **out, const char *dir, const char *what);

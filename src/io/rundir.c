@@ -65,6 +65,7 @@ int aspire_rundir_lock_take(aspire_rundir_lock **out, const char *dir, const cha
     aspire_rundir_lock *l = aspire_malloc(sizeof *l);
     if (!l) { close(fd); return ASPIRE_ERR_NOMEM; }
     l->fd = fd;
+    (void)aspire_rundir_clean_stale(dir);  /* ours now: what dead writers left can go */
     char line[320];
     int n = snprintf(line, sizeof line, "pid %ld: %.250s\n", (long)getpid(), what && *what ? what : "aspire");
     if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;

@@ -12,6 +12,7 @@
 #include "aspire/logreg.h"
 #include "aspire/optim.h"
 #include "aspire/progress.h"
+#include "aspire/rundir.h"
 #include "aspire/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -681,6 +682,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     t->cfg = *cfg_in;
     int rc = ASPIRE_OK, next_epoch = 0, stage_no = 1;
     aspire_safetensors *ckpt = NULL;
+    aspire_rundir_lock *lock = NULL;  /* rundir.h: the run folder belongs to one process */
     int resuming = 0;
     if (cfg_in->resume && cfg_in->out_dir) {  /* --resume on a folder without a run starts one */
         char *p = aspire_path_join(cfg_in->out_dir, "train.json");
@@ -700,6 +702,7 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
         }
     }
     if (!rc) rc = check_config(&t->cfg, ckpt != NULL);
+    if (!rc) rc = aspire_rundir_lock_take(&lock, t->cfg.out_dir, "aspire train");
     if (!rc && !resuming) {
         char *p = run_path(t, "train.json");
         if (aspire_file_exists(p))
@@ -876,5 +879,6 @@ done:
     aspire_safetensors_free(ckpt);
     trainer_destroy(t);
     aspire_free(t, sizeof *t);
+    aspire_rundir_unlock(lock);
     return rc;
 }

@@ -321,7 +321,7 @@ int world_render_over(const aspire_world *w, const aspire_world_scene *s, int si
     scratch_destroy(&sc);
     for (size_t i = 0; i < npix * 3; i++) {
         float v = img[i] * 255.0f + 0.5f;
-        rgb[i] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+        rgb[i] = !(v > 0.0f) ? 0 : v >= 255.0f ? 255 : (uint8_t)v;  /* NaN: 0, never UB */
     }
     aspire_free(img, npix * 3 * sizeof(float));
     return rc;
