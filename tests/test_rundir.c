@@ -183,12 +183,28 @@ static void test_tmpdir(void) {
     CHECK_MSG(got[0] && !aspire_file_exists(got), "%s left behind", got);
 }
 
+/* Issue 15, defect 1 (in part): reading /dev/zero grew the buffer until the kernel killed the
+ * process. Streams are now capped; a caller can cap any file. */
+static void test_read_caps(void) {
+    char *buf = NULL;
+    size_t n = 0;
+    CHECK(aspire_read_file_max("/dev/zero", &buf, &n, 1 << 20) == ASPIRE_ERR_FORMAT);
+    CHECK(buf == NULL && strstr(aspire_errmsg(), "/dev/zero") && strstr(aspire_errmsg(), "1048576"));
+    char p[300];
+    snprintf(p, sizeof p, "%s/ten", root);
+    CHECK(testdir_write(p, "0123456789", 10) == 0);
+    CHECK(aspire_read_file_max(p, &buf, &n, 9) == ASPIRE_ERR_FORMAT && buf == NULL);
+    CHECK(aspire_read_file_max(p, &buf, &n, 10) == ASPIRE_OK && n == 10 && buf && memcmp(buf, "0123456789", 10) == 0);
+    aspire_free(buf, n + 1);
+}
+
 int main(void) {
     testdir_make(root, sizeof root);
     RUN(test_lock_two_processes);
     RUN(test_clean_stale);
     RUN(test_dir_build);
     RUN(test_tmpdir);
+    RUN(test_read_caps);
     testdir_remove(root);
     return TEST_REPORT();
 }
