@@ -579,7 +579,7 @@ int aspire_captioner_generate(aspire_ctx *ctx, aspire_captioner *cap, aspire_ten
             memcpy(g.ck + (size_t)l * N * g.G * g.d, k->data, sizeof(float) * (size_t)k->numel);
             memcpy(g.cv + (size_t)l * N * g.G * g.d, v->data, sizeof(float) * (size_t)v->numel);
         }
-        if (!mem) { rc = ASPIRE_ERR_BACKEND; goto done; }  /* the op's message says why */
+        if (!mem) { rc = aspire_errstatus() < 0 ? aspire_errstatus() : ASPIRE_ERR_BACKEND; goto done; }  /* as the op said */
     }
 
     for (int64_t m = 0; m < M; m++) {
