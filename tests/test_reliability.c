@@ -219,7 +219,7 @@ static void kill_and_reap(pid_t pid) {
 static void test_world_task_killed(void) {
     char out[512];
     snprintf(out, sizeof out, "%s", P("killed"));
-    char *argv[] = {"aspire", "world", "task", "--out", out, "--train", "3000", "--val", "0", "--test", "0",
+    char *argv[] = {"aspire", "world", "task", "--out", out, "--train", "20000", "--val", "0", "--test", "0",
                     "--size", "32", "--counterfactuals", "0", "--threads", "1", "--quiet", NULL};
     pid_t pid = spawn(argv);
     for (int i = 0; i < 500 && entries_with(dir, ".killed.tmp.") < 1; i++) sleep_ms(10);
