@@ -58,9 +58,10 @@ static void test_captioning_sweep(void) {
     aspire_set_allocator(NULL, NULL);
     long total = counted;
     CHECK_MSG(rc == ASPIRE_OK && total > 20, "rc %d, %ld allocations: %s", rc, total, aspire_errmsg());
-    /* every allocation up to 300, then 150 more spread over the rest */
+    /* every allocation up to 150 (loading), then 100 more spread over the rest (captioning); each
+     * run reloads the model, so this is kept to ~250 runs (a few seconds; ~2 minutes under ASan) */
     int failures = 0, wrong = 0, tolerated = 0;
-    for (long k = 0; k < total; k = k < 300 ? k + 1 : k + (total - 300) / 150 + 1) {
+    for (long k = 0; k < total; k = k < 150 ? k + 1 : k + (total - 150) / 100 + 1) {
         budget = k;
         aspire_set_allocator(hook, NULL);
         aspire_error_clear();
@@ -82,7 +83,7 @@ static void test_captioning_sweep(void) {
         }
         free_caps(got);
     }
-    CHECK(failures > 300 && wrong == 0 && tolerated < failures / 10);
+    CHECK(failures > 200 && wrong == 0 && tolerated < failures / 10);
     budget = -1;
     rc = caption_run(imgs, got);  /* and nothing was left in a bad state */
     CHECK(rc == ASPIRE_OK);
