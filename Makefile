@@ -4,6 +4,7 @@
 #   make demo     install, build and run the main job as far as it exists
 #   make asan     the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench-*  the benchmarks (see BENCHMARKS.md)
+#   make fuzz     every libFuzzer target (fuzz/) for FUZZ_SECONDS each; make fuzz-ci: 10 s each
 BUILD     ?= build
 JOBS      ?= $(shell nproc)
 CMAKE_OPTS ?=
@@ -49,8 +50,23 @@ bench-methods: deps build
 	@test -f $(BENCH_DATA)/metadata.csv || $(BUILD)/bin/aspire world task --out $(BENCH_DATA) --quiet
 	@$(BUILD)/bench/methods --data $(BENCH_DATA) --runs $(BUILD)/bench-runs --seeds $(SEEDS) --md BENCHMARKS.md
 
+# Fuzzing (clang + libFuzzer, ASan + UBSan; docs/RELIABILITY.md). One target at a time, one thread.
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 10
+.PHONY: fuzz fuzz-build fuzz-ci
+fuzz-build:
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASPIRE_FUZZ=ON \
+	       -DASPIRE_WERROR=$(WERROR) >/dev/null
+	@cmake --build build-fuzz --target fuzzers -j $(JOBS)
+
+fuzz: deps fuzz-build
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-ci: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_CI_SECONDS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 .PHONY: bench-language
 bench-language: deps build

@@ -502,9 +502,10 @@ static void test_task_deterministic(void) {
     aspire_free(text, len + 1);
     free(rgb); free(lab); free(rows);
 
-    /* Another seed: another dataset. */
+    /* Another seed: another dataset (replacing the one in out2). */
     o.seed = 78;
     o.out = out2;
+    o.force = 1;
     CHECK(aspire_world_task_write(&o) == ASPIRE_OK);
     snprintf(p1, sizeof p1, "%s/metadata.csv", out1);
     snprintf(p2, sizeof p2, "%s/metadata.csv", out2);
@@ -609,8 +610,9 @@ static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud
     return realloc(ptr, new_size);
 }
 
-/* A run that fails part-way leaves no metadata.csv (the folder reads as incomplete, not as the old
- * dataset with some new images), no temporary files, and no leaks (under ASan). */
+/* A forced run over a dataset that fails part-way leaves the old dataset whole (the new one is
+ * built in a temporary sibling folder, renamed into place only at the end), no temporary files or
+ * folders, and no leaks (under ASan). */
 static void test_task_failure(void) {
     char d[256], out[300], p[512];
     testdir_make(d, sizeof d);
@@ -624,6 +626,10 @@ static void test_task_failure(void) {
     CHECK(aspire_world_task_write(&o) == ASPIRE_OK);
     snprintf(p, sizeof p, "%s/metadata.csv", out);
     CHECK(aspire_file_exists(p));
+    char *old_meta = NULL;
+    size_t old_n = 0;
+    CHECK(aspire_read_file(p, &old_meta, &old_n) == ASPIRE_OK);
+    o.force = 1;
     int failures = 0, clean = 1;
     for (long budget = 5; budget < 4000; budget = budget * 3 + 7) {
         o.seed = (uint64_t)budget;
@@ -634,10 +640,13 @@ static void test_task_failure(void) {
         if (rc == ASPIRE_OK) continue;
         failures++;
         CHECK_MSG(rc == ASPIRE_ERR_NOMEM, "rc %d: %s", rc, aspire_errmsg());
-        /* Once images are being written, the old metadata.csv is gone. */
-        if (budget > 200) CHECK(!aspire_file_exists(p));
-        const char *dirs[3] = {"duck", "owl", "../task_truth/masks"};
-        for (int i = 0; i < 3; i++) {
+        /* The old dataset, unchanged */
+        char *meta = NULL;
+        size_t n = 0;
+        CHECK(aspire_read_file(p, &meta, &n) == ASPIRE_OK && n == old_n && memcmp(meta, old_meta, n) == 0);
+        aspire_free(meta, n + 1);
+        const char *dirs[4] = {"duck", "owl", "../task_truth/masks", ".."};
+        for (int i = 0; i < 4; i++) {
             char sub[600];
             snprintf(sub, sizeof sub, "%s/%s", out, dirs[i]);
             DIR *dh = opendir(sub);
@@ -646,6 +655,7 @@ static void test_task_failure(void) {
             if (dh) closedir(dh);
         }
     }
+    aspire_free(old_meta, old_n + 1);
     CHECK(failures >= 3 && clean);
     o.seed = 0;
     CHECK(aspire_world_task_write(&o) == ASPIRE_OK && aspire_file_exists(p));

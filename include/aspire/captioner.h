@@ -39,6 +39,9 @@ typedef struct aspire_captioner_config {
  * 4×4 grid, d_model 128, 2 blocks of 4 heads, MLP 512, captions up to 20 tokens. vocab_size is
  * left 0. */
 ASPIRE_API aspire_captioner_config aspire_captioner_default_config(void);
+/* ASPIRE_ERR_ARG naming the first inconsistent field (n_heads not dividing d_model, ...), else
+ * ASPIRE_OK. A vocab_size of 0 (not known yet: set from a corpus) is not checked. */
+ASPIRE_API int aspire_captioner_config_check(const aspire_captioner_config *cfg);
 
 typedef struct aspire_captioner aspire_captioner;
 
@@ -140,6 +143,9 @@ typedef struct aspire_captioner_train_opts {
 } aspire_captioner_train_opts;
 
 ASPIRE_API void aspire_captioner_train_opts_default(aspire_captioner_train_opts *o);
+/* Checks the options and the model's shape without a corpus (what aspire_captioner_train refuses,
+ * refused before anyone spends a minute making the corpus): ASPIRE_ERR_ARG naming the field. */
+ASPIRE_API int aspire_captioner_train_check(const aspire_captioner_train_opts *o);
 /* Builds the vocabulary from the corpus's captions and trains a new captioner on them with
  * teacher forcing: AdamW, linear warm-up then cosine decay, one random reference caption per image
  * and step. With aux > 0 the encoder also learns to tag the scene graph's facts (species or none,

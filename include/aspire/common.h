@@ -37,6 +37,9 @@ ASPIRE_API int aspire_error(int status, const char *fmt, ...) __attribute__((for
 /* Prefixes the current message: "prefix: old message". Returns `status`. */
 ASPIRE_API int aspire_error_prefix(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ASPIRE_API void aspire_error_clear(void);
+/* The status that came with the current message (0 after aspire_error_clear): lets a caller that
+ * only saw a NULL (an engine op's result) return the right status, ASPIRE_ERR_NOMEM included. */
+ASPIRE_API int aspire_errstatus(void);
 
 /* Allocation hook: every allocation of the library goes through these, so tests can make them
  * fail. aspire_set_allocator(NULL, NULL) restores the default (malloc/free). The hook receives

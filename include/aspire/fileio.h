@@ -34,11 +34,20 @@ ASPIRE_API void aspire_atomic_abort(aspire_atomic_file *af);
 ASPIRE_API int aspire_write_file_atomic(const char *path, const void *data, size_t n);
 /* Flushes everything written to the filesystem that holds `path` to disk (syncfs). */
 ASPIRE_API int aspire_sync_fs(const char *path);
-/* Reads a whole file into a new buffer (NUL-terminated, *n excludes the NUL); free with aspire_free(buf, n + 1). */
+/* Reads a whole file into a new buffer (NUL-terminated, *n excludes the NUL); free with aspire_free(buf, n + 1).
+ * A stream that is not a regular file (a pipe, a device such as /dev/zero) is read up to
+ * ASPIRE_READ_STREAM_MAX bytes; a longer one is refused (ASPIRE_ERR_FORMAT). */
 ASPIRE_API int aspire_read_file(const char *path, char **buf, size_t *n);
+#define ASPIRE_READ_STREAM_MAX ((size_t)1 << 30)
+/* The same, refusing anything longer than max bytes (ASPIRE_ERR_FORMAT, naming the file and the
+ * limit) before reading a regular file and as soon as a stream passes it; max 0 = as
+ * aspire_read_file. For inputs whose size a caller can bound (an image, a metadata file). */
+ASPIRE_API int aspire_read_file_max(const char *path, char **buf, size_t *n, size_t max);
 /* mkdir -p. */
 ASPIRE_API int aspire_mkdir_p(const char *path);
-/* 1 if something (file or folder) exists at path, else 0. */
+/* 1 if something (file or folder) exists at path, else 0. A path that cannot be resolved for
+ * another reason than absence (a loop of symbolic links, no permission) gives 1, so that the
+ * caller's open reports that reason rather than "no such file". */
 ASPIRE_API int aspire_file_exists(const char *path);
 /* Joins a folder and a name into a new string ("dir/name"); an absolute name or an empty dir gives
  * a copy of name. NULL on OOM. Free with aspire_strfree. */

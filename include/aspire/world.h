@@ -167,6 +167,7 @@ typedef struct aspire_world_task_opts {
     int counterfactuals;       /* images per split with counterfactual renders; -1 = all [200] */
     int masks;                 /* write instance masks [1] */
     int progress;              /* progress lines on stderr [0] */
+    int force;                 /* replace a non-empty out (and truth) folder [0: refuse it] */
     aspire_world_style style;
 } aspire_world_task_opts;
 
@@ -177,7 +178,10 @@ ASPIRE_API void aspire_world_task_opts_default(aspire_world_task_opts *o);
  * kind with probability rho_bg and to the spurious object with rho_obj; val and test are
  * group-balanced within each class (half water, half land; spurious object tied at random).
  * Images are rendered in parallel; the files are a function of the options alone (not of the
- * thread count). Every file is written atomically. */
+ * thread count). Every file is written atomically, and the two folders as wholes: each is built in
+ * a temporary sibling (".NAME.tmp.PID.N") renamed into place at the end, so a failure (a full
+ * disk, an error, kill -9) leaves what was there before. An out or truth folder that exists and
+ * is not empty is refused (ASPIRE_ERR_ARG) unless o->force, which replaces it as a whole. */
 ASPIRE_API int aspire_world_task_write(const aspire_world_task_opts *o);
 
 typedef struct aspire_world_corpus_opts {
@@ -190,13 +194,15 @@ typedef struct aspire_world_corpus_opts {
     int captions;              /* captions per image [3] */
     int counterfactuals;       /* images per split with counterfactual renders; -1 = all [0] */
     int progress;              /* [0] */
+    int force;                 /* replace a non-empty out folder [0: refuse it] */
     aspire_world_style style;
 } aspire_world_corpus_opts;
 
 ASPIRE_API void aspire_world_corpus_opts_default(aspire_world_corpus_opts *o);
 /* Writes the pretraining corpus: independent random compositions (every bird on every background,
  * random context objects), metadata.csv (split 0 = pretrain, 2 = test), images, scenes.jsonl with
- * captions, masks/ and optional counterfactuals/, all in o->out. */
+ * captions, masks/ and optional counterfactuals/, all in o->out, which is built as a whole and
+ * refused when not empty unless o->force (as aspire_world_task_write). */
 ASPIRE_API int aspire_world_corpus_write(const aspire_world_corpus_opts *o);
 
 typedef struct aspire_world_preview_opts {

@@ -8,27 +8,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_default(const cli_opt *o) {
+static void print_default(FILE *f, const cli_opt *o) {
     switch (o->kind) {
-    case CLI_STR: if (*(const char **)o->dst) fprintf(stderr, " [%s]", *(const char **)o->dst); break;
-    case CLI_INT: fprintf(stderr, " [%d]", *(int *)o->dst); break;
-    case CLI_I64: fprintf(stderr, " [%lld]", (long long)*(int64_t *)o->dst); break;
-    case CLI_FLOAT: fprintf(stderr, " [%g]", (double)*(float *)o->dst); break;
-    case CLI_DOUBLE: fprintf(stderr, " [%g]", *(double *)o->dst); break;
+    case CLI_STR: if (*(const char **)o->dst) fprintf(f, " [%s]", *(const char **)o->dst); break;
+    case CLI_INT: fprintf(f, " [%d]", *(int *)o->dst); break;
+    case CLI_I64: fprintf(f, " [%lld]", (long long)*(int64_t *)o->dst); break;
+    case CLI_U64: fprintf(f, " [%llu]", (unsigned long long)*(uint64_t *)o->dst); break;
+    case CLI_FLOAT: fprintf(f, " [%g]", (double)*(float *)o->dst); break;
+    case CLI_DOUBLE: fprintf(f, " [%g]", *(double *)o->dst); break;
     case CLI_FLAG: break;
     }
 }
 
+/* Asked for (--help): stdout, as any command's output. */
 void cli_usage(const char *cmd, const char *summary, const cli_opt *opts, int nopts) {
-    fprintf(stderr, "usage: aspire %s [options]\n%s\n\noptions:\n", cmd, summary ? summary : "");
+    FILE *f = stdout;
+    fprintf(f, "usage: aspire %s [options]\n%s\n\noptions:\n", cmd, summary ? summary : "");
     for (int i = 0; i < nopts; i++) {
         const char *arg = opts[i].kind == CLI_FLAG ? "" : opts[i].kind == CLI_STR ? " VALUE" : " N";
         char left[64];
         snprintf(left, sizeof left, "%s%s", opts[i].name, arg);
-        fprintf(stderr, "  %-22s %s", left, opts[i].help);
-        print_default(&opts[i]);
-        fputc('\n', stderr);
+        fprintf(f, "  %-22s %s", left, opts[i].help);
+        print_default(f, &opts[i]);
+        fputc('\n', f);
     }
+}
+
+/* Options that count something or seed something: a negative value is a mistake whatever the
+ * command (a seed is stored as an unsigned 64-bit number, so -1 would come back as 2^64 - 1). */
+static int must_be_nonnegative(const cli_opt *o) {
+    static const char *const names[] = {"--threads", "--seed", "--corpus-seed"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(o->name, names[i]) == 0) return o->kind == CLI_INT || o->kind == CLI_I64;
+    return 0;
+}
+
+/* "-5", " -5": strtoull would wrap these around instead of refusing them. */
+static int has_minus(const char *v) {
+    while (*v == ' ' || *v == '\t') v++;
+    return *v == '-';
 }
 
 int cli_fail(const char *cmd, const char *msg) {
@@ -47,6 +65,16 @@ static int parse_value(const char *cmd, const cli_opt *o, const char *v) {
     case CLI_STR: *(const char **)o->dst = v; return 0;
     case CLI_INT: { long x = strtol(v, &end, 10); if (*end || errno || x < -2147483647L || x > 2147483647L) break; *(int *)o->dst = (int)x; return 0; }
     case CLI_I64: { long long x = strtoll(v, &end, 10); if (*end || errno) break; *(int64_t *)o->dst = x; return 0; }
+    case CLI_U64: {
+        unsigned long long x = strtoull(v, &end, 10);
+        if (*end || errno || has_minus(v)) {
+            fprintf(stderr, "aspire %s: %s expects a number from 0 to %llu, got '%s'\n", cmd, o->name,
+                    (unsigned long long)UINT64_MAX, v);
+            return 2;
+        }
+        *(uint64_t *)o->dst = x;
+        return 0;
+    }
     case CLI_FLOAT: { float x = strtof(v, &end); if (*end || errno) break; *(float *)o->dst = x; return 0; }
     case CLI_DOUBLE: { double x = strtod(v, &end); if (*end || errno) break; *(double *)o->dst = x; return 0; }
     case CLI_FLAG: return 0;
@@ -87,6 +115,10 @@ int cli_parse(const char *cmd, const char *summary, int argc, char **argv, const
         if (!v) { fprintf(stderr, "aspire %s: %s needs a value\n", cmd, o->name); return 2; }
         int rc = parse_value(cmd, o, v);
         if (rc) return rc;
+        if (must_be_nonnegative(o) && has_minus(v)) {
+            fprintf(stderr, "aspire %s: %s must not be negative, got '%s'\n", cmd, o->name, v);
+            return 2;
+        }
     }
     if (npositional) *npositional = npos;
     return 0;

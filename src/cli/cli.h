@@ -8,21 +8,24 @@
 
 typedef int (*cli_fn)(int argc, char **argv);
 
-typedef enum { CLI_STR, CLI_INT, CLI_I64, CLI_FLOAT, CLI_DOUBLE, CLI_FLAG } cli_kind;
+/* CLI_U64: 0 .. 2^64 - 1, a sign refused (strtoull would read "-1" as 2^64 - 1). Whatever the
+ * kind, --threads, --seed and --corpus-seed refuse negative values in every command. */
+typedef enum { CLI_STR, CLI_INT, CLI_I64, CLI_FLOAT, CLI_DOUBLE, CLI_FLAG, CLI_U64 } cli_kind;
 
 typedef struct cli_opt {
     const char *name;   /* "--epochs" */
     cli_kind kind;
-    void *dst;          /* const char **, int *, int64_t *, float *, double *, int * (flag) */
+    void *dst;          /* const char **, int *, int64_t *, float *, double *, int * (flag), uint64_t * */
     const char *help;   /* one line; the default is shown from *dst */
 } cli_opt;
 
 /* Parses argv[1..] (argv[0] is the subcommand) into the options. Positional arguments are
  * refused unless `positional` is not NULL, in which case they are collected there (at most
- * max_positional). Returns 0 on success, 2 on a usage error (printed as one line), and -1 after
- * `--help` printed the usage. Callers: `if (rc) return rc < 0 ? 0 : rc;` */
+ * max_positional). Returns 0 on success, 2 on a usage error (printed as one line on stderr), and
+ * -1 after `--help` printed the usage on stdout. Callers: `if (rc) return rc < 0 ? 0 : rc;` */
 int cli_parse(const char *cmd, const char *summary, int argc, char **argv, const cli_opt *opts, int nopts,
               const char **positional, int max_positional, int *npositional);
+/* The usage text, on stdout (it is what --help asked for). */
 void cli_usage(const char *cmd, const char *summary, const cli_opt *opts, int nopts);
 /* Prints "aspire CMD: message" (with aspire_errmsg() when msg is NULL) on stderr; returns 1. */
 int cli_fail(const char *cmd, const char *msg);

@@ -15,7 +15,8 @@ int cmd_pretrain(int argc, char **argv) {
             if (strcmp(argv[1], models[i].name) == 0) return models[i].fn(argc - 1, argv + 1);
     int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     if (argc >= 2 && !help) fprintf(stderr, "aspire pretrain: unknown model '%s'\n", argv[1]);
-    fprintf(stderr, "usage: aspire pretrain MODEL [options]   (aspire pretrain MODEL --help)\n\nmodels:\n");
-    for (int i = 0; i < n; i++) fprintf(stderr, "  %-10s %s\n", models[i].name, models[i].help);
+    FILE *f = help ? stdout : stderr;  /* asked for: output; a mistake: diagnostics */
+    fprintf(f, "usage: aspire pretrain MODEL [options]   (aspire pretrain MODEL --help)\n\nmodels:\n");
+    for (int i = 0; i < n; i++) fprintf(f, "  %-10s %s\n", models[i].name, models[i].help);
     return help ? 0 : 2;
 }

@@ -1,23 +1,19 @@
 /* cmd_pretrain_captioner.c — `aspire pretrain captioner`: trains the built-in captioner on the world
  * corpus (made in a temporary folder unless --corpus names one) and writes its model file, with
- * the vocabulary, config and recipe in the metadata. */
+ * the vocabulary, config and recipe in the metadata. Every option is checked before the corpus is
+ * made, and the temporary corpus is removed on every exit path, kill -9 included (rundir.h). */
 #include "cli/cli.h"
 
 #include "aspire/captioner.h"
 #include "aspire/fileio.h"
+#include "aspire/rundir.h"
 #include "aspire/world.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NOPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 /* "24,32,64,128" -> widths; returns the count or -1. */
 static int parse_widths(const char *s, int *w, int max) {
@@ -38,7 +34,7 @@ int cmd_pretrain_captioner(int argc, char **argv) {
     aspire_captioner_train_opts o;
     aspire_captioner_train_opts_default(&o);
     const char *corpus = NULL, *out = "models/captioner.safetensors", *widths = NULL;
-    int64_t seed = 0, corpus_seed = 0;
+    uint64_t seed = 0, corpus_seed = 0;
     int threads = 0, quiet = 0, limit = 0;
     double minutes = 0.0;
     char widths_help[128];  /* the default shape's widths, from the library's default config */
@@ -60,8 +56,8 @@ int cmd_pretrain_captioner(int argc, char **argv) {
         {"--min-count", CLI_INT, &o.min_count, "words seen fewer times become <unk>"},
         {"--limit", CLI_INT, &limit, "use at most this many corpus images (0 = all)"},
         {"--minutes", CLI_DOUBLE, &minutes, "stop early after this many minutes of training (0 = never)"},
-        {"--seed", CLI_I64, &seed, "random seed (initialisation, batches, flips)"},
-        {"--corpus-seed", CLI_I64, &corpus_seed, "seed of the corpus made when --corpus is not given"},
+        {"--seed", CLI_U64, &seed, "random seed (initialisation, batches, flips)"},
+        {"--corpus-seed", CLI_U64, &corpus_seed, "seed of the corpus made when --corpus is not given"},
         {"--size", CLI_INT, &o.cfg.image_size, "input side in pixels"},
         {"--stem-stride", CLI_INT, &o.cfg.stem_stride, "stride of the stem conv (1 or 2)"},
         {"--batchnorm", CLI_INT, &o.cfg.batchnorm, "1: batch norm after each conv; 0: conv bias only"},
@@ -87,9 +83,10 @@ int cmd_pretrain_captioner(int argc, char **argv) {
         return 2;
     }
     o.cfg.nstages = nw;
-    o.seed = (uint64_t)seed;
+    o.seed = seed;
     o.max_minutes = minutes;
     o.progress = !quiet;
+    if (aspire_captioner_train_check(&o)) return cli_fail("pretrain captioner", NULL);
     aspire_set_threads(threads);
     double t0 = aspire_now();
     /* the output's folder first, so that a bad --out fails before the training */
@@ -104,28 +101,36 @@ int cmd_pretrain_captioner(int argc, char **argv) {
         o.checkpoint = ckpt;
     }
 
-    char tmpdir[] = "/tmp/aspire-corpus-XXXXXX";
-    int made_tmp = 0;
+    /* The corpus, when made here, lives in $TMPDIR (else /tmp) only until it is loaded; its watcher
+     * removes it should this process end first (Ctrl-C, kill -9). It is built in a folder inside the
+     * scratch folder, so that the writer's temporary sibling is inside it too. */
+    aspire_tmpdir *tmp = NULL;
+    char *made = NULL;
     if (!corpus) {
-        if (!mkdtemp(tmpdir)) return cli_fail("pretrain captioner", "cannot make a temporary folder in /tmp");
-        made_tmp = 1;
-        corpus = tmpdir;
+        if (aspire_tmpdir_make(&tmp, NULL, "aspire-corpus")) return cli_fail("pretrain captioner", NULL);
+        if (!(made = aspire_path_join(aspire_tmpdir_path(tmp), "corpus"))) {
+            aspire_tmpdir_free(tmp);
+            return cli_fail("pretrain captioner", NULL);
+        }
+        corpus = made;
         aspire_world_corpus_opts co;
         aspire_world_corpus_opts_default(&co);
-        co.out = tmpdir;
-        co.seed = (uint64_t)corpus_seed;
+        co.out = corpus;
+        co.seed = corpus_seed;
         co.size = o.cfg.image_size;
         co.progress = !quiet;
-        if (!quiet) fprintf(stderr, "pretrain captioner: making the world corpus in %s\n", tmpdir);
+        if (!quiet) fprintf(stderr, "pretrain captioner: making the world corpus in %s\n", corpus);
         if (aspire_world_corpus_write(&co)) {
             cli_fail("pretrain captioner", NULL);
-            nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+            aspire_strfree(made);
+            aspire_tmpdir_free(tmp);
             return 1;
         }
     }
     aspire_caption_corpus c;
     rc = aspire_caption_corpus_load(&c, corpus, 0, limit, o.cfg.image_size);
-    if (made_tmp) nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    aspire_strfree(made);
+    aspire_tmpdir_free(tmp);
     if (rc) return cli_fail("pretrain captioner", NULL);
     if (!quiet)
         fprintf(stderr, "pretrain captioner: %d images, %d captions each, %d steps of %d\n", c.n, c.ncap, o.steps,

@@ -21,12 +21,12 @@
 static int world_task(int argc, char **argv) {
     aspire_world_task_opts o;
     aspire_world_task_opts_default(&o);
-    int64_t seed = 0;
-    int threads = 0, quiet = 0, no_masks = 0;
+    uint64_t seed = 0;
+    int threads = 0, quiet = 0, no_masks = 0, force = 0;
     const cli_opt opts[] = {
         {"--out", CLI_STR, &o.out, "dataset folder (metadata.csv and <species>/<img_id>.png)"},
         {"--truth", CLI_STR, &o.truth, "ground-truth folder (default: OUT_truth); no aspire stage reads it"},
-        {"--seed", CLI_I64, &seed, "random seed: the dataset is a function of the options"},
+        {"--seed", CLI_U64, &seed, "random seed: the dataset is a function of the options"},
         {"--train", CLI_INT, &o.n_train, "train images"},
         {"--val", CLI_INT, &o.n_val, "validation images"},
         {"--test", CLI_INT, &o.n_test, "test images"},
@@ -39,6 +39,7 @@ static int world_task(int argc, char **argv) {
         {"--distractors", CLI_INT, &o.max_distractors, "up to this many other context objects per image"},
         {"--counterfactuals", CLI_INT, &o.counterfactuals, "images per split with counterfactual renders (-1 = all)"},
         {"--no-masks", CLI_FLAG, &no_masks, "do not write instance masks"},
+        {"--force", CLI_FLAG, &force, "replace OUT (and the truth folder) if they exist and are not empty"},
         STYLE_OPTS(o.style),
         {"--font", CLI_STR, &o.font, "emoji font (default: Noto Color Emoji)"},
         {"--threads", CLI_INT, &threads, "threads (0 = all cores)"},
@@ -51,9 +52,10 @@ static int world_task(int argc, char **argv) {
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
     if (!o.out) { fprintf(stderr, "aspire world task: --out is required\n"); return 2; }
-    o.seed = (uint64_t)seed;
+    o.seed = seed;
     o.masks = !no_masks;
     o.progress = !quiet;
+    o.force = force;
     aspire_set_threads(threads);
     double t0 = aspire_now();
     if (aspire_world_task_write(&o)) return cli_fail("world task", NULL);
@@ -65,11 +67,11 @@ static int world_task(int argc, char **argv) {
 static int world_corpus(int argc, char **argv) {
     aspire_world_corpus_opts o;
     aspire_world_corpus_opts_default(&o);
-    int64_t seed = 0;
-    int threads = 0, quiet = 0;
+    uint64_t seed = 0;
+    int threads = 0, quiet = 0, force = 0;
     const cli_opt opts[] = {
         {"--out", CLI_STR, &o.out, "corpus folder"},
-        {"--seed", CLI_I64, &seed, "random seed"},
+        {"--seed", CLI_U64, &seed, "random seed"},
         {"--pretrain", CLI_INT, &o.n_pretrain, "pretraining images (split 0)"},
         {"--test", CLI_INT, &o.n_test, "test images (split 2)"},
         {"--size", CLI_INT, &o.size, "image side in pixels"},
@@ -80,6 +82,7 @@ static int world_corpus(int argc, char **argv) {
         {"--font", CLI_STR, &o.font, "emoji font (default: Noto Color Emoji)"},
         {"--threads", CLI_INT, &threads, "threads (0 = all cores)"},
         {"--quiet", CLI_FLAG, &quiet, "no progress lines"},
+        {"--force", CLI_FLAG, &force, "replace OUT if it exists and is not empty"},
     };
     int rc = cli_parse("world corpus",
                        "Writes the pretraining corpus: independent random compositions (every bird on every background,\n"
@@ -87,8 +90,9 @@ static int world_corpus(int argc, char **argv) {
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
     if (!o.out) { fprintf(stderr, "aspire world corpus: --out is required\n"); return 2; }
-    o.seed = (uint64_t)seed;
+    o.seed = seed;
     o.progress = !quiet;
+    o.force = force;
     aspire_set_threads(threads);
     double t0 = aspire_now();
     if (aspire_world_corpus_write(&o)) return cli_fail("world corpus", NULL);
@@ -99,11 +103,11 @@ static int world_corpus(int argc, char **argv) {
 static int world_preview(int argc, char **argv) {
     aspire_world_preview_opts o;
     aspire_world_preview_opts_default(&o);
-    int64_t seed = 0;
+    uint64_t seed = 0;
     int by_place = 0;
     const cli_opt opts[] = {
         {"--out", CLI_STR, &o.out, "PNG file to write"},
-        {"--seed", CLI_I64, &seed, "random seed"},
+        {"--seed", CLI_U64, &seed, "random seed"},
         {"--size", CLI_INT, &o.size, "tile side in pixels"},
         {"--cols", CLI_INT, &o.cols, "samples per group"},
         {"--by-place", CLI_FLAG, &by_place, "rows are the four Waterbirds groups instead of class x background"},
@@ -114,7 +118,7 @@ static int world_preview(int argc, char **argv) {
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
     if (!o.out) o.out = "world-preview.png";
-    o.seed = (uint64_t)seed;
+    o.seed = seed;
     o.by_place = by_place;
     if (aspire_world_preview_write(&o)) return cli_fail("world preview", NULL);
     printf("wrote %s\n", o.out);
@@ -133,7 +137,8 @@ int cmd_world(int argc, char **argv) {
     }
     int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
     if (argc >= 2 && !help) fprintf(stderr, "aspire world: unknown subcommand '%s'\n", argv[1]);
-    fprintf(stderr, "usage: aspire world SUBCOMMAND [options]   (aspire world SUBCOMMAND --help)\n\nsubcommands:\n");
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) fprintf(stderr, "  %-8s %s\n", subs[i].name, subs[i].help);
+    FILE *f = help ? stdout : stderr;  /* asked for: output; a mistake: diagnostics */
+    fprintf(f, "usage: aspire world SUBCOMMAND [options]   (aspire world SUBCOMMAND --help)\n\nsubcommands:\n");
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) fprintf(f, "  %-8s %s\n", subs[i].name, subs[i].help);
     return help ? 0 : 2;
 }

@@ -143,11 +143,21 @@ int aspire_sync_fs(const char *path) {
 }
 
 int aspire_read_file(const char *path, char **buf, size_t *n) {
+    return aspire_read_file_max(path, buf, n, 0);
+}
+
+static int too_long(const char *path, size_t max) {
+    return aspire_error(ASPIRE_ERR_FORMAT, "%s: longer than %zu bytes; refused", path, max);
+}
+
+/* max 0: a regular file of any size, a stream (pipe, device) up to ASPIRE_READ_STREAM_MAX. */
+int aspire_read_file_max(const char *path, char **buf, size_t *n, size_t max) {
     *buf = NULL;
     *n = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
+        if (e == ELOOP) return aspire_error(ASPIRE_ERR_IO, "%s: cannot open: a loop of symbolic links", path);
         return aspire_error(e == ENOENT ? ASPIRE_ERR_NOTFOUND : ASPIRE_ERR_IO, "%s: cannot open: %s", path,
                             strerror(e));
     }
@@ -158,7 +168,10 @@ int aspire_read_file(const char *path, char **buf, size_t *n) {
         return aspire_error(ASPIRE_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
     }
     if (S_ISDIR(st.st_mode)) { close(fd); return aspire_error(ASPIRE_ERR_IO, "%s: is a folder, not a file", path); }
-    /* Regular files are read in one allocation; pipes and the like grow the buffer as they go. */
+    if (max == 0) max = S_ISREG(st.st_mode) ? SIZE_MAX - 1 : ASPIRE_READ_STREAM_MAX;
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) { close(fd); return too_long(path, max); }
+    /* Regular files are read in one allocation; pipes and the like grow the buffer as they go, up
+     * to max (/dev/zero would otherwise take every byte of memory). */
     size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, len = 0;
     char *b = aspire_malloc(cap);
     if (!b) { close(fd); return ASPIRE_ERR_NOMEM; }
@@ -180,6 +193,7 @@ int aspire_read_file(const char *path, char **buf, size_t *n) {
         }
         if (r == 0) break;
         len += (size_t)r;
+        if (len > max) { aspire_free(b, cap); close(fd); return too_long(path, max); }
     }
     close(fd);
     if (cap != len + 1) { /* shrink so that the documented aspire_free(buf, n + 1) matches */
@@ -219,7 +233,10 @@ int aspire_mkdir_p(const char *path) {
 
 int aspire_file_exists(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0;
+    if (stat(path, &st) == 0) return 1;
+    /* Something is there that cannot be reached (a symbolic link loop, a folder without search
+     * permission): it is not "missing", and the caller's open will name the real reason. */
+    return errno != ENOENT && errno != ENOTDIR;
 }
 
 char *aspire_path_join(const char *dir, const char *name) {

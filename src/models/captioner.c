@@ -106,6 +106,12 @@ static int check_config(const aspire_captioner_config *c) {
     return ASPIRE_OK;
 }
 
+int aspire_captioner_config_check(const aspire_captioner_config *cfg) {
+    aspire_captioner_config c = *cfg;
+    if (c.vocab_size == 0) c.vocab_size = ASPIRE_TOK_SPECIALS + 1;  /* not known yet */
+    return check_config(&c);
+}
+
 /* ---- construction ---------------------------------------------------------------------------- */
 typedef struct builder {
     aspire_params *p;
@@ -582,7 +588,8 @@ static int gen_encode(aspire_ctx *ctx, aspire_captioner *cap, gen_state *g, aspi
         memcpy(g->ck + (size_t)l * N * g->G * g->d, k->data, sizeof(float) * (size_t)k->numel);
         memcpy(g->cv + (size_t)l * N * g->G * g->d, v->data, sizeof(float) * (size_t)v->numel);
     }
-    return mem ? ASPIRE_OK : ASPIRE_ERR_BACKEND;  /* the op's message says why */
+    if (mem) return ASPIRE_OK;
+    return aspire_errstatus() < 0 ? aspire_errstatus() : ASPIRE_ERR_BACKEND;  /* as the op said */
 }
 
 /* Image n's `beam` best extensions at step t into hy2 / seq2 / parent, picked one by one:

@@ -451,12 +451,22 @@ static char *recipe_text(const cap_train *tr, int step, int stopped_early, doubl
     return aspire_strdup(buf);
 }
 
+int aspire_captioner_train_check(const aspire_captioner_train_opts *o) {
+    if (o->steps < 1 || o->batch < 1 || !(o->lr > 0 && isfinite(o->lr)) || o->warmup < 0)
+        return aspire_error(ASPIRE_ERR_ARG, "captioner training: steps, batch and lr must be positive");
+    if (!(o->min_lr >= 0 && isfinite(o->min_lr)) || !(o->weight_decay >= 0 && isfinite(o->weight_decay)) ||
+        !(o->clip >= 0 && isfinite(o->clip)) || !(o->aux >= 0 && isfinite(o->aux)) || !(o->max_minutes >= 0))
+        return aspire_error(ASPIRE_ERR_ARG, "captioner training: min_lr, weight decay, clip, aux and minutes must "
+                                            "be finite and not negative");
+    return aspire_captioner_config_check(&o->cfg);
+}
+
 int aspire_captioner_train(aspire_captioner **out, const aspire_caption_corpus *corpus,
                            const aspire_captioner_train_opts *o, char **recipe) {
     *out = NULL;
     if (recipe) *recipe = NULL;
-    if (o->steps < 1 || o->batch < 1 || o->lr <= 0 || o->warmup < 0)
-        return aspire_error(ASPIRE_ERR_ARG, "captioner training: steps, batch and lr must be positive");
+    int check = aspire_captioner_train_check(o);
+    if (check) return check;
     if (corpus->size != o->cfg.image_size)
         return aspire_error(ASPIRE_ERR_ARG, "captioner training: corpus images are %d px, the model takes %d",
                             corpus->size, o->cfg.image_size);

@@ -13,6 +13,7 @@
 #include "aspire/logreg.h"
 #include "aspire/optim.h"
 #include "aspire/progress.h"
+#include "aspire/rundir.h"
 #include "aspire/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -741,7 +742,8 @@ int aspire_train_finished(const char *run_dir) {
 
 /* The configuration (from RUNDIR's train.json when resuming) and the checkpoint to resume from
  * (*ckpt NULL when none); creates RUNDIR. */
-static int train_open(trainer *t, const aspire_train_config *cfg_in, int *resuming, aspire_safetensors **ckpt) {
+static int train_open(trainer *t, const aspire_train_config *cfg_in, int *resuming, aspire_safetensors **ckpt,
+                      aspire_rundir_lock **lock) {
     int rc = ASPIRE_OK;
     *resuming = 0;
     if (cfg_in->resume && cfg_in->out_dir) {  /* --resume on a folder without a run starts one */
@@ -763,6 +765,7 @@ static int train_open(trainer *t, const aspire_train_config *cfg_in, int *resumi
         }
     }
     if (!rc) rc = check_config(&t->cfg, *ckpt != NULL);
+    if (!rc) rc = aspire_rundir_lock_take(lock, t->cfg.out_dir, "aspire train");  /* one process per run folder */
     if (!rc && !*resuming) {
         char *p = run_path(t, "train.json");
         if (aspire_file_exists(p))
@@ -956,7 +959,8 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     t->cfg = *cfg_in;
     int next_epoch = 0, stage_no = 1, resuming = 0, prev = -1;
     aspire_safetensors *ckpt = NULL;
-    int rc = train_open(t, cfg_in, &resuming, &ckpt);
+    aspire_rundir_lock *lock = NULL;  /* rundir.h: the run folder belongs to one process */
+    int rc = train_open(t, cfg_in, &resuming, &ckpt, &lock);
     if (!rc) {
         prev = aspire_threads_enter(t->cfg.threads);
         rc = train_setup(t, ckpt, &next_epoch, &stage_no);
@@ -971,5 +975,6 @@ int aspire_train_run(const aspire_train_config *cfg_in) {
     if (prev > 0) aspire_threads_leave(prev);
     trainer_destroy(t);
     aspire_free(t, sizeof *t);
+    aspire_rundir_unlock(lock);
     return rc;
 }

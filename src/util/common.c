@@ -9,11 +9,14 @@
 #include <time.h>
 
 static _Thread_local char errbuf[1024];
+static _Thread_local int errstatus;
 
 const char *aspire_errmsg(void) { return errbuf; }
-void aspire_error_clear(void) { errbuf[0] = 0; }
+int aspire_errstatus(void) { return errstatus; }
+void aspire_error_clear(void) { errbuf[0] = 0; errstatus = 0; }
 
 int aspire_error(int status, const char *fmt, ...) {
+    errstatus = status;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(errbuf, sizeof errbuf, fmt, ap);
@@ -23,6 +26,7 @@ int aspire_error(int status, const char *fmt, ...) {
 
 int aspire_error_prefix(int status, const char *fmt, ...) {
     char old[sizeof errbuf], pre[512];
+    errstatus = status;
     memcpy(old, errbuf, sizeof old);
     va_list ap;
     va_start(ap, fmt);

@@ -28,6 +28,10 @@ typedef struct world_emoji_info {
 
 extern const world_emoji_info world_emoji[ASPIRE_WORLD_NEMOJI];
 
+/* The style's ranges, the same for every writer (task, corpus, preview): ASPIRE_ERR_ARG naming the
+ * knob, else ASPIRE_OK. */
+int world_check_style(const aspire_world_style *st);
+
 /* The horizon height (fraction of the image from the top) the painter uses for a background
  * and seed, so that objects can be placed on it. */
 float world_horizon(int background, uint32_t bg_seed);

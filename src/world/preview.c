@@ -44,11 +44,13 @@ int aspire_world_preview_render(const aspire_world *w, const aspire_world_previe
     memset(sheet, 0, sizeof *sheet);
     if (o->size < 16 || o->size > 512) return aspire_error(ASPIRE_ERR_ARG, "tile size %d outside 16..512", o->size);
     if (o->cols < 1 || o->cols > 64) return aspire_error(ASPIRE_ERR_ARG, "%d columns outside 1..64", o->cols);
+    int rc = world_check_style(&o->style);  /* what the dataset writers refuse, the preview refuses too */
+    if (rc) return rc;
     int rows = o->by_place ? 4 : 2 * ASPIRE_WORLD_NBACKGROUNDS;
     int label_w = 124 * TEXT_SCALE / 2 + 8, title_h = 14 * TEXT_SCALE / 2 + 10;
     int tile = o->size + PAD;
     int W = label_w + o->cols * tile + PAD, H = title_h + rows * tile + PAD + 6;
-    int rc = aspire_image_init(sheet, W, H, 3);
+    rc = aspire_image_init(sheet, W, H, 3);
     if (rc) return rc;
     memset(sheet->data, 250, (size_t)W * H * 3);
     uint8_t *tile_px = aspire_malloc((size_t)o->size * o->size * 3);

@@ -160,7 +160,7 @@ static void weights_destroy(box_weights *bw) {
 /* The pixel range [lo, hi) an interval [pos, pos + len) touches, clipped to [0, size). */
 static void pixel_span(float pos, float len, int size, int *lo, int *hi) {
     int a = (int)floorf(pos), b = (int)ceilf(pos + len);
-    *lo = a < 0 ? 0 : a;
+    *lo = a < 0 ? 0 : a > size ? size : a;  /* an object wholly outside gets an empty box at the edge */
     *hi = b > size ? size : b;
     if (*hi < *lo) *hi = *lo;
 }
@@ -321,7 +321,7 @@ int world_render_over(const aspire_world *w, const aspire_world_scene *s, int si
     scratch_destroy(&sc);
     for (size_t i = 0; i < npix * 3; i++) {
         float v = img[i] * 255.0f + 0.5f;
-        rgb[i] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+        rgb[i] = !(v > 0.0f) ? 0 : v >= 255.0f ? 255 : (uint8_t)v;  /* NaN: 0, never UB */
     }
     aspire_free(img, npix * 3 * sizeof(float));
     return rc;

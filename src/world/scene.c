@@ -212,6 +212,8 @@ static int get_num(const cJSON *o, const char *key, double *v, const char *where
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsNumber(it)) return aspire_error(ASPIRE_ERR_FORMAT, "%s: field \"%s\" missing or not a number", where, key);
     *v = it->valuedouble;
+    if (!isfinite(*v))  /* 1e999 parses as infinity */
+        return aspire_error(ASPIRE_ERR_FORMAT, "%s: field \"%s\" is not a finite number", where, key);
     return ASPIRE_OK;
 }
 
@@ -260,6 +262,12 @@ int aspire_world_scene_from_json(aspire_world_scene *s, const char *json) {
         o->flip = vals[4] != 0; o->hue = (float)vals[5]; o->sat = (float)vals[6]; o->val = (float)vals[7];
         if (!(o->w > 0 && o->h > 0 && o->w < 100 && o->h < 100 && fabsf(o->x) < 100 && fabsf(o->y) < 100)) {
             rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: box out of range", where);
+            goto done;
+        }
+        /* colour jitter within what the sampler could ever draw, with room to spare: a larger factor
+         * (1e38) overflows the colour matrix to infinity and NaN */
+        if (!(fabsf(o->hue) <= 360 && o->sat >= 0 && o->sat <= 10 && o->val >= 0 && o->val <= 10)) {
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: colour jitter out of range (|hue| <= 360, sat and val in [0, 10])", where);
             goto done;
         }
         if (cJSON_IsString(role) && strcmp(role->valuestring, "bird") == 0) {

@@ -3,11 +3,15 @@
  * a separate folder) and the pretraining corpus (no correlations). A dataset is planned in one
  * sequential pass (splits, classes, places, objects) and then rendered in parallel, each image
  * from its own random stream forked from the seed by img_id, so the bytes never depend on the
- * thread count. metadata.csv is written last: a dataset without it is incomplete. */
+ * thread count. A dataset (and its ground truth) is written into a temporary sibling folder and
+ * renamed into place at the end (rundir.h): the final folder holds a whole dataset or nothing,
+ * whatever happens (a full disk, kill -9), and an existing non-empty one is replaced only when
+ * asked to (force). metadata.csv is still written last within it. */
 #include "world/internal.h"
 
 #include "aspire/fileio.h"
 #include "aspire/progress.h"
+#include "aspire/rundir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,8 +100,8 @@ static void json_object(sbuf *b, const aspire_world_scene *s, int k, int size, i
 
 /* Writes a PNG into dir/name: encoded in memory, written to a temporary file beside it and renamed
  * over it, so a reader never sees half a file. Unlike aspire_image_save_png it does not fsync each
- * of the thousands of files: the writers sync the whole folder once (sync_folder) before they
- * write metadata.csv, which is what marks a dataset complete. */
+ * of the thousands of files: the folder is synced once (syncfs, in aspire_dir_build_commit) before
+ * it is renamed into place, which is what makes a dataset visible. */
 static int save_png(const uint8_t *px, int size, int c, const char *dir, const char *name) {
     png_image pi;
     memset(&pi, 0, sizeof pi);
@@ -138,24 +142,33 @@ done:
     return rc;
 }
 
-/* Flushes everything written under a folder's file system to disk (once, instead of per file). */
-static int sync_folder(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return aspire_error(ASPIRE_ERR_IO, "%s: cannot open: %s", dir, strerror(errno));
-    int rc = syncfs(fd) == 0 ? ASPIRE_OK : aspire_error(ASPIRE_ERR_IO, "%s: sync failed: %s", dir, strerror(errno));
-    close(fd);
+/* The output folders, each built whole: the dataset and, for a task, its ground truth. The truth
+ * is begun first and committed first, so a --truth that cannot be made leaves no dataset. */
+typedef struct outdirs {
+    aspire_dir_build *out, *truth;
+} outdirs;
+
+static int outdirs_begin(outdirs *d, const char *out, const char *truth, int force) {
+    memset(d, 0, sizeof *d);
+    int rc = truth ? aspire_dir_build_begin(&d->truth, truth, force) : ASPIRE_OK;
+    if (!rc) rc = aspire_dir_build_begin(&d->out, out, force);
+    if (rc) { aspire_dir_build_abort(d->truth); d->truth = NULL; }
     return rc;
 }
 
-/* Removes dir/metadata.csv, if any, before a dataset is rewritten: until the new one is written
- * last, the folder reads as incomplete rather than as the old dataset with some new images. */
-static int drop_metadata(const char *dir) {
-    char *path = aspire_path_join(dir, "metadata.csv");
-    if (!path) return ASPIRE_ERR_NOMEM;
-    int rc = unlink(path) == 0 || errno == ENOENT ? ASPIRE_OK
-                                                  : aspire_error(ASPIRE_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
-    aspire_strfree(path);
+static int outdirs_commit(outdirs *d) {
+    int rc = d->truth ? aspire_dir_build_commit(d->truth) : ASPIRE_OK;
+    d->truth = NULL;
+    if (rc) { aspire_dir_build_abort(d->out); d->out = NULL; return rc; }
+    rc = aspire_dir_build_commit(d->out);
+    d->out = NULL;
     return rc;
+}
+
+static void outdirs_abort(outdirs *d) {
+    aspire_dir_build_abort(d->truth);
+    aspire_dir_build_abort(d->out);
+    memset(d, 0, sizeof *d);
 }
 
 /* Renders one planned image and its ground truth; *line receives its scenes.jsonl line. */
@@ -413,7 +426,7 @@ static char *default_truth(const char *out) {
     return t;
 }
 
-static int check_style(const aspire_world_style *st) {
+int world_check_style(const aspire_world_style *st) {
     if (!(st->bird_min > 0 && st->bird_max >= st->bird_min && st->bird_max <= 1))
         return aspire_error(ASPIRE_ERR_ARG, "bird size range [%g, %g] must lie in (0, 1]", (double)st->bird_min,
                             (double)st->bird_max);
@@ -444,7 +457,7 @@ int aspire_world_task_write(const aspire_world_task_opts *o) {
     if (o->size < 8 || o->size > 1024) return aspire_error(ASPIRE_ERR_ARG, "image size %d outside 8..1024", o->size);
     if ((rc = check_prob(o->rho_bg, "rho_bg")) || (rc = check_prob(o->rho_obj, "rho_obj")) ||
         (rc = check_prob(o->p_obj, "p_obj")) || (rc = check_prob(o->waterbird_frac, "waterbird fraction")) ||
-        (rc = check_style(&o->style)))
+        (rc = world_check_style(&o->style)))
         return rc;
     if (o->max_distractors < 0 || o->max_distractors > ASPIRE_WORLD_MAX_OBJECTS - 2)
         return aspire_error(ASPIRE_ERR_ARG, "distractors %d outside 0..%d", o->max_distractors,
@@ -461,6 +474,7 @@ int aspire_world_task_write(const aspire_world_task_opts *o) {
     plan *plans = aspire_calloc((size_t)(n ? n : 1), sizeof *plans);
     char **lines = aspire_calloc((size_t)(n ? n : 1), sizeof *lines);
     aspire_world *w = NULL;
+    outdirs od = {0};
     if (!plans || !lines) { rc = ASPIRE_ERR_NOMEM; goto done; }
 
     /* The plan: streams forked from the seed, one per purpose. */
@@ -513,13 +527,13 @@ int aspire_world_task_write(const aspire_world_task_opts *o) {
     }
 
     if ((rc = aspire_world_new(&w, o->font))) goto done;
-    if ((rc = make_dirs(o->out, truth, o->masks, o->counterfactuals != 0))) goto done;
-    if ((rc = drop_metadata(o->out))) goto done;
-    job jb = {w, &o->style, o->out, truth, o->size, 3, o->masks, 0, o->counterfactuals, {{0}, 0, 0}};
+    if ((rc = outdirs_begin(&od, o->out, truth, o->force))) goto done;
+    const char *tmp_out = aspire_dir_build_path(od.out), *tmp_truth = aspire_dir_build_path(od.truth);
+    if ((rc = make_dirs(tmp_out, tmp_truth, o->masks, o->counterfactuals != 0))) goto done;
+    job jb = {w, &o->style, tmp_out, tmp_truth, o->size, 3, o->masks, 0, o->counterfactuals, {{0}, 0, 0}};
     aspire_rng_fork(&root, 0x7363656eULL, &jb.base);  /* "scen" */
     if ((rc = render_all(&jb, plans, n, lines, o->progress, "world task"))) goto done;
-    if ((rc = sync_folder(o->out)) || (rc = sync_folder(truth))) goto done;
-    if ((rc = write_lines(truth, "scenes.jsonl", lines, n))) goto done;
+    if ((rc = write_lines(tmp_truth, "scenes.jsonl", lines, n))) goto done;
     {
         sbuf cfg = {0};
         sb_printf(&cfg,
@@ -536,12 +550,14 @@ int aspire_world_task_write(const aspire_world_task_opts *o) {
         sb_json_string(&cfg, o->out);
         sb_printf(&cfg, "}\n");
         char *json = sb_take(&cfg);
-        rc = json ? write_config(truth, json) : ASPIRE_ERR_NOMEM;
+        rc = json ? write_config(tmp_truth, json) : ASPIRE_ERR_NOMEM;
         aspire_strfree(json);
         if (rc) goto done;
     }
-    rc = write_metadata(o->out, plans, n);
+    if ((rc = write_metadata(tmp_out, plans, n))) goto done;
+    rc = outdirs_commit(&od);
 done:
+    outdirs_abort(&od);
     free_lines(lines, n);
     aspire_free(plans, (size_t)(n ? n : 1) * sizeof *plans);
     aspire_world_free(w);
@@ -572,11 +588,12 @@ int aspire_world_corpus_write(const aspire_world_corpus_opts *o) {
         return aspire_error(ASPIRE_ERR_ARG, "objects per image %d outside 0..%d", o->max_objects,
                             ASPIRE_WORLD_MAX_OBJECTS - 1);
     if (o->captions < 1 || o->captions > 20) return aspire_error(ASPIRE_ERR_ARG, "captions %d outside 1..20", o->captions);
-    if ((rc = check_style(&o->style))) return rc;
+    if ((rc = world_check_style(&o->style))) return rc;
     int n = o->n_pretrain + o->n_test;
     plan *plans = aspire_calloc((size_t)(n ? n : 1), sizeof *plans);
     char **lines = aspire_calloc((size_t)(n ? n : 1), sizeof *lines);
     aspire_world *w = NULL;
+    outdirs od = {0};
     if (!plans || !lines) { rc = ASPIRE_ERR_NOMEM; goto done; }
     aspire_rng root, pr;
     aspire_rng_seed(&root, o->seed);
@@ -596,15 +613,17 @@ int aspire_world_corpus_write(const aspire_world_corpus_opts *o) {
         p->nctx = draw_distinct(&pr, pool, npool, (int)aspire_rng_below(&pr, o->max_objects + 1), p->ctx, -1);
     }
     if ((rc = aspire_world_new(&w, o->font))) goto done;
-    if ((rc = make_dirs(o->out, o->out, 1, o->counterfactuals != 0))) goto done;
-    if ((rc = drop_metadata(o->out))) goto done;
-    job jb = {w, &o->style, o->out, o->out, o->size, o->captions, 1, 1, o->counterfactuals, {{0}, 0, 0}};
+    if ((rc = outdirs_begin(&od, o->out, NULL, o->force))) goto done;
+    const char *tmp = aspire_dir_build_path(od.out);
+    if ((rc = make_dirs(tmp, tmp, 1, o->counterfactuals != 0))) goto done;
+    job jb = {w, &o->style, tmp, tmp, o->size, o->captions, 1, 1, o->counterfactuals, {{0}, 0, 0}};
     aspire_rng_fork(&root, 0x7363656eULL, &jb.base);
     if ((rc = render_all(&jb, plans, n, lines, o->progress, "world corpus"))) goto done;
-    if ((rc = sync_folder(o->out))) goto done;
-    if ((rc = write_lines(o->out, "scenes.jsonl", lines, n))) goto done;
-    rc = write_metadata(o->out, plans, n);
+    if ((rc = write_lines(tmp, "scenes.jsonl", lines, n))) goto done;
+    if ((rc = write_metadata(tmp, plans, n))) goto done;
+    rc = outdirs_commit(&od);
 done:
+    outdirs_abort(&od);
     free_lines(lines, n);
     aspire_free(plans, (size_t)(n ? n : 1) * sizeof *plans);
     aspire_world_free(w);
