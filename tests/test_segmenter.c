@@ -101,7 +101,7 @@ static void tiny_corpus(aspire_seg_corpus *c) {
     }
 }
 
-static aspire_segnet *train_tiny(uint64_t seed) {
+static aspire_segnet *train_tiny_ex(uint64_t seed, int steps, const char *ckpt, int resume) {
     aspire_seg_corpus c;
     tiny_corpus(&c);
     aspire_segnet_train_opts o;
@@ -109,7 +109,11 @@ static aspire_segnet *train_tiny(uint64_t seed) {
     o.cfg.image_size = TS;
     o.cfg.nlevels = 2;
     o.cfg.widths[0] = 8; o.cfg.widths[1] = 16;
-    o.steps = 150;
+    o.steps = steps;
+    o.schedule_steps = 150;
+    o.checkpoint = ckpt;
+    o.checkpoint_every = ckpt ? 40 : 0;
+    o.resume = resume;
     o.batch = 6;
     o.warmup = 10;
     o.lr = 1e-2f;
@@ -120,11 +124,13 @@ static aspire_segnet *train_tiny(uint64_t seed) {
     aspire_segnet *net = NULL;
     char *recipe = NULL;
     CHECK(aspire_segnet_train(&net, &c, &o, &recipe) == ASPIRE_OK);
-    CHECK(recipe && strstr(recipe, "150 steps"));
+    CHECK(recipe && strstr(recipe, "over 150 steps"));
     aspire_strfree(recipe);
     aspire_seg_corpus_destroy(&c);
     return net;
 }
+
+static aspire_segnet *train_tiny(uint64_t seed) { return train_tiny_ex(seed, 150, NULL, 0); }
 
 static void image_of(aspire_image *img, int i) {
     uint8_t lb[TS * TS];
@@ -228,6 +234,22 @@ static void test_tiny(void) {
     testdir_remove(dir);
 }
 
+/* A run cut at step 80 (checkpoint at 40 and 80) and resumed to 150 gives the bytes of one run. */
+static void test_resume(void) {
+    char dir[256], ckpt[512];
+    testdir_make(dir, sizeof dir);
+    snprintf(ckpt, sizeof ckpt, "%s/seg.ckpt", dir);
+    aspire_segnet *whole = train_tiny(5), *first = train_tiny_ex(5, 80, ckpt, 0);
+    CHECK(aspire_file_exists(ckpt));
+    aspire_segnet *rest = train_tiny_ex(5, 150, ckpt, 1);
+    CHECK(whole && rest && same_params(whole, rest));
+    CHECK(first && whole && !same_params(first, whole));
+    aspire_segnet_free(whole);
+    aspire_segnet_free(first);
+    aspire_segnet_free(rest);
+    testdir_remove(dir);
+}
+
 static void test_file_errors(void) {
     char dir[256], path[512];
     testdir_make(dir, sizeof dir);
@@ -304,6 +326,7 @@ int main(void) {
     aspire_set_threads(1);
     RUN(test_resolve);
     RUN(test_tiny);
+    RUN(test_resume);
     RUN(test_file_errors);
     RUN(test_shipped);
     return TEST_REPORT();

@@ -179,6 +179,7 @@ ASPIRE_API void aspire_seg_corpus_destroy(aspire_seg_corpus *c);
 typedef struct aspire_segnet_train_opts {
     aspire_segnet_config cfg;
     int steps;              /* optimizer steps [6000] */
+    int schedule_steps;     /* length of the cosine schedule, 0 = steps (a run cut short: steps < schedule_steps) [0] */
     int batch;              /* images per step [32] */
     float lr, min_lr;       /* AdamW peak and cosine floor [3e-3, 3e-5] */
     float weight_decay;     /* [1e-4] */

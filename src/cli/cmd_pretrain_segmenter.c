@@ -66,6 +66,7 @@ int cmd_pretrain_segmenter(int argc, char **argv) {
         {"--corpus", CLI_STR, &corpus, "world corpus folder (default: make one in a temporary folder)"},
         {"--out", CLI_STR, &out, "model file to write"},
         {"--steps", CLI_INT, &o.steps, "optimizer steps"},
+        {"--schedule-steps", CLI_INT, &o.schedule_steps, "length of the cosine schedule (0 = --steps; more: a run cut short)"},
         {"--batch", CLI_INT, &o.batch, "images per step"},
         {"--lr", CLI_FLOAT, &o.lr, "peak AdamW learning rate"},
         {"--min-lr", CLI_FLOAT, &o.min_lr, "final learning rate of the cosine decay"},

@@ -86,7 +86,7 @@ static int train_loop(aspire_segnet *net, const aspire_seg_corpus *c, int ntrain
                       train_state *ts, int start, double *final_loss) {
     const int B = o->batch, S = c->size;
     aspire_schedule sched = {.kind = ASPIRE_SCHEDULE_COSINE, .lr = o->lr, .warmup_steps = o->warmup,
-                             .total_steps = o->steps, .min_lr = o->min_lr};
+                             .total_steps = o->schedule_steps > 0 ? o->schedule_steps : o->steps, .min_lr = o->min_lr};
     aspire_progress pg;
     aspire_progress_init(&pg, "pretrain segmenter", o->steps, "step");
     if (!o->progress) pg.quiet = 1;
@@ -109,7 +109,7 @@ static int train_loop(aspire_segnet *net, const aspire_seg_corpus *c, int ntrain
         aspire_optim_step(ts->opt);
         double l = loss->data[0];
         ema = step == start ? l : 0.98 * ema + 0.02 * l;
-        if (o->checkpoint && o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 && step + 1 < o->steps)
+        if (o->checkpoint && o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0)
             rc = save_checkpoint(net, ts->opt, o->checkpoint, step + 1, o->steps);
         aspire_progress_update(&pg, step + 1, "loss %.4f  lr %.2e  %.0f img/s", ema, (double)aspire_optim_lr(ts->opt),
                                (double)(step + 1 - start) * B / (aspire_now() - t0));
@@ -124,7 +124,7 @@ int aspire_segnet_train(aspire_segnet **out, const aspire_seg_corpus *c, const a
     *out = NULL;
     if (recipe) *recipe = NULL;
     int ntrain = c->n - o->val;
-    if (o->steps < 1 || o->batch < 1 || o->val < 0 || ntrain < 1)
+    if (o->steps < 0 || o->batch < 1 || o->val < 0 || ntrain < 1)
         return aspire_error(ASPIRE_ERR_ARG, "segmenter training: %d steps, batch %d, %d of %d images held out", o->steps,
                             o->batch, o->val, c->n);
     if (c->size != o->cfg.image_size)
@@ -150,20 +150,26 @@ int aspire_segnet_train(aspire_segnet **out, const aspire_seg_corpus *c, const a
     if (!rc && o->resume && o->checkpoint && aspire_file_exists(o->checkpoint)) {
         rc = load_checkpoint(net, ts.opt, o->checkpoint, &start);
         if (!rc && o->progress) fprintf(stderr, "pretrain segmenter: resuming %s at step %d\n", o->checkpoint, start);
+        if (!rc && start > o->steps)
+            rc = aspire_error(ASPIRE_ERR_ARG, "%s: the checkpoint is at step %d, past the %d steps asked", o->checkpoint,
+                              start, o->steps);
     }
     double loss = 0, t0 = aspire_now();
     if (!rc) rc = train_loop(net, c, ntrain, o, &ts, start, &loss);
     char tune[512] = "";
     if (!rc) rc = segnet_tune(net, c, ntrain, o->val, aspire_get_threads(), tune, sizeof tune);
     if (!rc && recipe) {
-        char buf[2048];
+        char buf[2048], lossbuf[64];
+        if (start < o->steps) snprintf(lossbuf, sizeof lossbuf, "final loss %.4f", loss);
+        else snprintf(lossbuf, sizeof lossbuf, "no step in this run (final loss in the training log)");
         snprintf(buf, sizeof buf,
                  "world corpus, %d training images (+%d held out for the thresholds), %dx%d; per-pixel cross-entropy "
-                 "over background + %d concepts, object pixels weighted %g; AdamW lr %g (cosine to %g, %d warm-up), "
-                 "weight decay %g, batch %d, %d steps (%d this run, %.1f min), flips %d, seed %llu; final loss %.4f; %s",
+                 "over background + %d concepts, object pixels weighted %g; AdamW lr %g (cosine to %g over %d steps, %d "
+                 "warm-up), weight decay %g, batch %d, %d steps (%d this run, %.1f min), flips %d, seed %llu; %s; %s",
                  ntrain, o->val, c->size, c->size, net->nconcepts, (double)o->fg_weight, (double)o->lr,
-                 (double)o->min_lr, o->warmup, (double)o->weight_decay, o->batch, o->steps, o->steps - start,
-                 (aspire_now() - t0) / 60.0, o->flip, (unsigned long long)o->seed, loss, tune);
+                 (double)o->min_lr, o->schedule_steps > 0 ? o->schedule_steps : o->steps, o->warmup,
+                 (double)o->weight_decay, o->batch, o->steps, o->steps - start,
+                 (aspire_now() - t0) / 60.0, o->flip, (unsigned long long)o->seed, lossbuf, tune);
         if (!(*recipe = aspire_strdup(buf))) rc = ASPIRE_ERR_NOMEM;
     }
     aspire_free(ts.x, 0);
