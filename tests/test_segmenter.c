@@ -170,6 +170,15 @@ static void check_overfit(aspire_segmenter *seg) {
             aspire_segment_destroy(&s[i]);
         }
     }
+    /* the same call twice gives the same bytes */
+    aspire_segment t[2];
+    CHECK(aspire_segmenter_segment(seg, imgs, 2, "bird", 1, s) == ASPIRE_OK);
+    CHECK(aspire_segmenter_segment(seg, imgs, 2, "bird", 1, t) == ASPIRE_OK);
+    for (int i = 0; i < 2; i++) {
+        CHECK(s[i].mask && t[i].mask && memcmp(s[i].mask, t[i].mask, TS * TS) == 0 && s[i].score == t[i].score);
+        aspire_segment_destroy(&s[i]);
+        aspire_segment_destroy(&t[i]);
+    }
     /* the box of image 0's red square (x, y in 1..5) and its radius-1 dilation (0..6) */
     CHECK(aspire_segmenter_segment(seg, imgs, 1, "duck", 0, s) == ASPIRE_OK);
     CHECK_MSG(s[0].box.x0 == 1 && s[0].box.y0 == 1 && s[0].box.x1 == 6 && s[0].box.y1 == 6, "box %d %d %d %d",
