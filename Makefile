@@ -78,3 +78,12 @@ bench-language: deps build
 bench-anchor: build
 	@ASPIRE_WITH_TORCH=1 scripts/install-deps.sh
 	@DATA=$(BENCH_DATA) SEEDS=$(SEEDS) scripts/bench-anchor.sh
+
+# The built-in segmenter on the world corpus's test part (made once into $(SEG_CORPUS)): mIoU,
+# recall, rejection, masks/s; writes the contact sheet docs/segmenter-sheet.png; one JSON line last.
+SEG_CORPUS ?= $(BUILD)/bench-data/world-corpus
+SEG_THREADS ?= 1
+.PHONY: bench-segment
+bench-segment: deps build
+	@test -f $(SEG_CORPUS)/scenes.jsonl || $(BUILD)/bin/aspire world corpus --out $(SEG_CORPUS) --quiet
+	@$(BUILD)/bench/segment --corpus $(SEG_CORPUS) --threads $(SEG_THREADS) --sheet docs/segmenter-sheet.png

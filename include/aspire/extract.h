@@ -102,4 +102,13 @@ ASPIRE_API int aspire_wordnet_lemma(const char *phrase, char *out, size_t n);
  * Returns -1 when it is, else the offset of the first bad byte. */
 ASPIRE_API long aspire_utf8_check(const char *s, size_t n);
 
+/* WordNet's nouns related to `word` (spaces, hyphens or underscores between words; plurals are
+ * reduced: "geese" → goose): the lemmas of every noun sense of the word (distance 0), then those of
+ * their hypernyms up to max_links links up, nearest first, in lower case with spaces ("pine tree").
+ * fn is called for each (a lemma may repeat) until it returns nonzero. Returns ASPIRE_OK (fn is
+ * never called for a word WordNet lacks), ASPIRE_ERR_NOTFOUND when the database is missing,
+ * ASPIRE_ERR_NOMEM. Thread-safe (fn is called without WordNet's lock held). */
+ASPIRE_API int aspire_wordnet_related(const char *word, int max_links,
+                                      int (*fn)(const char *lemma, int dist, void *ud), void *ud);
+
 #endif

@@ -1147,3 +1147,59 @@ int aspire_wordnet_lemma(const char *text, char *out, size_t n) {
     pthread_mutex_unlock(&wn_lock);
     return rc;
 }
+
+/* ---- related nouns, for other modules (the segmenter's phrase fallback) ------------------- */
+
+#define RELATED_MAX 256
+
+typedef struct related_entry { char lemma[WORDBUF]; int dist, seq; } related_entry;
+
+static int related_cmp(const void *a, const void *b) {
+    const related_entry *x = a, *y = b;
+    return x->dist != y->dist ? x->dist - y->dist : x->seq - y->seq;
+}
+
+/* Collects the lemmas of the synsets within max_links hypernym links of every noun sense of key.
+ * Caller holds wn_lock. Returns the count. */
+static int related_locked(const char *key, int max_links, related_entry *out) {
+    IndexPtr idx = noun_index(key);
+    if (!idx) return 0;
+    int n = 0;
+    for (int s = 0; s < idx->off_cnt && n < RELATED_MAX; s++) {
+        long offs[MAX_ANC];
+        int dist[MAX_ANC];
+        int na = ancestors((long)idx->offset[s], offs, dist, MAX_ANC, max_links);
+        for (int a = 0; a < na && n < RELATED_MAX; a++) {
+            SynsetPtr syn = read_synset(NOUN, offs[a], NULL);
+            for (int i = 0; syn && i < syn->wcount && n < RELATED_MAX; i++) {
+                snprintf(out[n].lemma, WORDBUF, "%s", syn->words[i]);
+                for (char *p = out[n].lemma; *p; p++) *p = *p == '_' ? ' ' : (char)tolower((unsigned char)*p);
+                out[n].seq = n;
+                out[n++].dist = dist[a];
+            }
+            if (syn) free_synset(syn);
+        }
+    }
+    free_index(idx);
+    return n;
+}
+
+int aspire_wordnet_related(const char *word, int max_links, int (*fn)(const char *lemma, int dist, void *ud),
+                           void *ud) {
+    char key[WORDBUF];
+    size_t k = 0;
+    for (const char *p = word; *p && k + 1 < sizeof key; p++)
+        key[k++] = (*p == ' ' || *p == '-') ? '_' : (char)tolower((unsigned char)*p);
+    key[k] = 0;
+    related_entry *e = aspire_malloc(RELATED_MAX * sizeof *e);
+    if (!e) return ASPIRE_ERR_NOMEM;
+    pthread_mutex_lock(&wn_lock);
+    int rc = wn_open_locked();
+    int n = rc || !k ? 0 : related_locked(key, max_links, e);
+    pthread_mutex_unlock(&wn_lock);
+    qsort(e, (size_t)n, sizeof *e, related_cmp);  /* nearest first; ties in sense order */
+    for (int i = 0; i < n; i++)
+        if (fn(e[i].lemma, e[i].dist, ud)) break;
+    aspire_free(e, RELATED_MAX * sizeof *e);
+    return rc;
+}

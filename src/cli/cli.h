@@ -40,5 +40,7 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_pretrain_captioner(int argc, char **argv);  /* aspire pretrain captioner */
 int cmd_caption(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
+int cmd_pretrain_segmenter(int argc, char **argv);  /* aspire pretrain segmenter */
+int cmd_segment(int argc, char **argv);
 
 #endif
