@@ -36,5 +36,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_pretrain_captioner(int argc, char **argv);  /* aspire pretrain captioner */
 int cmd_caption(int argc, char **argv);
+int cmd_pretrain_inpainter(int argc, char **argv);  /* aspire pretrain inpainter */
+int cmd_edit(int argc, char **argv);
 
 #endif
