@@ -56,24 +56,36 @@ static int remove_batch(aspire_inpainter *inp, const aspire_edit_remove_opts *o,
     return rc;
 }
 
-static int remove_folder(aspire_inpainter *inp, const aspire_edit_remove_opts *o) {
+/* Runs fn over a folder's images in batches of `batch`, with a progress bar; syncs the output
+ * folder at the end. */
+typedef int (*batch_fn)(void *ctx, const edit_files *f, int i0, int n);
+
+static int run_folder(const char *image, const char *out, const char *label, int progress, int batch, batch_fn fn,
+                      void *ctx) {
     edit_files f;
-    int rc = edit_list_images(o->image, &f);
+    int rc = edit_list_images(image, &f);
     if (rc) return rc;
-    if (f.n == 0) rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s: no PNG or JPEG images in the folder", o->image);
-    if (!rc) rc = aspire_mkdir_p(o->out);
+    if (f.n == 0) rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s: no PNG or JPEG images in the folder", image);
+    if (!rc) rc = aspire_mkdir_p(out);
     aspire_progress pg;
-    aspire_progress_init(&pg, "edit remove", f.n, "img");
-    if (!o->progress) pg.quiet = 1;
-    for (int i = 0; !rc && i < f.n; i += REMOVE_BATCH) {
-        int n = f.n - i < REMOVE_BATCH ? f.n - i : REMOVE_BATCH;
-        rc = remove_batch(inp, o, &f, i, n);
+    aspire_progress_init(&pg, label, f.n, "img");
+    if (!progress) pg.quiet = 1;
+    for (int i = 0; !rc && i < f.n; i += batch) {
+        int n = f.n - i < batch ? f.n - i : batch;
+        rc = fn(ctx, &f, i, n);
         aspire_progress_update(&pg, i + n, NULL);
     }
-    if (!rc) rc = aspire_sync_fs(o->out);
-    if (!rc) aspire_progress_finish(&pg, "%s → %s", aspire_inpainter_name(inp), o->out);
+    if (!rc) rc = aspire_sync_fs(out);
+    if (!rc) aspire_progress_finish(&pg, "→ %s", out);
     edit_files_destroy(&f);
     return rc;
+}
+
+typedef struct remove_ctx { aspire_inpainter *inp; const aspire_edit_remove_opts *o; } remove_ctx;
+
+static int remove_batch_fn(void *ctx, const edit_files *f, int i0, int n) {
+    remove_ctx *c = ctx;
+    return remove_batch(c->inp, c->o, f, i0, n);
 }
 
 int aspire_edit_remove_run(const aspire_edit_remove_opts *o) {
@@ -82,7 +94,8 @@ int aspire_edit_remove_run(const aspire_edit_remove_opts *o) {
     int rc = open_inpainter(o->model, o->classical, o->threads, &inp);
     if (rc) return rc;
     if (edit_is_dir(o->image)) {
-        rc = remove_folder(inp, o);
+        remove_ctx c = {inp, o};
+        rc = run_folder(o->image, o->out, "edit remove", o->progress, REMOVE_BATCH, remove_batch_fn, &c);
     } else {
         aspire_image img = {0}, out = {0};
         uint8_t *mask = NULL;
@@ -116,27 +129,20 @@ static int replace_one(aspire_replacer *r, const aspire_edit_replace_opts *o, co
     return rc;
 }
 
-static int replace_folder(aspire_replacer *r, const aspire_edit_replace_opts *o) {
-    edit_files f;
-    int rc = edit_list_images(o->image, &f);
-    if (rc) return rc;
-    if (f.n == 0) rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s: no PNG or JPEG images in the folder", o->image);
-    if (!rc) rc = aspire_mkdir_p(o->out);
-    aspire_progress pg;
-    aspire_progress_init(&pg, "edit replace", f.n, "img");
-    if (!o->progress) pg.quiet = 1;
-    for (int i = 0; !rc && i < f.n; i++) {
-        char *img = aspire_path_join(o->image, f.rel[i]), *mask = edit_png_path(o->mask, f.rel[i]);
-        char *out = edit_png_path(o->out, f.rel[i]);
-        rc = img && mask && out ? replace_one(r, o, img, mask, out, f.rel[i], ASPIRE_ATOMIC_NOSYNC) : ASPIRE_ERR_NOMEM;
+typedef struct replace_ctx { aspire_replacer *r; const aspire_edit_replace_opts *o; } replace_ctx;
+
+static int replace_batch_fn(void *ctx, const edit_files *f, int i0, int n) {
+    replace_ctx *c = ctx;
+    int rc = ASPIRE_OK;
+    for (int i = i0; !rc && i < i0 + n; i++) {
+        char *img = aspire_path_join(c->o->image, f->rel[i]), *mask = edit_png_path(c->o->mask, f->rel[i]);
+        char *out = edit_png_path(c->o->out, f->rel[i]);
+        rc = img && mask && out ? replace_one(c->r, c->o, img, mask, out, f->rel[i], ASPIRE_ATOMIC_NOSYNC)
+                                : ASPIRE_ERR_NOMEM;
         aspire_strfree(img);
         aspire_strfree(mask);
         aspire_strfree(out);
-        aspire_progress_update(&pg, i + 1, NULL);
     }
-    if (!rc) rc = aspire_sync_fs(o->out);
-    if (!rc) aspire_progress_finish(&pg, "background → '%s' in %s", o->alt, o->out);
-    edit_files_destroy(&f);
     return rc;
 }
 
@@ -147,7 +153,8 @@ int aspire_edit_replace_run(const aspire_edit_replace_opts *o) {
     int rc = aspire_replacer_new_plates(o->plates, o->seam, &r);
     if (rc) return rc;
     if (edit_is_dir(o->image)) {
-        rc = replace_folder(r, o);
+        replace_ctx c = {r, o};
+        rc = run_folder(o->image, o->out, "edit replace", o->progress, 16, replace_batch_fn, &c);
     } else {
         const char *slash = strrchr(o->image, '/');
         rc = replace_one(r, o, o->image, o->mask, o->out, slash ? slash + 1 : o->image, 0);
