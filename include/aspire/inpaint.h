@@ -92,7 +92,9 @@ typedef struct aspire_inpaint_train_opts {
     float p_all;             /* probability that an example removes every object (a plate) [0.2] */
     int max_objects;         /* context objects per scene, uniform in 0..max_objects, as the corpus [3] */
     const char *font;        /* the world's emoji font (NULL = default) */
-    double max_minutes;      /* stop after this much wall time (0 = never) [0] */
+    double max_minutes;      /* stop after this much wall time (0 = never) [0]; the cosine then runs on
+                                the larger of the step and the time fraction (annealed by the limit;
+                                such a run depends on the machine's speed) */
     uint64_t seed;           /* [0] */
     int progress;            /* progress line on stderr [1] */
     const char *checkpoint;  /* if set: model + optimizer state written there every checkpoint_every steps */

@@ -57,7 +57,7 @@ int cmd_pretrain_inpainter(int argc, char **argv) {
         {"--levels", CLI_INT, &o.cfg.levels, "U-Net levels"},
         {"--enc", CLI_STR, &enc, "encoder channels per level, comma-separated (default 16,32,64,96)"},
         {"--dec", CLI_STR, &dec, "decoder channels per level but the last (default 16,24,48)"},
-        {"--minutes", CLI_DOUBLE, &minutes, "stop after this many minutes of training (0 = never)"},
+        {"--minutes", CLI_DOUBLE, &minutes, "stop after this many minutes (0 = never); the learning rate anneals by then"},
         {"--seed", CLI_I64, &seed, "random seed (initialisation and the examples)"},
         {"--checkpoint-every", CLI_INT, &o.checkpoint_every, "write OUT.ckpt (+ .opt) every N steps (0 = never)"},
         {"--resume", CLI_FLAG, &resume, "continue from OUT.ckpt if it exists"},

@@ -151,7 +151,7 @@ static int save_checkpoint(trainer *t, const aspire_inpaint_train_opts *o, int64
 }
 
 static int train_step(trainer *t, const aspire_inpaint_train_opts *o, const aspire_schedule *sched, int64_t step,
-                      float *loss_out) {
+                      int64_t sched_step, float *loss_out) {
     const int S = o->cfg.image_size, B = o->batch;
     int rc = make_batch(t->w, o, step, &t->eb, t->x, t->y);
     if (rc) return rc;
@@ -162,7 +162,7 @@ static int train_step(trainer *t, const aspire_inpaint_train_opts *o, const aspi
     if (!loss) return ASPIRE_ERR_NOMEM;
     aspire_params_zero_grad(aspire_inpaint_model_params(t->m));
     if ((rc = aspire_backward(t->ctx, loss))) return rc;
-    aspire_optim_set_lr(t->opt, aspire_schedule_lr(sched, step));
+    aspire_optim_set_lr(t->opt, aspire_schedule_lr(sched, sched_step));
     aspire_optim_step(t->opt);
     *loss_out = loss->data[0];
     if (!isfinite(*loss_out))
@@ -175,13 +175,14 @@ static char *make_recipe(const aspire_inpaint_train_opts *o, int64_t start, int6
                          double minutes) {
     char buf[1024];
     snprintf(buf, sizeof buf,
-             "aspire pretrain inpainter: %lld of %d steps%s%s, batch %d, AdamW lr %g (warm-up %d, cosine to %g), "
+             "aspire pretrain inpainter: %lld of %d steps%s%s, batch %d, AdamW lr %g (warm-up %d, cosine to %g%s), "
              "weight decay %g, examples made by the world on the fly (corpus-like scenes, 0-%d context objects; hole = "
              "one object's instance mask, or all objects' with p %g, dilated 1-2 px; target = the exact "
              "remove-counterfactual), loss = MSE of the composited prediction in (x/255-0.5)/0.25 units, seed %llu, "
              "final loss (EMA) %.5f, %.1f min this run",
              (long long)step, o->steps, stopped ? " (stopped by the time limit)" : "",
              start ? " (resumed from a checkpoint)" : "", o->batch, (double)o->lr, o->warmup, (double)o->min_lr,
+             o->max_minutes > 0 ? " on the larger of the step and the time fraction of a limit" : "",
              (double)o->weight_decay, o->max_objects, (double)o->p_all, (unsigned long long)o->seed, ema, minutes);
     return aspire_strdup(buf);
 }
@@ -207,7 +208,14 @@ int aspire_inpaint_train(aspire_inpaint_model **out, const aspire_inpaint_train_
     for (; !rc && step < o->steps; step++) {
         if (o->max_minutes > 0 && aspire_now() - t0 > o->max_minutes * 60.0) { stopped = 1; break; }
         float lv = 0.0f;
-        if ((rc = train_step(&t, o, &sched, step, &lv))) break;
+        /* with a time limit the cosine runs on the larger of the step and the time fraction, so that
+         * a run cut short by a slow or busy machine still ends annealed */
+        int64_t ss = step;
+        if (o->max_minutes > 0) {
+            int64_t ts = (int64_t)((aspire_now() - t0) / (o->max_minutes * 60.0) * o->steps);
+            if (ts > ss) ss = ts < o->steps - 1 ? ts : o->steps - 1;
+        }
+        if ((rc = train_step(&t, o, &sched, step, ss, &lv))) break;
         ema = step == start ? lv : 0.98 * ema + 0.02 * lv;
         if (o->checkpoint && o->checkpoint_every > 0 && (step + 1) % o->checkpoint_every == 0 && step + 1 < o->steps)
             rc = save_checkpoint(&t, o, step + 1);
