@@ -193,6 +193,7 @@ static int load_items(plates_job *j, plate_item *it, int n) {
 
 /* Extracts the background phrases; loads and dilates the object masks of the images that have one. */
 static int extract_items(plates_job *j, plate_item *it, int n) {
+    int with_bg = 0;
     for (int i = 0; i < n; i++) {
         int64_t y = 0;
         int rc = aspire_csv_get_int(j->meta, it[i].row, j->c_y, &y);
@@ -200,7 +201,12 @@ static int extract_items(plates_job *j, plate_item *it, int n) {
             rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: column 'y': %lld is not a class of --classes", j->meta_path,
                               aspire_csv_line(j->meta, it[i].row), (long long)y);
         if (!rc) rc = aspire_extractor_extract(j->ex, it[i].caption, (int)y, &it[i].e);
+        if (!rc && it[i].e.background && j->o->limit && j->written + with_bg >= j->o->limit) {
+            aspire_strfree(it[i].e.background);  /* past the limit: no plate, no mask needed */
+            it[i].e.background = NULL;
+        }
         if (!rc && it[i].e.background) {
+            with_bg++;
             const char *rel = aspire_csv_field(j->meta, it[i].row, j->c_file);
             rc = plate_object_mask(j, rel, &it[i].img, &it[i].e, &it[i].mask);
             int side = it[i].img.w > it[i].img.h ? it[i].img.w : it[i].img.h;
