@@ -64,6 +64,10 @@ static void test_telea_ramp(void) {
         if (mask[i]) { err += fabs((double)out.data[3 * i] - img.data[3 * i]); n++; }
     CHECK(n > 0);
     CHECK_MSG(err / n < 6.0, "mean abs error %.2f in the hole", err / n);
+    aspire_image again;  /* deterministic */
+    CHECK(aspire_inpaint_telea(&img, mask, 0, &again) == ASPIRE_OK);
+    CHECK(memcmp(out.data, again.data, (size_t)32 * 32 * 3) == 0);
+    aspire_image_destroy(&again);
     aspire_image_destroy(&out);
     aspire_image_destroy(&img);
     free(mask);
