@@ -68,6 +68,15 @@ fuzz-ci: fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz
 
+# The editing models (inpainter learned vs Telea, background replacer) on a small world corpus with
+# counterfactuals and on the task dataset's test counterfactuals; writes docs/edit-sheet.png.
+EDIT_CORPUS ?= $(BUILD)/bench-data/edit-corpus
+.PHONY: bench-edit
+bench-edit: deps build
+	@test -f $(EDIT_CORPUS)/metadata.csv || $(BUILD)/bin/aspire world corpus --out $(EDIT_CORPUS) --pretrain 4000 --test 500 --counterfactuals 500 --threads 1 --quiet
+	@test -f $(BENCH_DATA)/metadata.csv || $(BUILD)/bin/aspire world task --out $(BENCH_DATA) --quiet
+	@OMP_NUM_THREADS=1 $(BUILD)/bench/edit --corpus $(EDIT_CORPUS) --task $(BENCH_DATA) --threads 1 --work $(BUILD)/bench-data/edit-work --sheet docs/edit-sheet.png
+
 .PHONY: bench-language
 bench-language: deps build
 	@scripts/bench-language.sh

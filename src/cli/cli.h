@@ -42,5 +42,7 @@ int cmd_caption(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_pretrain_segmenter(int argc, char **argv);  /* aspire pretrain segmenter */
 int cmd_segment(int argc, char **argv);
+int cmd_pretrain_inpainter(int argc, char **argv);  /* aspire pretrain inpainter */
+int cmd_edit(int argc, char **argv);
 
 #endif

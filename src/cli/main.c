@@ -22,10 +22,11 @@ static const command commands[] = {
     {"extract", cmd_extract, "captions → foreground objects, background, alternative background (JSON lines)"},
     {"train", cmd_train, "train a classifier with ERM or a robust baseline (jtt, lff, groupdro, reweight, subsample, dfr)"},
     {"eval", cmd_eval, "per-group, mean, worst-group and worst-class accuracy of a trained run"},
-    {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner"},
     {"segment", cmd_segment, "find a phrase in an image (or a folder): mask PNG, box and area, or \"absent\""},
     {"caption", cmd_caption, "caption a dataset's images with the built-in captioner (captions.csv)"},
     {"detect", cmd_detect, "rank each class's spurious features from the flips of edits; select the edited images"},
+    {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner|inpainter"},
+    {"edit", cmd_edit, "edit images: remove a masked object, replace the background, build background plates"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 
