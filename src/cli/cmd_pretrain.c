@@ -8,6 +8,7 @@
 int cmd_pretrain(int argc, char **argv) {
     static const struct { const char *name; cli_fn fn; const char *help; } models[] = {
         {"captioner", cmd_pretrain_captioner, "image encoder + text decoder (the counterpart of GIT)"},
+        {"generator", cmd_pretrain_generator, "text encoder + diffusion U-Net (the counterpart of Stable Diffusion)"},
     };
     const int n = (int)(sizeof models / sizeof models[0]);
     if (argc >= 2)
