@@ -37,5 +37,7 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_pretrain_captioner(int argc, char **argv);  /* aspire pretrain captioner */
 int cmd_pretrain_generator(int argc, char **argv);  /* aspire pretrain generator */
 int cmd_caption(int argc, char **argv);
+int cmd_personalize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const command commands[] = {
     {"eval", cmd_eval, "per-group, mean, worst-group and worst-class accuracy of a trained run"},
     {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner"},
     {"caption", cmd_caption, "caption a dataset's images with the built-in captioner (captions.csv)"},
+    {"personalize", cmd_personalize, "textual inversion: one learned token per class of an extra-images folder"},
+    {"generate", cmd_generate, "sample an extra-images folder from the built-in text-to-image model"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -7,8 +7,9 @@
 static aspire_tensor *split_heads(aspire_ctx *ctx, aspire_tensor *x, int H) {
     if (!x) return NULL;
     int64_t N = x->shape[0], T = x->shape[1], d = x->shape[2];
+    if (H == 1) return aspire_reshape(ctx, x, 4, (int64_t[]){N, 1, T, d});
     x = aspire_reshape(ctx, x, 4, (int64_t[]){N, T, H, d / H});
-    return H == 1 ? x : aspire_transpose(ctx, x, 1, 2);
+    return aspire_transpose(ctx, x, 1, 2);
 }
 
 /* (N, H, T, Dh) -> (N, T, H·Dh) */
