@@ -285,9 +285,71 @@ static void test_generate(void) {
     testdir_remove(dir);
 }
 
+/* The whole model's gradient (text encoder, conditioning, blocks, cross-attention, patches) against
+ * central differences of the diffusion loss, for a few entries of several parameters. */
+static double model_loss(aspire_ctx *ctx, aspire_generator *g, const float *x0, const int32_t *ids, int backward) {
+    aspire_ctx_reset(ctx);
+    aspire_rng rng;
+    aspire_rng_seed(&rng, 5);
+    aspire_tensor *x = aspire_tensor_from(ctx, 4, (int64_t[]){2, 8, 8, 3}, x0);
+    aspire_tensor *l = aspire_generator_loss(ctx, g, x, ids, &rng);
+    if (!l) return NAN;
+    if (backward) {
+        aspire_params_zero_grad(aspire_generator_params(g));
+        if (aspire_backward(ctx, l)) return NAN;
+    }
+    return l->data[0];
+}
+
+static void test_model_gradient(void) {
+    aspire_generator *g = tiny_model();
+    aspire_rng rng;
+    aspire_rng_seed(&rng, 3);
+    aspire_params *p = aspire_generator_params(g);
+    for (int i = 0; i < aspire_params_count(p); i++) {
+        aspire_tensor *t = aspire_params_at(p, i);
+        for (int64_t j = 0; j < t->numel; j++) t->data[j] += 0.2f * aspire_rng_normal(&rng);
+    }
+    float x0[2 * 8 * 8 * 3];
+    for (int i = 0; i < 2 * 192; i++) x0[i] = aspire_rng_uniform(&rng) * 2.0f - 1.0f;
+    int32_t ids[16];
+    CHECK(aspire_generator_encode(g, "a duck on a lake", ids) == ASPIRE_OK);
+    CHECK(aspire_generator_encode(g, "an owl", ids + 8) == ASPIRE_OK);
+    aspire_ctx *ctx = NULL;
+    CHECK(aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 1, .reference = 1}) == ASPIRE_OK);
+    aspire_ctx_set_training(ctx, 1);
+    CHECK(isfinite(model_loss(ctx, g, x0, ids, 1)));
+    const char *names[] = {"text.tok_emb", "text.layer0.q.weight", "text.pool.weight", "unet.stem.weight",
+                           "unet.down0.temb.weight", "unet.down1.attn.k.weight", "unet.mid.conv2.weight",
+                           "unet.up0.skip.weight", "unet.out.weight"};
+    int duck = aspire_vocab_id(aspire_generator_vocab(g), "duck");
+    for (int k = 0; k < (int)(sizeof names / sizeof names[0]); k++) {
+        aspire_tensor *t = aspire_params_find(p, names[k]);
+        CHECK_MSG(t != NULL, "no parameter %s", names[k]);
+        if (!t) continue;
+        for (int probe = 0; probe < 3; probe++) {
+            int64_t j = k == 0 ? (int64_t)duck * 8 + probe : (int64_t)aspire_rng_below(&rng, t->numel);
+            double ana = t->grad_valid ? t->grad[j] : 0.0;
+            float keep = t->data[j];
+            const float eps = 1e-2f;
+            t->data[j] = keep + eps;
+            double lp = model_loss(ctx, g, x0, ids, 0);
+            t->data[j] = keep - eps;
+            double lm = model_loss(ctx, g, x0, ids, 0);
+            t->data[j] = keep;
+            double num = (lp - lm) / (2.0 * eps);
+            CHECK_MSG(fabs(num - ana) <= 0.05 * fmax(fabs(ana), 1e-4), "%s[%lld]: analytic %.6g, numeric %.6g",
+                      names[k], (long long)j, ana, num);
+        }
+    }
+    aspire_ctx_free(ctx);
+    aspire_generator_free(g);
+}
+
 int main(void) {
     aspire_set_threads(1);
     RUN(test_encode);
+    RUN(test_model_gradient);
     RUN(test_files);
     RUN(test_malformed_embeds);
     RUN(test_personalize);
