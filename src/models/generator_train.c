@@ -37,6 +37,8 @@ typedef struct trainer {
     aspire_ctx *ctx;
     int32_t *ids;     /* (batch, max_len) */
     int step;         /* steps done */
+    double prior_min; /* training minutes of the runs before this one (from the checkpoint; -1 unknown) */
+    double t0;        /* when this run started */
 } trainer;
 
 static void trainer_destroy(trainer *t) {
@@ -48,31 +50,48 @@ static void trainer_destroy(trainer *t) {
 }
 
 /* ---- checkpoints: CKPT (weights), CKPT.ema, CKPT.optim, each with the step in its metadata ---- */
-static int save_set(const aspire_params *p, const aspire_generator *g, const char *path, int step) {
+static int save_set(const aspire_params *p, const aspire_generator *g, const char *path, int step, double minutes) {
     char *vocab = aspire_vocab_serialize(g->vocab);
     char *config = aspire_generator_config_json(&g->cfg);
-    char st[32];
+    char st[32], mins[32];
     snprintf(st, sizeof st, "%d", step);
+    snprintf(mins, sizeof mins, "%.3f", minutes);
     int rc = ASPIRE_ERR_NOMEM;
     if (vocab && config) {
         const char *meta[] = {"format", "aspire-generator-1", "vocab", vocab, "config", config, "step", st,
-                              "recipe", "checkpoint"};
-        rc = aspire_params_save(p, path, meta, 5);
+                              "recipe", "checkpoint", "minutes", mins};
+        rc = aspire_params_save(p, path, meta, minutes >= 0 ? 6 : 5);
     }
     aspire_strfree(vocab);
     aspire_strfree(config);
     return rc;
 }
 
+/* Minutes of training so far, all runs (-1 when an earlier run did not record its time). */
+static double total_minutes(const trainer *t) {
+    return t->prior_min < 0 ? -1.0 : t->prior_min + (aspire_now() - t->t0) / 60.0;
+}
+
 static int save_checkpoint(const trainer *t) {
     const char *ck = t->o->checkpoint;
     char path[4096];
+    const double m = total_minutes(t);
     snprintf(path, sizeof path, "%s.optim", ck);
-    int rc = save_set(aspire_optim_state(t->opt), t->g, path, t->step);
+    int rc = save_set(aspire_optim_state(t->opt), t->g, path, t->step, m);
     snprintf(path, sizeof path, "%s.ema", ck);
-    if (!rc) rc = save_set(t->ema->params, t->g, path, t->step);
-    if (!rc) rc = save_set(t->g->params, t->g, ck, t->step);
+    if (!rc) rc = save_set(t->ema->params, t->g, path, t->step, m);
+    if (!rc) rc = save_set(t->g->params, t->g, ck, t->step, m);
     return rc;
+}
+
+/* The "minutes" a checkpoint records, or -1. */
+static double read_minutes(const char *path) {
+    aspire_safetensors *st = NULL;
+    if (aspire_safetensors_open(&st, path)) return -1.0;
+    const char *s = aspire_safetensors_meta(st, "minutes");
+    double m = s ? atof(s) : -1.0;
+    aspire_safetensors_free(st);
+    return m;
 }
 
 static int read_step(const char *path, int *step) {
@@ -107,6 +126,7 @@ static int load_checkpoint(trainer *t) {
         rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: the weights (step %d), EMA (%d) and optimizer (%d) files disagree", ck,
                           s_main, s_ema, s_opt);
     if (!rc) t->step = s_main;
+    if (!rc) t->prior_min = read_minutes(ck);
     return rc;
 }
 
@@ -224,12 +244,14 @@ static int trainer_init(trainer *t, char *const *captions, int64_t ncaps_total, 
 
 static char *make_recipe(const trainer *t, int start, double minutes, float ema_loss, int stopped) {
     const aspire_generator_train_opts *o = t->o;
-    char buf[1024];
+    char buf[1200], total[64] = "earlier runs' time not recorded";
+    if (total_minutes(t) >= 0) snprintf(total, sizeof total, "%.1f min in all", total_minutes(t));
     snprintf(buf, sizeof buf,
-             "aspire pretrain generator: %d of %d steps%s (this run from step %d, %.1f min), batch %d, AdamW lr %g "
+             "aspire pretrain generator: %d of %d steps%s (this run from step %d, %.1f min; %s), batch %d, AdamW lr %g "
              "(warm-up %d, cosine to %g), weight decay %g, clip %g, caption dropout %g, flips, EMA %g, seed %llu, "
              "v-prediction, cosine schedule T=%d, vocabulary %d words (min count %d), final loss (EMA of steps) %.4f",
-             t->step, o->steps, stopped ? " (stopped by the time limit)" : t->step < o->steps ? " (stopped early)" : "", start, minutes, o->batch, (double)o->lr,
+             t->step, o->steps, stopped ? " (stopped by the time limit)" : t->step < o->steps ? " (stopped early)" : "", start, minutes, total, o->batch,
+             (double)o->lr,
              o->warmup, (double)o->min_lr, (double)o->weight_decay, (double)o->clip, (double)o->drop_caption,
              (double)o->ema, (unsigned long long)o->seed, t->g->cfg.timesteps, t->g->cfg.vocab_size, o->min_count,
              (double)ema_loss);
@@ -242,7 +264,7 @@ int aspire_generator_train(aspire_generator **out, const uint8_t *pixels, int n,
     if (recipe) *recipe = NULL;
     if (o->steps < 1 || o->batch < 1 || o->lr <= 0 || n < 1 || o->drop_caption < 0 || o->drop_caption > 1)
         return aspire_error(ASPIRE_ERR_ARG, "generator training: steps, batch, lr and images must be positive");
-    trainer t = {.o = o};
+    trainer t = {.o = o, .t0 = aspire_now()};
     int rc = trainer_init(&t, captions, (int64_t)n * ncap, o);
     const int start = t.step;
     aspire_schedule sched = {.kind = ASPIRE_SCHEDULE_COSINE, .lr = o->lr, .warmup_steps = o->warmup,
