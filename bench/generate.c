@@ -532,6 +532,7 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
 static double recipe_minutes(const char *recipe) {
     const char *p = recipe ? strstr(recipe, " min in all") : NULL;
     if (!p && recipe) p = strstr(recipe, " min;");
+    if (!p && recipe) p = strstr(recipe, " min)");
     if (!p) return -1;
     while (p > recipe && (p[-1] == '.' || (p[-1] >= '0' && p[-1] <= '9'))) p--;
     return atof(p);
