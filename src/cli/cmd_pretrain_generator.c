@@ -57,6 +57,17 @@ static int load_corpus(aspire_caption_corpus *c, const char *corpus, int limit, 
     return rc;
 }
 
+/* Makes the folder of the output file, so that a bad --out fails before the training. */
+static int make_parent(const char *out) {
+    char *dir = aspire_strdup(out);
+    if (!dir) return ASPIRE_ERR_NOMEM;
+    char *slash = strrchr(dir, '/');
+    int rc = ASPIRE_OK;
+    if (slash) { *slash = 0; if (*dir) rc = aspire_mkdir_p(dir); }
+    aspire_strfree(dir);
+    return rc;
+}
+
 int cmd_pretrain_generator(int argc, char **argv) {
     aspire_generator_train_opts o;
     aspire_generator_train_opts_default(&o);
@@ -112,11 +123,7 @@ int cmd_pretrain_generator(int argc, char **argv) {
     o.resume = resume;
     aspire_set_threads(threads);
     double t0 = aspire_now();
-    char *dir = aspire_strdup(out);
-    char *slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash) { *slash = 0; if (*dir) rc = aspire_mkdir_p(dir); }
-    aspire_strfree(dir);
-    if (rc) return cli_fail(CMD, NULL);
+    if (make_parent(out)) return cli_fail(CMD, NULL);
     char ckpt[4096];
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
     o.checkpoint = ckpt;
