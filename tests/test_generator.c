@@ -2,6 +2,7 @@
  * placeholders, model files, learned-embeds files (round trip; malformed files and unknown
  * placeholders refused with clear errors), textual inversion changing only the new token's row,
  * and generation: deterministic at a fixed seed and thread count, resumable to the same bytes. */
+#include "aspire/dataset.h"
 #include "aspire/fileio.h"
 #include "aspire/generator.h"
 #include "aspire/personalize.h"
@@ -263,6 +264,13 @@ static void test_generate(void) {
         snprintf(b, sizeof b, "%s/%s", out2, files[i]);
         CHECK_MSG(same_file(a, b), "%s differs between two runs", files[i]);
     }
+    /* the folder is an extra-images folder as aspire train --extra reads it */
+    aspire_dataset *ds = NULL;
+    aspire_dataset_options dopt = {.split = ASPIRE_SPLIT_ALL, .layout = ASPIRE_LAYOUT_EXTRA};
+    CHECK(aspire_dataset_load(&ds, out1, &dopt) == ASPIRE_OK);
+    CHECK(ds && aspire_dataset_count(ds) == 10 && aspire_dataset_n_classes(ds) == 2);
+    CHECK(ds && aspire_dataset_label(ds, 0) == 0 && aspire_dataset_label(ds, 9) == 1);
+    aspire_dataset_free(ds);
     /* different seeds per image: two images of one prompt differ */
     snprintf(a, sizeof a, "%s/0/000000.png", out1);
     snprintf(b, sizeof b, "%s/0/000001.png", out1);
