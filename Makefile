@@ -42,6 +42,15 @@ bench-world: deps build
 bench-extract: deps build
 	@$(BUILD)/bench/extract
 
+# The built-in generator: prompt fidelity, world-FID, textual inversion and speeds, scored by an
+# oracle trained once on the world corpus (made once into $(BENCH_CORPUS)); writes the contact
+# sheet docs/generator-samples.png and prints one JSON object last.
+BENCH_CORPUS ?= $(BUILD)/bench-data/world-corpus
+.PHONY: bench-generate
+bench-generate: deps build
+	@test -f $(BENCH_CORPUS)/scenes.jsonl || $(BUILD)/bin/aspire world corpus --out $(BENCH_CORPUS)
+	@$(BUILD)/bench/generate --corpus $(BENCH_CORPUS) --oracle $(BUILD)/bench-data/generate-oracle.safetensors
+
 # The robust-training baselines on the default world dataset (made once into $(BENCH_DATA)),
 # SEEDS seeds each; writes its table into BENCHMARKS.md and prints one JSON object last.
 BENCH_DATA ?= $(BUILD)/bench-data/world-task

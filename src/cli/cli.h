@@ -38,11 +38,14 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_pretrain_captioner(int argc, char **argv);  /* aspire pretrain captioner */
+int cmd_pretrain_generator(int argc, char **argv);  /* aspire pretrain generator */
 int cmd_caption(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_pretrain_segmenter(int argc, char **argv);  /* aspire pretrain segmenter */
 int cmd_segment(int argc, char **argv);
 int cmd_pretrain_inpainter(int argc, char **argv);  /* aspire pretrain inpainter */
 int cmd_edit(int argc, char **argv);
+int cmd_personalize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ int cmd_pretrain(int argc, char **argv) {
         {"captioner", cmd_pretrain_captioner, "image encoder + text decoder (the counterpart of GIT)"},
         {"segmenter", cmd_pretrain_segmenter, "phrase-grounded U-Net segmenter (the counterpart of Grounding DINO + SAM)"},
         {"inpainter", cmd_pretrain_inpainter, "U-Net that fills object-shaped holes (the counterpart of LaMa)"},
+        {"generator", cmd_pretrain_generator, "text encoder + diffusion U-Net (the counterpart of Stable Diffusion)"},
     };
     const int n = (int)(sizeof models / sizeof models[0]);
     if (argc >= 2)

@@ -19,14 +19,16 @@ static const command commands[] = {
     {"help", cmd_help, "list the commands, or show one command's options: aspire help COMMAND"},
     {"version", cmd_version, "print the version and the build's backends"},
     {"world", cmd_world, "the benchmark world: task datasets, the pretraining corpus, a preview sheet"},
-    {"extract", cmd_extract, "captions → foreground objects, background, alternative background (JSON lines)"},
     {"train", cmd_train, "train a classifier with ERM or a robust baseline (jtt, lff, groupdro, reweight, subsample, dfr)"},
     {"eval", cmd_eval, "per-group, mean, worst-group and worst-class accuracy of a trained run"},
-    {"segment", cmd_segment, "find a phrase in an image (or a folder): mask PNG, box and area, or \"absent\""},
     {"caption", cmd_caption, "caption a dataset's images with the built-in captioner (captions.csv)"},
-    {"detect", cmd_detect, "rank each class's spurious features from the flips of edits; select the edited images"},
-    {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner|inpainter"},
+    {"extract", cmd_extract, "captions → foreground objects, background, alternative background (JSON lines)"},
+    {"segment", cmd_segment, "find a phrase in an image (or a folder): mask PNG, box and area, or \"absent\""},
     {"edit", cmd_edit, "edit images: remove a masked object, replace the background, build background plates"},
+    {"detect", cmd_detect, "rank each class's spurious features from the flips of edits; select the edited images"},
+    {"personalize", cmd_personalize, "textual inversion: one learned token per class of an extra-images folder"},
+    {"generate", cmd_generate, "sample an extra-images folder from the built-in text-to-image model"},
+    {"pretrain", cmd_pretrain, "train a built-in model on the world corpus: aspire pretrain captioner|segmenter|inpainter|generator"},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

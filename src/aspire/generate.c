@@ -1,0 +1,241 @@
+/* generate.c — generation of an extra-images folder with the built-in generator (ASPIRE step 9):
+ * DDIM with classifier-free guidance, one prompt per learned placeholder ("a photo of a <class>")
+ * or one given prompt, a seed per image and fixed batches so that a re-run fills only the missing
+ * images and gives the same bytes. */
+#include "aspire/personalize.h"
+
+#include "aspire/csv.h"
+#include "aspire/fileio.h"
+#include "aspire/progress.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_PROMPTS 256
+
+void aspire_generate_opts_default(aspire_generate_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->templ = "a photo of a {}";
+    o->n = 100;
+    o->batch = 16;
+    aspire_sample_opts_default(&o->sample);
+    o->progress = 1;
+}
+
+static uint64_t mix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static uint64_t image_seed(uint64_t seed, int y, int k) {
+    return mix64(seed ^ mix64(((uint64_t)(uint32_t)y << 32) | (uint32_t)k));
+}
+
+typedef struct gen_job {
+    aspire_generator *g;
+    char *prompts[MAX_PROMPTS];
+    int y[MAX_PROMPTS];
+    int np;
+} gen_job;
+
+static void job_destroy(gen_job *j) {
+    for (int i = 0; i < j->np; i++) aspire_strfree(j->prompts[i]);
+    aspire_generator_free(j->g);
+}
+
+/* "a photo of a {}" with {} replaced by name (a new string). */
+static char *fill_template(const char *templ, const char *name) {
+    const char *br = strstr(templ, "{}");
+    size_t n = strlen(templ) + strlen(name) + 1;
+    char *s = aspire_malloc(n);
+    if (s) snprintf(s, n, "%.*s%s%s", (int)(br - templ), templ, name, br + 2);
+    return s;
+}
+
+/* The model, its placeholders and the prompts with their labels. */
+static int job_init(gen_job *j, const aspire_generate_opts *o) {
+    memset(j, 0, sizeof *j);
+    int rc = aspire_generator_load(&j->g, o->model ? o->model : aspire_generator_default_model(), NULL);
+    char **names = NULL;
+    int n = 0;
+    if (!rc && o->embeds) rc = aspire_generator_embeds_load(j->g, o->embeds, &names, &n);
+    if (!rc && o->prompt) {
+        if (!(j->prompts[0] = aspire_strdup(o->prompt))) rc = ASPIRE_ERR_NOMEM;
+        j->y[0] = o->label;
+        j->np = 1;
+    } else if (!rc && n > 0) {
+        if (!strstr(o->templ, "{}")) rc = aspire_error(ASPIRE_ERR_ARG, "--template \"%s\" has no {}", o->templ);
+        for (int k = 0; !rc && k < n && k < MAX_PROMPTS; k++) {
+            if (!(j->prompts[k] = fill_template(o->templ, names[k]))) rc = ASPIRE_ERR_NOMEM;
+            j->y[k] = k;
+            j->np = k + 1;
+        }
+    } else if (!rc) {
+        rc = aspire_error(ASPIRE_ERR_ARG, "generate: give --embeds (a prompt per learned token) or --prompt");
+    }
+    for (int k = 0; k < n; k++) aspire_strfree(names[k]);
+    aspire_free(names, 0);
+    /* every prompt must encode (an unknown placeholder is refused before anything is written) */
+    int32_t *ids = rc ? NULL : aspire_malloc(sizeof(int32_t) * (size_t)aspire_generator_get_config(j->g)->max_len);
+    if (!rc && !ids) rc = ASPIRE_ERR_NOMEM;
+    for (int i = 0; !rc && i < j->np; i++) rc = aspire_generator_encode(j->g, j->prompts[i], ids);
+    aspire_free(ids, 0);
+    return rc;
+}
+
+/* The settings as JSON (new string): a folder is only continued with the same ones. */
+static char *settings_json(const aspire_generate_opts *o, const gen_job *j) {
+    cJSON *s = cJSON_CreateObject();
+    if (!s) return NULL;
+    cJSON_AddStringToObject(s, "model", o->model ? o->model : aspire_generator_default_model());
+    cJSON_AddStringToObject(s, "embeds", o->embeds ? o->embeds : "");
+    cJSON *p = cJSON_AddArrayToObject(s, "prompts");
+    for (int i = 0; p && i < j->np; i++) cJSON_AddItemToArray(p, cJSON_CreateString(j->prompts[i]));
+    cJSON *y = cJSON_CreateIntArray(j->y, j->np);
+    if (y) cJSON_AddItemToObject(s, "y", y);
+    cJSON_AddNumberToObject(s, "n", o->n);
+    cJSON_AddNumberToObject(s, "batch", o->batch);
+    cJSON_AddNumberToObject(s, "steps", o->sample.steps);
+    cJSON_AddNumberToObject(s, "scale", o->sample.scale);
+    cJSON_AddNumberToObject(s, "eta", o->sample.eta);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+    cJSON_AddStringToObject(s, "seed", seed);
+    char *txt = cJSON_Print(s);
+    cJSON_Delete(s);
+    char *out = txt ? aspire_strdup(txt) : NULL;
+    cJSON_free(txt);
+    return out;
+}
+
+/* Writes DIR/generate.json, or checks that the one there has the same settings. */
+static int check_settings(const char *dir, const char *settings) {
+    char *path = aspire_path_join(dir, "generate.json");
+    if (!path) return ASPIRE_ERR_NOMEM;
+    int rc = ASPIRE_OK;
+    if (aspire_file_exists(path)) {
+        char *old = NULL;
+        size_t n = 0;
+        rc = aspire_read_file(path, &old, &n);
+        if (!rc && (n != strlen(settings) || memcmp(old, settings, n) != 0))
+            rc = aspire_error(ASPIRE_ERR_ARG, "%s: the folder was made with other settings; use another --out or the "
+                              "same options", path);
+        aspire_free(old, 0);
+    } else {
+        rc = aspire_write_file_atomic(path, settings, strlen(settings));
+    }
+    aspire_strfree(path);
+    return rc;
+}
+
+static void image_name(char *buf, size_t n, int y, int k) { snprintf(buf, n, "%d/%06d.png", y, k); }
+
+/* Samples one fixed batch [k0, k0 + B) of prompt p, writing the images that are missing. */
+static int run_batch(aspire_ctx *ctx, gen_job *j, const aspire_generate_opts *o, int p, int k0, int B,
+                     const char *dir, float *x, int *written) {
+    const aspire_generator_config *c = aspire_generator_get_config(j->g);
+    const int L = c->max_len;
+    int32_t ids[64 * 256];
+    uint64_t seeds[64];
+    char name[64];
+    int missing = 0;
+    for (int b = 0; b < B; b++) {
+        image_name(name, sizeof name, j->y[p], k0 + b);
+        char *path = aspire_path_join(dir, name);
+        if (!path) return ASPIRE_ERR_NOMEM;
+        missing += !aspire_file_exists(path);
+        aspire_strfree(path);
+        seeds[b] = image_seed(o->seed, j->y[p], k0 + b);
+        int rc = aspire_generator_encode(j->g, j->prompts[p], ids + (size_t)b * L);
+        if (rc) return rc;
+    }
+    if (!missing) return ASPIRE_OK;
+    int rc = aspire_generator_sample(ctx, j->g, ids, B, seeds, &o->sample, x);
+    const size_t per = (size_t)c->image_size * c->image_size * 3;
+    for (int b = 0; b < B && !rc; b++) {
+        image_name(name, sizeof name, j->y[p], k0 + b);
+        char *path = aspire_path_join(dir, name);
+        if (!path) return ASPIRE_ERR_NOMEM;
+        if (!aspire_file_exists(path)) {
+            aspire_image img = {0};
+            rc = aspire_generator_to_image(j->g, x + (size_t)b * per, &img);
+            if (!rc) rc = aspire_image_save_png_ex(&img, path, ASPIRE_ATOMIC_NOSYNC);
+            aspire_image_destroy(&img);
+            if (!rc) (*written)++;
+        }
+        aspire_strfree(path);
+    }
+    return rc;
+}
+
+static int write_metadata(const gen_job *j, const aspire_generate_opts *o) {
+    char *path = aspire_path_join(o->out, "metadata.csv");
+    if (!path) return ASPIRE_ERR_NOMEM;
+    const char *header[] = {"img_filename", "y", "prompt", "seed"};
+    aspire_csv_writer *w = NULL;
+    int rc = aspire_csv_writer_open(&w, path, 4, header);
+    aspire_strfree(path);
+    for (int p = 0; p < j->np && !rc; p++)
+        for (int k = 0; k < o->n && !rc; k++) {
+            char name[64], y[16], seed[32];
+            image_name(name, sizeof name, j->y[p], k);
+            snprintf(y, sizeof y, "%d", j->y[p]);
+            snprintf(seed, sizeof seed, "%llu", (unsigned long long)image_seed(o->seed, j->y[p], k));
+            const char *row[] = {name, y, j->prompts[p], seed};
+            rc = aspire_csv_writer_row(w, row);
+        }
+    if (rc) { aspire_csv_writer_abort(w); return rc; }
+    return aspire_csv_writer_commit(w);
+}
+
+/* Makes the output folder and one subfolder per label. */
+static int make_dirs(const gen_job *j, const char *dir) {
+    int rc = aspire_mkdir_p(dir);
+    for (int p = 0; p < j->np && !rc; p++) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "%d", j->y[p]);
+        char *path = aspire_path_join(dir, sub);
+        rc = path ? aspire_mkdir_p(path) : ASPIRE_ERR_NOMEM;
+        aspire_strfree(path);
+    }
+    return rc;
+}
+
+int aspire_generate_run(const aspire_generate_opts *o, int *written) {
+    if (written) *written = 0;
+    if (!o->out) return aspire_error(ASPIRE_ERR_ARG, "generate: --out is required");
+    if (o->n < 1 || o->batch < 1 || o->batch > 64 || o->label < 0)
+        return aspire_error(ASPIRE_ERR_ARG, "generate: --n must be positive, --batch in 1..64, --label >= 0");
+    gen_job j;
+    int rc = job_init(&j, o), count = 0;
+    char *settings = rc ? NULL : settings_json(o, &j);
+    if (!rc && !settings) rc = ASPIRE_ERR_NOMEM;
+    if (!rc) rc = make_dirs(&j, o->out);
+    if (!rc) rc = check_settings(o->out, settings);
+    aspire_strfree(settings);
+    const aspire_generator_config *c = j.g ? aspire_generator_get_config(j.g) : NULL;
+    float *x = c ? aspire_malloc(sizeof(float) * (size_t)o->batch * c->image_size * c->image_size * 3) : NULL;
+    aspire_ctx *ctx = NULL;
+    if (!rc && !x) rc = ASPIRE_ERR_NOMEM;
+    if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 0, .seed = o->seed});
+    aspire_progress pg;
+    aspire_progress_init(&pg, "generate", (int64_t)j.np * o->n, "img");
+    if (!o->progress) pg.quiet = 1;
+    for (int p = 0; p < j.np && !rc; p++)
+        for (int k0 = 0; k0 < o->n && !rc; k0 += o->batch) {
+            int B = o->n - k0 < o->batch ? o->n - k0 : o->batch;
+            rc = run_batch(ctx, &j, o, p, k0, B, o->out, x, &count);
+            aspire_progress_update(&pg, (int64_t)p * o->n + k0 + B, "%d sampled", count);
+        }
+    aspire_progress_finish(&pg, "%d sampled", count);
+    if (!rc) rc = aspire_sync_fs(o->out);
+    if (!rc) rc = write_metadata(&j, o);
+    aspire_ctx_free(ctx);
+    aspire_free(x, 0);
+    job_destroy(&j);
+    if (written) *written = count;
+    return rc;
+}

@@ -1,0 +1,366 @@
+/* test_generator.c — the generator and its stages on a tiny model: prompt encoding with
+ * placeholders, model files, learned-embeds files (round trip; malformed files and unknown
+ * placeholders refused with clear errors), textual inversion changing only the new token's row,
+ * and generation: deterministic at a fixed seed and thread count, resumable to the same bytes. */
+#include "aspire/dataset.h"
+#include "aspire/fileio.h"
+#include "aspire/generator.h"
+#include "aspire/personalize.h"
+#include "aspire/safetensors.h"
+#include "test.h"
+#include "testdir.h"
+
+#include <string.h>
+
+static aspire_generator_config tiny_config(void) {
+    aspire_generator_config c = aspire_generator_default_config();
+    c.image_size = 8;
+    c.out_size = 16;
+    c.patch = 1;
+    c.widths[0] = 8;
+    c.widths[1] = 16;
+    c.groups = 4;
+    c.heads = 2;
+    c.d_time = 16;
+    c.d_text = 8;
+    c.text_layers = 1;
+    c.text_heads = 2;
+    c.max_len = 8;
+    c.timesteps = 50;
+    return c;
+}
+
+static aspire_generator *tiny_model(void) {
+    const char *caps[] = {"a photo of a duck on a lake", "a picture of an owl in a forest", "there is a bird"};
+    aspire_vocab *v = NULL;
+    CHECK(aspire_vocab_build(&v, caps, 3, 1, 0) == ASPIRE_OK);
+    aspire_generator *g = NULL;
+    aspire_generator_config c = tiny_config();
+    CHECK(aspire_generator_new(&g, &c, v, 7) == ASPIRE_OK);
+    aspire_vocab_free(v);
+    return g;
+}
+
+static void test_encode(void) {
+    aspire_generator *g = tiny_model();
+    const int V = aspire_generator_get_config(g)->vocab_size;
+    int32_t ids[8];
+    CHECK(aspire_generator_encode(g, "A photo of a DUCK", ids) == ASPIRE_OK);
+    const aspire_vocab *v = aspire_generator_vocab(g);
+    CHECK(ids[0] == ASPIRE_TOK_BOS && ids[1] == aspire_vocab_id(v, "a") && ids[2] == aspire_vocab_id(v, "photo"));
+    CHECK(ids[5] == aspire_vocab_id(v, "duck") && ids[6] == ASPIRE_TOK_EOS && ids[7] == ASPIRE_TOK_PAD);
+    int id = -1;
+    CHECK(aspire_generator_add_token(g, "<waterbird>", "duck", &id) == ASPIRE_OK);
+    CHECK(id == V);
+    CHECK(aspire_generator_encode(g, "a <waterbird> on land", ids) == ASPIRE_OK);
+    CHECK(ids[2] == V && ids[3] == aspire_vocab_id(v, "on") && ids[4] == ASPIRE_TOK_UNK);
+    /* unknown placeholders, bad names, unknown initializer words */
+    CHECK(aspire_generator_encode(g, "a photo of a <landbird>", ids) == ASPIRE_ERR_ARG);
+    CHECK(strstr(aspire_errmsg(), "unknown placeholder '<landbird>'") != NULL);
+    CHECK(aspire_generator_encode(g, "a <waterbird", ids) == ASPIRE_ERR_ARG);
+    CHECK(aspire_generator_add_token(g, "<waterbird>", "duck", NULL) == ASPIRE_ERR_ARG);
+    CHECK(aspire_generator_add_token(g, "no brackets", "duck", NULL) == ASPIRE_ERR_ARG);
+    CHECK(aspire_generator_add_token(g, "<x>", "zebra", NULL) == ASPIRE_ERR_ARG);
+    CHECK(strstr(aspire_errmsg(), "'zebra'") != NULL);
+    /* too long: cut so that <eos> still fits */
+    CHECK(aspire_generator_encode(g, "a a a a a a a a a a a a", ids) == ASPIRE_OK);
+    CHECK(ids[6] == aspire_vocab_id(v, "a") && ids[7] == ASPIRE_TOK_EOS);
+    aspire_generator_free(g);
+}
+
+static void test_files(void) {
+    char dir[256], path[512], emb[512];
+    testdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/g.safetensors", dir);
+    snprintf(emb, sizeof emb, "%s/e.safetensors", dir);
+    aspire_generator *g = tiny_model();
+    CHECK(aspire_generator_save(g, path, "test recipe") == ASPIRE_OK);
+    aspire_generator *h = NULL;
+    char *recipe = NULL;
+    CHECK(aspire_generator_load(&h, path, &recipe) == ASPIRE_OK);
+    CHECK(recipe && strcmp(recipe, "test recipe") == 0);
+    aspire_strfree(recipe);
+    for (int i = 0; h && i < aspire_params_count(aspire_generator_params(g)); i++) {
+        const aspire_tensor *a = aspire_params_at(aspire_generator_params(g), i);
+        const aspire_tensor *b = aspire_params_at(aspire_generator_params(h), i);
+        CHECK(a->numel == b->numel && memcmp(a->data, b->data, sizeof(float) * (size_t)a->numel) == 0);
+    }
+    /* learned embeds round trip */
+    CHECK(aspire_generator_add_token(g, "<a>", "duck", NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_add_token(g, "<b>", "owl", NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_embeds_save(g, emb) == ASPIRE_OK);
+    char **names = NULL;
+    int n = 0;
+    CHECK(h && aspire_generator_embeds_load(h, emb, &names, &n) == ASPIRE_OK);
+    CHECK(n == 2 && names && strcmp(names[0], "<a>") == 0 && strcmp(names[1], "<b>") == 0);
+    for (int k = 0; k < n; k++) aspire_strfree(names[k]);
+    aspire_free(names, 0);
+    const aspire_tensor *ea = aspire_params_at(aspire_generator_placeholders(h), 0);
+    const aspire_tensor *duck = aspire_params_at(aspire_generator_params(g), 0);  /* text.tok_emb */
+    int row = aspire_vocab_id(aspire_generator_vocab(g), "duck");
+    CHECK(memcmp(ea->data, duck->data + row * 8, 8 * sizeof(float)) == 0);
+    /* loading the same placeholders twice is refused */
+    CHECK(aspire_generator_embeds_load(h, emb, NULL, NULL) == ASPIRE_ERR_ARG);
+    /* an embeds file is not a model file */
+    aspire_generator_free(h);
+    h = NULL;
+    CHECK(aspire_generator_load(&h, emb, NULL) == ASPIRE_ERR_FORMAT);
+    CHECK(strstr(aspire_errmsg(), "not a generator file") != NULL);
+    aspire_generator_free(g);
+    testdir_remove(dir);
+}
+
+/* Writes an embeds file with one tensor of the given name, dtype and length. */
+static void write_embeds(const char *path, const char *name, aspire_dtype dt, int64_t len) {
+    static float data[64];
+    aspire_st_writer *w = aspire_st_writer_new();
+    CHECK(w && aspire_st_writer_add(w, name, dt, 1, &len, data) == ASPIRE_OK);
+    CHECK(aspire_st_writer_save(w, path) == ASPIRE_OK);
+    aspire_st_writer_free(w);
+}
+
+static void test_malformed_embeds(void) {
+    char dir[256], path[512];
+    testdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/e.safetensors", dir);
+    aspire_generator *g = tiny_model();
+    CHECK(testdir_write(path, "not a safetensors file", 22) == 0);
+    CHECK(aspire_generator_embeds_load(g, path, NULL, NULL) != ASPIRE_OK);
+    CHECK(strstr(aspire_errmsg(), path) != NULL);
+    write_embeds(path, "<ok>", ASPIRE_DT_F32, 7);  /* d_text is 8 */
+    CHECK(aspire_generator_embeds_load(g, path, NULL, NULL) == ASPIRE_ERR_FORMAT);
+    CHECK(strstr(aspire_errmsg(), "'<ok>' must be a float32 vector of 8 values") != NULL);
+    write_embeds(path, "<ok>", ASPIRE_DT_F16, 8);
+    CHECK(aspire_generator_embeds_load(g, path, NULL, NULL) == ASPIRE_ERR_FORMAT);
+    write_embeds(path, "plainword", ASPIRE_DT_F32, 8);
+    CHECK(aspire_generator_embeds_load(g, path, NULL, NULL) == ASPIRE_ERR_FORMAT);
+    CHECK(strstr(aspire_errmsg(), "key 'plainword' is not a placeholder") != NULL);
+    CHECK(aspire_generator_ntokens(g) == 0);
+    write_embeds(path, "<ok>", ASPIRE_DT_F32, 8);
+    CHECK(aspire_generator_embeds_load(g, path, NULL, NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_ntokens(g) == 1);
+    aspire_generator_free(g);
+    testdir_remove(dir);
+}
+
+/* An extra-images folder of two classes, 3 images each (16×16 PNG). */
+static void write_images(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/metadata.csv", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "img_filename,y\n");
+    for (int i = 0; i < 6; i++) {
+        aspire_image img = {0};
+        CHECK(aspire_image_init(&img, 16, 16, 3) == ASPIRE_OK);
+        for (int p = 0; p < 16 * 16; p++) {
+            img.data[p * 3 + 0] = (uint8_t)(i < 3 ? 200 : 30 + 10 * i);
+            img.data[p * 3 + 1] = (uint8_t)(p * 7 % 256);
+            img.data[p * 3 + 2] = (uint8_t)(i < 3 ? 40 : 220);
+        }
+        snprintf(path, sizeof path, "%s/im%d.png", dir, i);
+        CHECK(aspire_image_save_png(&img, path) == ASPIRE_OK);
+        aspire_image_destroy(&img);
+        fprintf(f, "im%d.png,%d\n", i, i < 3 ? 0 : 1);
+    }
+    fclose(f);
+}
+
+static void test_personalize(void) {
+    char dir[256], model[512], emb[512];
+    testdir_make(dir, sizeof dir);
+    snprintf(model, sizeof model, "%s/g.safetensors", dir);
+    snprintf(emb, sizeof emb, "%s/e.safetensors", dir);
+    aspire_generator *g = tiny_model();
+    /* a fresh model's output layers start at zero (no gradient reaches the text): perturb them all */
+    aspire_rng rng;
+    aspire_rng_seed(&rng, 11);
+    for (int i = 0; i < aspire_params_count(aspire_generator_params(g)); i++) {
+        aspire_tensor *t = aspire_params_at(aspire_generator_params(g), i);
+        for (int64_t j = 0; j < t->numel; j++) t->data[j] += 0.2f * aspire_rng_normal(&rng);
+    }
+    CHECK(aspire_generator_save(g, model, NULL) == ASPIRE_OK);
+    write_images(dir);
+    char *before = NULL, *after = NULL;
+    size_t nb = 0, na = 0;
+    CHECK(aspire_read_file(model, &before, &nb) == ASPIRE_OK);
+    aspire_personalize_opts o;
+    aspire_personalize_opts_default(&o);
+    o.images = dir;
+    o.out = emb;
+    o.model = model;
+    o.classes = "duck,heron";
+    o.steps = 20;
+    o.batch = 4;
+    o.lr = 0.05f;
+    o.progress = 0;
+    aspire_personalize_report r;
+    CHECK(aspire_personalize_run(&o, &r) == ASPIRE_OK);
+    CHECK(r.nclasses == 2 && strcmp(r.token[0], "<duck>") == 0 && strcmp(r.init[0], "duck") == 0);
+    CHECK(strcmp(r.token[1], "<heron>") == 0 && strcmp(r.init[1], "bird") == 0 && r.images[1] == 3);
+    /* the model file is untouched, and only the new rows moved away from their initializers */
+    CHECK(aspire_read_file(model, &after, &na) == ASPIRE_OK);
+    CHECK(na == nb && before && after && memcmp(before, after, nb) == 0);
+    aspire_free(before, 0);
+    aspire_free(after, 0);
+    CHECK(aspire_generator_embeds_load(g, emb, NULL, NULL) == ASPIRE_OK);
+    const aspire_tensor *tok = aspire_params_at(aspire_generator_params(g), 0);
+    const int words[2] = {aspire_vocab_id(aspire_generator_vocab(g), "duck"),
+                          aspire_vocab_id(aspire_generator_vocab(g), "bird")};
+    for (int k = 0; k < 2; k++) {
+        const float *e = aspire_params_at(aspire_generator_placeholders(g), k)->data;
+        double d = 0.0;
+        for (int j = 0; j < 8; j++) d += fabs(e[j] - tok->data[words[k] * 8 + j]);
+        CHECK_MSG(d > 1e-3, "placeholder %d did not move (%g)", k, d);
+    }
+    /* a class name list of the wrong length is refused */
+    o.classes = "duck";
+    CHECK(aspire_personalize_run(&o, NULL) == ASPIRE_ERR_ARG);
+    aspire_generator_free(g);
+    testdir_remove(dir);
+}
+
+static int same_file(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    int same = aspire_read_file(a, &x, &nx) == ASPIRE_OK && aspire_read_file(b, &y, &ny) == ASPIRE_OK && nx == ny &&
+               memcmp(x, y, nx) == 0;
+    aspire_free(x, 0);
+    aspire_free(y, 0);
+    return same;
+}
+
+static void test_generate(void) {
+    char dir[256], model[512], emb[512], out1[512], out2[512], a[600], b[600];
+    testdir_make(dir, sizeof dir);
+    snprintf(model, sizeof model, "%s/g.safetensors", dir);
+    snprintf(emb, sizeof emb, "%s/e.safetensors", dir);
+    snprintf(out1, sizeof out1, "%s/out1", dir);
+    snprintf(out2, sizeof out2, "%s/out2", dir);
+    aspire_generator *g = tiny_model();
+    CHECK(aspire_generator_save(g, model, NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_add_token(g, "<a>", "duck", NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_add_token(g, "<b>", "owl", NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_embeds_save(g, emb) == ASPIRE_OK);
+    aspire_generator_free(g);
+    aspire_generate_opts o;
+    aspire_generate_opts_default(&o);
+    o.model = model;
+    o.embeds = emb;
+    o.n = 5;
+    o.batch = 2;
+    o.sample.steps = 4;
+    o.seed = 3;
+    o.progress = 0;
+    o.out = out1;
+    int written = 0;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 10);
+    o.out = out2;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 10);
+    const char *files[] = {"metadata.csv", "0/000000.png", "0/000004.png", "1/000003.png"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(a, sizeof a, "%s/%s", out1, files[i]);
+        snprintf(b, sizeof b, "%s/%s", out2, files[i]);
+        CHECK_MSG(same_file(a, b), "%s differs between two runs", files[i]);
+    }
+    /* the folder is an extra-images folder as aspire train --extra reads it */
+    aspire_dataset *ds = NULL;
+    aspire_dataset_options dopt = {.split = ASPIRE_SPLIT_ALL, .layout = ASPIRE_LAYOUT_EXTRA};
+    CHECK(aspire_dataset_load(&ds, out1, &dopt) == ASPIRE_OK);
+    CHECK(ds && aspire_dataset_count(ds) == 10 && aspire_dataset_n_classes(ds) == 2);
+    CHECK(ds && aspire_dataset_label(ds, 0) == 0 && aspire_dataset_label(ds, 9) == 1);
+    aspire_dataset_free(ds);
+    /* different seeds per image: two images of one prompt differ */
+    snprintf(a, sizeof a, "%s/0/000000.png", out1);
+    snprintf(b, sizeof b, "%s/0/000001.png", out1);
+    CHECK(!same_file(a, b));
+    /* resume: remove one image, a re-run makes it alone, with the same bytes */
+    snprintf(a, sizeof a, "%s/1/000003.png", out2);
+    CHECK(remove(a) == 0);
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 1);
+    snprintf(b, sizeof b, "%s/1/000003.png", out1);
+    CHECK(same_file(a, b));
+    /* other settings on the same folder are refused; an unknown placeholder too */
+    o.seed = 4;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_ERR_ARG);
+    CHECK(strstr(aspire_errmsg(), "other settings") != NULL);
+    o.prompt = "a photo of a <c>";
+    snprintf(a, sizeof a, "%s/out3", dir);
+    o.out = a;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_ERR_ARG);
+    CHECK(strstr(aspire_errmsg(), "unknown placeholder '<c>'") != NULL);
+    testdir_remove(dir);
+}
+
+/* The whole model's gradient (text encoder, conditioning, blocks, cross-attention, patches) against
+ * central differences of the diffusion loss, for a few entries of several parameters. */
+static double model_loss(aspire_ctx *ctx, aspire_generator *g, const float *x0, const int32_t *ids, int backward) {
+    aspire_ctx_reset(ctx);
+    aspire_rng rng;
+    aspire_rng_seed(&rng, 5);
+    aspire_tensor *x = aspire_tensor_from(ctx, 4, (int64_t[]){2, 8, 8, 3}, x0);
+    aspire_tensor *l = aspire_generator_loss(ctx, g, x, ids, &rng);
+    if (!l) return NAN;
+    if (backward) {
+        aspire_params_zero_grad(aspire_generator_params(g));
+        if (aspire_backward(ctx, l)) return NAN;
+    }
+    return l->data[0];
+}
+
+static void test_model_gradient(void) {
+    aspire_generator *g = tiny_model();
+    aspire_rng rng;
+    aspire_rng_seed(&rng, 3);
+    aspire_params *p = aspire_generator_params(g);
+    for (int i = 0; i < aspire_params_count(p); i++) {
+        aspire_tensor *t = aspire_params_at(p, i);
+        for (int64_t j = 0; j < t->numel; j++) t->data[j] += 0.2f * aspire_rng_normal(&rng);
+    }
+    float x0[2 * 8 * 8 * 3];
+    for (int i = 0; i < 2 * 192; i++) x0[i] = aspire_rng_uniform(&rng) * 2.0f - 1.0f;
+    int32_t ids[16];
+    CHECK(aspire_generator_encode(g, "a duck on a lake", ids) == ASPIRE_OK);
+    CHECK(aspire_generator_encode(g, "an owl", ids + 8) == ASPIRE_OK);
+    aspire_ctx *ctx = NULL;
+    CHECK(aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 1, .reference = 1}) == ASPIRE_OK);
+    aspire_ctx_set_training(ctx, 1);
+    CHECK(isfinite(model_loss(ctx, g, x0, ids, 1)));
+    const char *names[] = {"text.tok_emb", "text.layer0.q.weight", "text.pool.weight", "unet.stem.weight",
+                           "unet.down0.temb.weight", "unet.down1.attn.k.weight", "unet.mid.conv2.weight",
+                           "unet.up0.skip.weight", "unet.out.weight"};
+    int duck = aspire_vocab_id(aspire_generator_vocab(g), "duck");
+    for (int k = 0; k < (int)(sizeof names / sizeof names[0]); k++) {
+        aspire_tensor *t = aspire_params_find(p, names[k]);
+        CHECK_MSG(t != NULL, "no parameter %s", names[k]);
+        if (!t) continue;
+        for (int probe = 0; probe < 3; probe++) {
+            int64_t j = k == 0 ? (int64_t)duck * 8 + probe : (int64_t)aspire_rng_below(&rng, t->numel);
+            double ana = t->grad_valid ? t->grad[j] : 0.0;
+            float keep = t->data[j];
+            const float eps = 1e-2f;
+            t->data[j] = keep + eps;
+            double lp = model_loss(ctx, g, x0, ids, 0);
+            t->data[j] = keep - eps;
+            double lm = model_loss(ctx, g, x0, ids, 0);
+            t->data[j] = keep;
+            double num = (lp - lm) / (2.0 * eps);
+            CHECK_MSG(fabs(num - ana) <= 0.05 * fmax(fabs(ana), 1e-4), "%s[%lld]: analytic %.6g, numeric %.6g",
+                      names[k], (long long)j, ana, num);
+        }
+    }
+    aspire_ctx_free(ctx);
+    aspire_generator_free(g);
+}
+
+int main(void) {
+    aspire_set_threads(1);
+    RUN(test_encode);
+    RUN(test_model_gradient);
+    RUN(test_files);
+    RUN(test_malformed_embeds);
+    RUN(test_personalize);
+    RUN(test_generate);
+    return TEST_REPORT();
+}
