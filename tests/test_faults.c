@@ -31,7 +31,8 @@ enum { NIMG = 2 };
 static int caption_run(const aspire_image *imgs, char **caps) {
     aspire_captioner *cap = NULL;
     aspire_ctx *ctx = NULL;
-    int rc = aspire_captioner_load(&cap, aspire_captioner_default_model(), NULL);
+    char model[4096];
+    int rc = aspire_captioner_load(&cap, aspire_captioner_default_model(NULL, model, sizeof model), NULL);
     if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 1});
     if (!rc) rc = aspire_captioner_caption(ctx, cap, imgs, NIMG, 1, NIMG, caps);
     if (!rc) rc = aspire_captioner_caption(ctx, cap, imgs, NIMG, 2, 1, caps + NIMG);

@@ -79,7 +79,9 @@ static const char *find_caption(const plates_job *j, const char *file) {
 static int open_captions(plates_job *j) {
     const aspire_edit_plates_opts *o = j->o;
     if (!o->captions) {
-        int rc = aspire_captioner_load(&j->cap, o->captioner ? o->captioner : aspire_captioner_default_model(), NULL);
+        char model[4096];
+        const char *path = o->captioner ? o->captioner : aspire_captioner_default_model(NULL, model, sizeof model);
+        int rc = aspire_captioner_load(&j->cap, path, NULL);
         return rc ? rc : aspire_ctx_new(&j->cap_ctx, &(aspire_ctx_options){.threads = o->threads});
     }
     int rc = aspire_csv_read(&j->caps, o->captions);

@@ -195,7 +195,7 @@ int aspire_segmenter_from_segnet(aspire_segmenter **out, aspire_segnet *net, int
     builtin *b = aspire_calloc(1, sizeof *b);
     if (!b) { aspire_segnet_free(net); return ASPIRE_ERR_NOMEM; }
     b->net = net;
-    aspire_ctx_options co = {threads, 0, 0};
+    aspire_ctx_options co = {.threads = threads};
     int rc = aspire_ctx_new(&b->ctx, &co);
     size_t S2 = (size_t)net->cfg.image_size * net->cfg.image_size;
     if (!rc && !(b->prob = aspire_malloc_aligned(CHUNK * S2 * sizeof(float)))) rc = ASPIRE_ERR_NOMEM;

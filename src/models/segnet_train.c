@@ -135,7 +135,7 @@ int aspire_segnet_train(aspire_segnet **out, const aspire_seg_corpus *c, const a
     int rc = aspire_segnet_new(&net, &o->cfg, &v, o->seed);
     train_state ts;
     memset(&ts, 0, sizeof ts);
-    aspire_ctx_options co = {0, o->seed, 0};
+    aspire_ctx_options co = {.threads = 0, .seed = o->seed};
     co.threads = aspire_get_threads();
     if (!rc) rc = aspire_ctx_new(&ts.ctx, &co);
     aspire_adamw_options ao = aspire_adamw_defaults(o->lr);

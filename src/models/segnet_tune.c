@@ -56,7 +56,7 @@ static void softmax_rows(float *z, int64_t rows, int K1) {
 static int collect(aspire_segnet *net, const aspire_seg_corpus *c, int first, int n, int threads,
                    const uint64_t *sets, int nsets, pair_stat *st) {
     aspire_ctx *ctx = NULL;
-    aspire_ctx_options co = {threads, 0, 0};
+    aspire_ctx_options co = {.threads = threads};
     int rc = aspire_ctx_new(&ctx, &co);
     aspire_ctx_set_training(ctx, 0);
     aspire_ctx_set_recording(ctx, 0);
