@@ -205,7 +205,7 @@ static int run_stage(pl_ctx *c, int k, int force, double t0, double w_done, int 
         if (!rc) rc = write_record(dir, rec, "complete", ts, wall_now());
         *ran = 1;
     }
-    if (rc) aspire_error_prefix(rc, "stage %s: ", s->name);
+    if (rc) aspire_error_prefix(rc, "stage %s", s->name);
     cJSON_Delete(rec);
     aspire_strfree(dir);
     return rc;
