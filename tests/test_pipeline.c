@@ -164,7 +164,7 @@ static void test_resume(void) {
     if (rec) aspire_write_file_atomic(path, rec, n);
     aspire_strfree(rec);
     run_logged(&o, &log);
-    CHECK(log && strstr(log, "train-erm: running (interrupted: resuming)"));
+    CHECK(log && strstr(log, "train-erm: running (interrupted or failed before: resuming)"));
     CHECK(same_file("train-erm/run/best.safetensors", "best.before"));
     aspire_strfree(log);
     run_logged(&o, &log);

@@ -137,7 +137,7 @@ static pl_action decide(const pl_ctx *c, const char *dir, const cJSON *now, int 
     else if (!old) snprintf(why, n, "not run yet");
     else if (!same) change_reason(old, now, why, n);
     else if (st && strcmp(st, "complete") == 0) a = ACT_SKIP;
-    else { snprintf(why, n, "interrupted: resuming"); a = ACT_RESUME; }
+    else { snprintf(why, n, "interrupted or failed before: resuming"); a = ACT_RESUME; }
     cJSON_Delete(old);
     return a;
 }
