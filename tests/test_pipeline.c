@@ -2,7 +2,8 @@
  * table's order, the completion markers, resuming after a simulated kill (a deleted marker, an
  * interrupted stage) with the same bytes, an option change re-running from its stage with the
  * reason logged, --only, the status listing, and the report (self-contained HTML, also from a
- * made-up detect output with features and selected images). Detect's full mode and the generator
+ * made-up detect output with features and selected images), and retrain, evaluate and report
+ * on made-up detect and generate outputs. Detect's full mode and the generator
  * model may be missing in this build: the run then stops at that stage, which is checked too. */
 #include "aspire/fileio.h"
 #include "aspire/image.h"
@@ -268,6 +269,38 @@ static void test_report(void) {
     aspire_strfree(html);
 }
 
+/* The stages after generate on made-up detect and generate outputs (complete markers, a folder of
+ * extra images): --only retrain trains ERM with the extra images, --only evaluate gathers both
+ * runs, --only report shows the two columns. */
+static void test_later_stages(void) {
+    put(out, "detect/stage.json", "{\"status\": \"complete\", \"key\": \"made-up-detect\"}");
+    put(out, "generate/stage.json", "{\"status\": \"complete\", \"key\": \"made-up-generate\"}");
+    char csv[2048] = "img_filename,y\n", name[64];
+    for (int k = 0; k < 8; k++) {
+        snprintf(name, sizeof name, "images/%d/%d.png", k & 1, k);
+        char dir[500];
+        snprintf(dir, sizeof dir, "%s/generate", out);
+        put_png(dir, name);
+        snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%d/%d.png,%d\n", k & 1, k, k & 1);
+    }
+    put(out, "generate/images/metadata.csv", csv);
+    aspire_pipeline_opts o = tiny_opts(NULL);
+    char *log = NULL;
+    static const char *const stages[] = {"retrain", "evaluate", "report"};
+    for (int i = 0; i < 3; i++) {
+        o.only = stages[i];
+        int rc = run_logged(&o, &log);
+        CHECK_MSG(rc == ASPIRE_OK, "%s: %s", stages[i], aspire_errmsg());
+        aspire_strfree(log);
+    }
+    CHECK(has(out, "retrain/erm-aspire/eval-test.json", "worst_group"));
+    CHECK(has(out, "evaluate/results.json", "\"erm-aspire\""));
+    char *html = slurp(out, "report.html", NULL);
+    CHECK(html && strstr(html, "<th>erm + ASPIRE</th>") && strstr(html, "<th>erm</th>") && self_contained(html));
+    CHECK(html && strstr(html, "erm-aspire</h3>"));  /* its learning curve */
+    aspire_strfree(html);
+}
+
 int main(void) {
     testdir_make(root, sizeof root);
     snprintf(data, sizeof data, "%s/data", root);
@@ -281,6 +314,7 @@ int main(void) {
     RUN(test_change_and_only);
     RUN(test_status);
     RUN(test_report);
+    RUN(test_later_stages);
     testdir_remove(root);
     return TEST_REPORT();
 }
