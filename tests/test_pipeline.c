@@ -181,6 +181,8 @@ static void test_change_and_only(void) {
     run_logged(&o, &log);
     CHECK_MSG(log && strstr(log, "train-erm: running (option epochs changed (1 -> 2))"), "%s", log ? log : "");
     CHECK(has(out, "train-erm/stage.json", "\"epochs\":\t2"));
+    /* the next stage's input changed with it: it runs again, saying so */
+    CHECK_MSG(log && strstr(log, "detect: running (input train-erm changed)"), "%s", log ? log : "");
     aspire_strfree(log);
     o.epochs = 1;
     o.only = "train-erm";
