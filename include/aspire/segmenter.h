@@ -12,8 +12,8 @@
  * objects) or background; a phrase is resolved to a set of concepts through the model's phrase
  * vocabulary ("boat" → sailboat, "tree" → pine tree + tree, "bird" → every bird), with determiners,
  * numbers and plurals stripped and, for words outside the vocabulary, WordNet's synonyms and
- * hypernyms ("drake" → duck, "seagull" → bird); its mask is where the probability of that set is at
- * least 1/2. See docs/segmenter.md. */
+ * hypernyms ("drake" → duck, "sparrow" → bird); its mask is where the probability of that set is at
+ * least the model's pixel threshold (tuned on held-out images). See docs/segmenter.md. */
 #ifndef ASPIRE_SEGMENTER_H
 #define ASPIRE_SEGMENTER_H
 
