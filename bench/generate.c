@@ -557,7 +557,8 @@ static int parse_args(int argc, char **argv, bench_opts *b) {
         else return 2;
     }
     if (!b->corpus || b->per_prompt < 1 || b->ti_samples < NSP || b->oracle_epochs < 1 || b->ti_steps < 1) return 2;
-    if (!b->model) b->model = aspire_generator_default_model();
+    static char model_buf[4096];
+    if (!b->model) b->model = aspire_generator_default_model(getenv("ASPIRE_MODELS"), model_buf, sizeof model_buf);
     return 0;
 }
 

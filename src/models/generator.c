@@ -489,19 +489,8 @@ static int parse_config(const char *json, aspire_generator_config *c, const char
     return rc;
 }
 
-const char *aspire_generator_default_model(void) {
-    static _Thread_local char buf[4096];
-    const char *env = getenv("ASPIRE_MODELS");
-    if (env && *env) {
-        snprintf(buf, sizeof buf, "%s/generator.safetensors", env);
-        return buf;
-    }
-    if (aspire_file_exists("models/generator.safetensors")) return "models/generator.safetensors";
-#ifdef ASPIRE_SOURCE_DIR
-    return ASPIRE_SOURCE_DIR "/models/generator.safetensors";
-#else
-    return "models/generator.safetensors";
-#endif
+const char *aspire_generator_default_model(const char *models_dir, char *buf, size_t n) {
+    return aspire_model_path(models_dir, "generator.safetensors", buf, n);
 }
 
 int aspire_generator_save(const aspire_generator *g, const char *path, const char *recipe) {

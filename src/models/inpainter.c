@@ -213,19 +213,8 @@ static int parse_config(const char *json, aspire_inpaint_config *c, const char *
     return rc;
 }
 
-const char *aspire_inpaint_default_model(void) {
-    static _Thread_local char buf[4096];
-    const char *env = getenv("ASPIRE_MODELS");
-    if (env && *env) {
-        snprintf(buf, sizeof buf, "%s/inpainter.safetensors", env);
-        return buf;
-    }
-    if (aspire_file_exists("models/inpainter.safetensors")) return "models/inpainter.safetensors";
-#ifdef ASPIRE_SOURCE_DIR
-    return ASPIRE_SOURCE_DIR "/models/inpainter.safetensors";
-#else
-    return "models/inpainter.safetensors";
-#endif
+const char *aspire_inpaint_default_model(const char *models_dir, char *buf, size_t n) {
+    return aspire_model_path(models_dir, "inpainter.safetensors", buf, n);
 }
 
 int aspire_inpaint_model_save(const aspire_inpaint_model *m, const char *path, const char *recipe) {
