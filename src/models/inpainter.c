@@ -227,15 +227,7 @@ int aspire_inpaint_model_save(const aspire_inpaint_model *m, const char *path, c
 }
 
 static int load_tensors(aspire_inpaint_model *m, const aspire_safetensors *st, const char *path) {
-    int rc = ASPIRE_OK;
-    for (int i = 0; !rc && i < aspire_params_count(m->params); i++) {
-        aspire_tensor *t = aspire_params_at(m->params, i);
-        rc = aspire_safetensors_read_f32(st, t->name, t->ndim, t->shape, 0, t->data, t->numel, NULL);
-    }
-    if (!rc && aspire_safetensors_count(st) != aspire_params_count(m->params))
-        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: holds %d tensors, the inpainter has %d", path,
-                          aspire_safetensors_count(st), aspire_params_count(m->params));
-    return rc;
+    return aspire_params_read_all(m->params, st, path, "inpainter");
 }
 
 int aspire_inpaint_model_load(aspire_inpaint_model **out, const char *path, char **recipe) {
