@@ -493,6 +493,7 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     po.model = b->model;
     po.classes = "waterbird";
     po.steps = b->ti_steps;
+    po.threads = b->threads;
     double t0 = aspire_now(), c0 = cpu_now();
     if (!rc) rc = aspire_personalize_run(&po, NULL);
     r->ti_s = aspire_now() - t0;
