@@ -136,7 +136,7 @@ static uint8_t *truth_mask(const item *it, int k) {
     int64_t n = (int64_t)it->img.w * it->img.h;
     uint8_t *m = aspire_malloc((size_t)n);
     for (int64_t i = 0; i < n; i++) m[i] = k < 0 ? it->labels[i] != 0 : it->labels[i] == k + 1;
-    aspire_inpaint_mask_dilate(m, it->img.w, it->img.h, 1);
+    aspire_mask_dilate(m, it->img.w, it->img.h, 1);
     return m;
 }
 
@@ -436,7 +436,8 @@ int main(int argc, char **argv) {
     }
     if (limit < 1 || nplates < 1) { fprintf(stderr, "bench edit: --limit and --plates must be positive\n"); return 2; }
     aspire_set_threads(threads);
-    if (!model) model = aspire_inpaint_default_model();
+    char model_buf[4096];
+    if (!model) model = aspire_inpaint_default_model(getenv("ASPIRE_MODELS"), model_buf, sizeof model_buf);
     aspire_inpainter *learned = NULL, *classical = NULL;
     if (aspire_inpainter_new_learned(model, threads, 64, &learned)) die(model);
     if (aspire_inpainter_new_classical(0, &classical)) die("telea");

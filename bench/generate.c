@@ -493,6 +493,7 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     po.model = b->model;
     po.classes = "waterbird";
     po.steps = b->ti_steps;
+    po.threads = b->threads;
     double t0 = aspire_now(), c0 = cpu_now();
     if (!rc) rc = aspire_personalize_run(&po, NULL);
     r->ti_s = aspire_now() - t0;
@@ -561,7 +562,8 @@ static int parse_args(int argc, char **argv, bench_opts *b) {
         else return 2;
     }
     if (!b->corpus || b->per_prompt < 1 || b->ti_samples < NSP || b->oracle_epochs < 1 || b->ti_steps < 1) return 2;
-    if (!b->model) b->model = aspire_generator_default_model();
+    static char model_buf[4096];
+    if (!b->model) b->model = aspire_generator_default_model(getenv("ASPIRE_MODELS"), model_buf, sizeof model_buf);
     return 0;
 }
 

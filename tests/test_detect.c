@@ -788,14 +788,6 @@ static void test_flips_resume(void) {
 
 /* ---- allocation failures ------------------------------------------------------------------ */
 
-static long alloc_budget;
-static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
-    (void)old_size; (void)ud;
-    if (new_size == 0) { free(ptr); return NULL; }
-    if (alloc_budget-- <= 0) return NULL;
-    return realloc(ptr, new_size);
-}
-
 /* Every allocation of reading, ranking, selecting and drawing may fail: each failure is reported
  * as ASPIRE_ERR_NOMEM and leaks nothing (the sanitizer build checks the leaks). */
 static void test_out_of_memory(void) {

@@ -16,6 +16,7 @@ typedef struct aspire_edit_remove_opts {
     const char *mask;      /* the mask PNG, or the folder of masks */
     const char *out;       /* the output PNG, or the output folder */
     const char *model;     /* learned inpainter file; NULL = the shipped one, or Telea if there is none */
+    const char *models_dir;/* where the shipped models are, NULL = the checkout's models/ */
     int classical;         /* 1: Telea's method even if a model exists [0] */
     int dilate;            /* dilate the mask by this many pixels first [0] */
     int threads;           /* [0 = all cores] */
@@ -41,6 +42,7 @@ typedef struct aspire_edit_plates_opts {
     const char *classes;   /* class names in order of y ["landbird,waterbird"] */
     const char *out;       /* plate bank folder to write */
     const char *model;     /* inpainter model (NULL = shipped, Telea if none) */
+    const char *models_dir;/* where the shipped models are (captioner, inpainter), NULL = the checkout's models/ */
     int classical;         /* [0] */
     int split;             /* images of this split (0 train, 1 val, 2 test, -1 all) [0] */
     int limit;             /* at most this many plates (0 = no limit) [0] */

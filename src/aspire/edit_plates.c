@@ -80,7 +80,7 @@ static int open_captions(plates_job *j) {
     const aspire_edit_plates_opts *o = j->o;
     if (!o->captions) {
         char model[4096];
-        const char *path = o->captioner ? o->captioner : aspire_captioner_default_model(NULL, model, sizeof model);
+        const char *path = o->captioner ? o->captioner : aspire_captioner_default_model(o->models_dir, model, sizeof model);
         int rc = aspire_captioner_load(&j->cap, path, NULL);
         return rc ? rc : aspire_ctx_new(&j->cap_ctx, &(aspire_ctx_options){.threads = o->threads});
     }
@@ -125,9 +125,10 @@ static int open_job(plates_job *j) {
     if (!rc && o->split >= 0) rc = aspire_csv_require(j->meta, "split", &j->c_split);
     if (!rc) rc = open_captions(j);
     if (!rc) {
+        char model[4096];
         if (o->classical) rc = aspire_inpainter_new_classical(0, &j->inp);
         else if (o->model) rc = aspire_inpainter_new_learned(o->model, o->threads, 0, &j->inp);
-        else rc = aspire_inpainter_new_default(NULL, o->threads, &j->inp);
+        else rc = aspire_inpainter_new_default(aspire_inpaint_default_model(o->models_dir, model, sizeof model), o->threads, &j->inp);
     }
     char *dir = rc ? NULL : aspire_path_join(o->out, "plates");
     if (!rc && (!dir || aspire_mkdir_p(dir))) rc = dir ? aspire_error(ASPIRE_ERR_IO, "%s: cannot make the folder", dir) : ASPIRE_ERR_NOMEM;
@@ -214,7 +215,7 @@ static int extract_items(plates_job *j, plate_item *it, int n) {
             int side = it[i].img.w > it[i].img.h ? it[i].img.w : it[i].img.h;
             int r = j->o->dilate > 0 ? (int)lrint(j->o->dilate * side / 64.0) : 0;
             if (j->o->dilate > 0 && r < 1) r = 1;
-            if (!rc) rc = aspire_inpaint_mask_dilate(it[i].mask, it[i].img.w, it[i].img.h, r);
+            if (!rc) rc = aspire_mask_dilate(it[i].mask, it[i].img.w, it[i].img.h, r);
         }
         if (rc) return rc;
     }
@@ -268,6 +269,7 @@ static int select_rows(plates_job *j, int64_t **rows, int64_t *n) {
 int aspire_edit_plates_run(const aspire_edit_plates_opts *o) {
     plates_job j = {.o = o};
     int64_t *rows = NULL, n = 0;
+    int prev = aspire_threads_enter(o->threads);
     int rc = open_job(&j);
     if (!rc) rc = select_rows(&j, &rows, &n);
     plate_item it[PLATE_BATCH];
@@ -291,5 +293,6 @@ int aspire_edit_plates_run(const aspire_edit_plates_opts *o) {
     if (!rc) aspire_progress_finish(&pg, "%d plates (%s) in %s", j.written, aspire_inpainter_name(j.inp), o->out);
     aspire_free(rows, 0);
     close_job(&j);
+    aspire_threads_leave(prev);
     return rc;
 }

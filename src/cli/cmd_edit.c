@@ -1,6 +1,7 @@
 /* cmd_edit.c — `aspire edit remove|replace|plates`: parses the options of each editing stage; the
  * stages themselves are in src/aspire/edit*.c (edit.h). */
 #include "cli/cli.h"
+#include "cli/cli_env.h"
 
 #include "aspire/edit.h"
 
@@ -33,7 +34,7 @@ static int edit_remove(int argc, char **argv) {
         return 2;
     }
     o.progress = !quiet;
-    aspire_set_threads(o.threads);
+    o.models_dir = cli_models_dir();
     return aspire_edit_remove_run(&o) ? cli_fail("edit remove", NULL) : 0;
 }
 
@@ -99,7 +100,7 @@ static int edit_plates(int argc, char **argv) {
         return 2;
     }
     o.progress = !quiet;
-    aspire_set_threads(o.threads);
+    o.models_dir = cli_models_dir();
     return aspire_edit_plates_run(&o) ? cli_fail("edit plates", NULL) : 0;
 }
 
