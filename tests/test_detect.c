@@ -647,7 +647,7 @@ static int fake_replace(void *ctx, const aspire_image *img, const char *bg, cons
 }
 
 static aspire_detect_models fake_models(fake *f) {
-    return (aspire_detect_models){f, fake_classify, fake_segment, fake_dilate, fake_inpaint, fake_replace};
+    return (aspire_detect_models){f, fake_classify, fake_segment, fake_dilate, fake_inpaint, fake_replace, NULL};
 }
 
 static void free_list(aspire_strlist *l) {
