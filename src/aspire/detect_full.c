@@ -262,15 +262,15 @@ static int bank_best(const aspire_plate_bank *b, aspire_extractor *ex, const cha
     for (int i = 0; i < n; i++) {
         const char *p = aspire_plate_bank_phrase(b, i);
         int kind = -1, count = 0, seen = 0;
-        int rc = aspire_background_kind(ex, p, &kind);
-        if (rc) return rc;
-        if (kind < 0) continue;
         for (int k = 0; k < n; k++) {
             int same = strcmp(aspire_plate_bank_phrase(b, k), p) == 0;
             count += same;
             seen |= same && k < i;
         }
-        if (seen) continue;
+        if (seen) continue;   /* each phrase once */
+        int rc = aspire_background_kind(ex, p, &kind);
+        if (rc) return rc;
+        if (kind < 0) continue;
         if (count > bestn[kind] || (count == bestn[kind] && best[kind] && strcmp(p, best[kind]) < 0)) {
             best[kind] = p;
             bestn[kind] = count;
