@@ -38,7 +38,11 @@ typedef struct aspire_edit_plates_opts {
     const char *data;      /* dataset folder in Waterbirds layout (metadata.csv, images) */
     const char *captions;  /* captions CSV (path,caption); NULL = caption with the built-in captioner */
     const char *captioner; /* captioner model (NULL = the shipped one) */
-    const char *masks;     /* folder of object masks (one PNG per image, as in folder mode above) */
+    const char *masks;     /* folder of object masks (one PNG per image, as in folder mode above);
+                            * NULL = the segmenter finds the objects (union of its masks of "bird"
+                            * and of every foreground phrase the extractor reads) */
+    const char *segmenter; /* segmenter model when masks is NULL (NULL = the shipped one) */
+    int captioned_only;    /* with captions: rows the captions CSV lacks are skipped, not refused [0] */
     const char *classes;   /* class names in order of y ["landbird,waterbird"] */
     const char *out;       /* plate bank folder to write */
     const char *model;     /* inpainter model (NULL = shipped, Telea if none) */

@@ -12,6 +12,7 @@
 #include "aspire/inpaint.h"
 #include "aspire/progress.h"
 #include "aspire/replace.h"
+#include "aspire/segmenter.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,19 +39,37 @@ typedef struct plates_job {
     aspire_ctx *cap_ctx;
     aspire_extractor *ex;
     aspire_inpainter *inp;
+    aspire_segmenter *seg;      /* when there is no --masks */
     aspire_csv_writer *w;
     char *meta_path;
     int written;
 } plates_job;
 
+/* The union of the segmenter's (undilated) masks of "bird" and of every foreground phrase into
+ * mask (w*h, zeroed by the caller). A phrase the segmenter cannot ground is skipped (nothing found). */
+static int plate_segment_union(aspire_segmenter *seg, const aspire_image *img, const aspire_extraction *e,
+                               uint8_t *mask) {
+    for (int p = -1; p < e->n_foreground; p++) {
+        aspire_segment s = {0};
+        int rc = aspire_segmenter_segment(seg, img, 1, p < 0 ? "bird" : e->foreground[p], 0, &s);
+        if (rc == ASPIRE_ERR_NOTFOUND) { aspire_error_clear(); rc = ASPIRE_OK; }
+        else if (!rc && s.present) aspire_mask_union(mask, s.mask, img->w, img->h);
+        aspire_segment_destroy(&s);
+        if (rc) return rc;
+    }
+    return ASPIRE_OK;
+}
+
 /* ---- THE SEGMENTER HOOK ---------------------------------------------------------------------
- * The one place where a plate's object mask comes from: today the PNG of the image in --masks
- * (first channel nonzero = an object). When the segmenter lands, this is where it is called with
- * the image and the phrases the extractor found (e.foreground plus the class's own object), the
- * union of its masks returned here. *mask: w*h bytes (aspire_free). */
+ * The one place where a plate's object mask comes from: the PNG of the image in --masks when given
+ * (first channel nonzero = an object), else the segmenter's union of masks of "bird" and of every
+ * foreground phrase the extractor found in the caption. *mask: w*h bytes (aspire_free). */
 static int plate_object_mask(plates_job *j, const char *rel, const aspire_image *img, const aspire_extraction *e,
                              uint8_t **mask) {
-    (void)e;
+    if (!j->o->masks) {
+        if (!(*mask = aspire_calloc((size_t)img->w * (size_t)img->h, 1))) return ASPIRE_ERR_NOMEM;
+        return plate_segment_union(j->seg, img, e, *mask);
+    }
     char *path = edit_png_path(j->o->masks, rel);
     if (!path) return ASPIRE_ERR_NOMEM;
     int rc = aspire_inpaint_mask_load(path, img->w, img->h, mask, NULL, NULL);
@@ -110,8 +129,6 @@ static int split_names(const char *spec, char **names, int max) {
 static int open_job(plates_job *j) {
     const aspire_edit_plates_opts *o = j->o;
     if (!o->data || !o->out) return aspire_error(ASPIRE_ERR_ARG, "edit plates: --data and --out are needed");
-    if (!o->masks)
-        return aspire_error(ASPIRE_ERR_ARG, "edit plates: --masks is needed (a folder of object masks, one PNG per image)");
     char *names[MAX_CLASSES];
     int nc = split_names(o->classes, names, MAX_CLASSES);
     int rc = nc ? aspire_extractor_new_wordnet((const char *const *)names, nc, &j->ex)
@@ -124,6 +141,7 @@ static int open_job(plates_job *j) {
     if (!rc) rc = aspire_csv_require(j->meta, "y", &j->c_y);
     if (!rc && o->split >= 0) rc = aspire_csv_require(j->meta, "split", &j->c_split);
     if (!rc) rc = open_captions(j);
+    if (!rc && !o->masks) rc = aspire_segmenter_open(&j->seg, o->segmenter, o->threads);
     if (!rc) {
         char model[4096];
         if (o->classical) rc = aspire_inpainter_new_classical(0, &j->inp);
@@ -149,6 +167,7 @@ static void close_job(plates_job *j) {
     aspire_ctx_free(j->cap_ctx);
     aspire_extractor_free(j->ex);
     aspire_inpainter_free(j->inp);
+    aspire_segmenter_free(j->seg);
     aspire_strfree(j->meta_path);
 }
 
@@ -261,7 +280,9 @@ static int select_rows(plates_job *j, int64_t **rows, int64_t *n) {
         int64_t s = -1;
         int rc = j->o->split >= 0 ? aspire_csv_get_int(j->meta, r, j->c_split, &s) : ASPIRE_OK;
         if (rc) return rc;
-        if (j->o->split < 0 || s == j->o->split) (*rows)[(*n)++] = r;
+        if (j->o->split >= 0 && s != j->o->split) continue;
+        if (j->caps && j->o->captioned_only && !find_caption(j, aspire_csv_field(j->meta, r, j->c_file))) continue;
+        (*rows)[(*n)++] = r;
     }
     return ASPIRE_OK;
 }
