@@ -1,7 +1,8 @@
 # aspire — top-level entry points. CMake does the building underneath (build/, build-asan/).
 #   make          build the library, the `aspire` program, tests and benchmarks
 #   make test     install dependencies, build, run the whole suite through CTest
-#   make demo     install, build and run the main job as far as it exists
+#   make demo     install, build and run `aspire run` on the default world (ERM), as far as it goes
+#   make check-report  render demo-out/run/report.html in headless Chromium (needs `chromium`)
 #   make asan     the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench-*  the benchmarks (see BENCHMARKS.md)
 #   make fuzz     every libFuzzer target (fuzz/) for FUZZ_SECONDS each; make fuzz-ci: 10 s each
@@ -30,6 +31,11 @@ asan:
 
 demo: deps build
 	@scripts/demo.sh
+
+REPORT ?= demo-out/run/report.html
+.PHONY: check-report
+check-report:
+	@scripts/check-report.sh $(REPORT)
 
 bench-engine: deps build
 	@scripts/bench-engine.sh

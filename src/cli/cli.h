@@ -50,5 +50,7 @@ int cmd_pretrain_inpainter(int argc, char **argv);  /* aspire pretrain inpainter
 int cmd_edit(int argc, char **argv);
 int cmd_personalize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_run(int argc, char **argv);     /* aspire run: the whole pipeline */
+int cmd_status(int argc, char **argv);  /* aspire status RUNDIR */
 
 #endif

@@ -17,6 +17,8 @@ static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
     {"help", cmd_help, "list the commands, or show one command's options: aspire help COMMAND"},
+    {"run", cmd_run, "ASPIRE end to end on a dataset: train, detect, personalize, generate, retrain, evaluate, report"},
+    {"status", cmd_status, "the stages of an aspire run folder: done or not, with their times"},
     {"version", cmd_version, "print the version and the build's backends"},
     {"world", cmd_world, "the benchmark world: task datasets, the pretraining corpus, a preview sheet"},
     {"train", cmd_train, "train a classifier with ERM or a robust baseline (jtt, lff, groupdro, reweight, subsample, dfr)"},

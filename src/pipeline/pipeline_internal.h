@@ -1,0 +1,49 @@
+/* pipeline_internal.h — the pieces shared by the stage driver (pipeline.c), the stage bodies
+ * (stages.c) and the report (src/report/html.c). */
+#ifndef ASPIRE_PIPELINE_INTERNAL_H
+#define ASPIRE_PIPELINE_INTERNAL_H
+
+#include "aspire/pipeline.h"
+#include "aspire/train.h"
+
+#include <cjson/cJSON.h>
+
+#define PL_MAX_METHODS 8
+
+typedef struct pl_ctx {
+    const aspire_pipeline_opts *o;
+    const char *rundir;
+    aspire_method methods[PL_MAX_METHODS];
+    int n_methods;
+    char generator[1024];      /* the generator model file */
+} pl_ctx;
+
+/* One row of the stage table: its name, what it reads (comma-separated: "data", "generator" or
+ * stage names), what it writes (for docs and status), its options as JSON, its body. */
+typedef struct pl_stage {
+    const char *name;
+    const char *inputs;
+    const char *outputs;
+    int (*options)(const pl_ctx *c, cJSON *opts);
+    int (*run)(pl_ctx *c, const char *dir);
+    double weight;             /* rough share of a run's time, for the ETA */
+} pl_stage;
+
+extern const pl_stage pl_stages[];
+extern const int pl_n_stages;
+
+/* "RUNDIR/a/b" in a new string (aspire_strfree), NULL on OOM. */
+char *pl_path(const char *rundir, const char *a, const char *b);
+/* FNV-1a 64 of a file's bytes as 16 hex digits; ASPIRE_ERR_IO naming the file if unreadable. */
+int pl_hash_file(const char *path, char hex[17]);
+/* Reads a JSON file; NULL (error set, naming the file) when missing or malformed. */
+cJSON *pl_read_json(const char *path);
+/* Writes a cJSON tree atomically, formatted. */
+int pl_write_json(const char *path, const cJSON *j);
+/* The test-split evaluation of a training run as `aspire eval --json` prints it, written to path. */
+int pl_eval_to_file(const char *run_dir, int threads, const char *path);
+/* The names of the runs a pipeline evaluates and their folders, for method m: "erm" (train-erm's
+ * run) or "jtt" (retrain/jtt), and "<m>-aspire" (retrain/<m>-aspire). */
+void pl_run_names(aspire_method m, int aspire, char *name, size_t n);
+
+#endif

@@ -1,0 +1,226 @@
+/* stages.c — the stage table of `aspire run` and each stage's body. Every body writes only inside
+ * its own folder (the report stage writes RUNDIR/report.html) and relies on the library call it
+ * wraps to be resumable: training continues from its checkpoint, detect and generate re-use the
+ * files they already wrote. */
+#include "aspire/detect.h"
+#include "aspire/fileio.h"
+#include "aspire/personalize.h"
+#include "pipeline_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static aspire_train_config train_cfg(const pl_ctx *c, aspire_method m, const char *out, const char *extra) {
+    const aspire_pipeline_opts *o = c->o;
+    aspire_train_config t = aspire_train_config_default();
+    t.data_dir = o->data;
+    t.out_dir = out;
+    t.extra_dir = extra;
+    t.method = m;
+    t.seed = o->seed;
+    t.threads = o->threads;
+    if (o->epochs > 0) t.epochs = o->epochs;
+    if (o->image_size > 0) t.image_size = o->image_size;
+    if (o->batch > 0) t.batch = o->batch;
+    if (m == ASPIRE_METHOD_JTT && t.epochs < t.jtt_epochs) t.jtt_epochs = t.epochs;
+    t.limit_train = o->limit_train;
+    t.resume = 1;   /* an interrupted stage continues from its checkpoint */
+    t.progress = o->progress;
+    t.engine.threads = o->threads;
+    t.engine.seed = o->seed;
+    return t;
+}
+
+/* The options every training stage shares (what makes its runs what they are). */
+static int train_options(const pl_ctx *c, cJSON *j) {
+    aspire_train_config t = train_cfg(c, ASPIRE_METHOD_ERM, NULL, NULL);
+    int ok = cJSON_AddNumberToObject(j, "seed", (double)t.seed) && cJSON_AddNumberToObject(j, "threads", t.threads) &&
+             cJSON_AddNumberToObject(j, "epochs", t.epochs) && cJSON_AddNumberToObject(j, "image_size", t.image_size) &&
+             cJSON_AddNumberToObject(j, "batch", t.batch) &&
+             cJSON_AddNumberToObject(j, "limit_train", (double)t.limit_train);
+    return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+}
+
+/* Trains one run into dir/name (resuming) and writes its test evaluation beside it. */
+static int train_one(const pl_ctx *c, const char *dir, const char *name, aspire_method m, const char *extra) {
+    char *out = pl_path(dir, name, NULL), *ev = pl_path(dir, name, "eval-test.json");
+    int rc = out && ev ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        aspire_train_config t = train_cfg(c, m, out, extra);
+        rc = aspire_train_run(&t);
+    }
+    if (!rc) rc = pl_eval_to_file(out, c->o->threads, ev);
+    aspire_strfree(out);
+    aspire_strfree(ev);
+    return rc;
+}
+
+static int run_train_erm(pl_ctx *c, const char *dir) { return train_one(c, dir, "run", ASPIRE_METHOD_ERM, NULL); }
+
+static int detect_options(const pl_ctx *c, cJSON *j) {
+    aspire_detect_opts d;
+    aspire_detect_opts_init(&d);
+    int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) &&
+             cJSON_AddNumberToObject(j, "holdout_frac", d.holdout_frac) &&
+             cJSON_AddNumberToObject(j, "per_class", d.max_per_class);
+    return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+}
+
+static int run_detect(pl_ctx *c, const char *dir) {
+    char *run = pl_path(c->rundir, "train-erm", "run");
+    if (!run) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    aspire_detect_opts d;
+    aspire_detect_opts_init(&d);
+    d.out = dir;
+    d.data = c->o->data;
+    d.run = run;
+    d.seed = c->o->seed;
+    d.quiet = !c->o->progress;
+    int rc = aspire_detect_run(&d);
+    aspire_strfree(run);
+    return rc;
+}
+
+static int personalize_options(const pl_ctx *c, cJSON *j) {
+    aspire_personalize_opts p;
+    aspire_personalize_opts_default(&p);
+    int steps = c->o->personalize_steps > 0 ? c->o->personalize_steps : p.steps;
+    int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) && cJSON_AddNumberToObject(j, "steps", steps) &&
+             cJSON_AddStringToObject(j, "model", c->generator);
+    return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+}
+
+static int run_personalize(pl_ctx *c, const char *dir) {
+    char *images = pl_path(c->rundir, "detect", "selected"), *out = pl_path(dir, "embeds.safetensors", NULL);
+    int rc = images && out ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    if (!rc && !aspire_file_exists(c->generator))
+        rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s: no generator model (models/generator.safetensors is not shipped yet?)",
+                          c->generator);
+    if (!rc) {
+        aspire_personalize_opts p;
+        aspire_personalize_opts_default(&p);
+        p.images = images;
+        p.out = out;
+        p.model = c->generator;
+        if (c->o->personalize_steps > 0) p.steps = c->o->personalize_steps;
+        p.seed = c->o->seed;
+        p.progress = c->o->progress;
+        rc = aspire_personalize_run(&p, NULL);
+    }
+    aspire_strfree(images);
+    aspire_strfree(out);
+    return rc;
+}
+
+static int generate_options(const pl_ctx *c, cJSON *j) {
+    aspire_generate_opts g;
+    aspire_generate_opts_default(&g);
+    int n = c->o->generate_n > 0 ? c->o->generate_n : g.n;
+    int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) && cJSON_AddNumberToObject(j, "n", n) &&
+             cJSON_AddStringToObject(j, "model", c->generator);
+    return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+}
+
+static int run_generate(pl_ctx *c, const char *dir) {
+    char *embeds = pl_path(c->rundir, "personalize", "embeds.safetensors"), *out = pl_path(dir, "images", NULL);
+    int rc = embeds && out ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        aspire_generate_opts g;
+        aspire_generate_opts_default(&g);
+        g.out = out;
+        g.model = c->generator;
+        g.embeds = embeds;
+        if (c->o->generate_n > 0) g.n = c->o->generate_n;
+        g.seed = c->o->seed;
+        g.progress = c->o->progress;
+        rc = aspire_generate_run(&g, NULL);
+    }
+    aspire_strfree(embeds);
+    aspire_strfree(out);
+    return rc;
+}
+
+static int methods_options(const pl_ctx *c, cJSON *j) {
+    int rc = train_options(c, j);
+    cJSON *m = rc ? NULL : cJSON_AddArrayToObject(j, "methods");
+    for (int i = 0; m && i < c->n_methods; i++)
+        if (!cJSON_AddItemToArray(m, cJSON_CreateString(aspire_method_name(c->methods[i])))) m = NULL;
+    return rc ? rc : m ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+}
+
+/* Each method with the generated images; each method other than ERM also without them (ERM
+ * without them is train-erm's run). */
+static int run_retrain(pl_ctx *c, const char *dir) {
+    char *extra = pl_path(c->rundir, "generate", "images");
+    if (!extra) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    int rc = ASPIRE_OK;
+    for (int i = 0; !rc && i < c->n_methods; i++) {
+        char name[64];
+        aspire_method m = c->methods[i];
+        if (m != ASPIRE_METHOD_ERM) {
+            pl_run_names(m, 0, name, sizeof name);
+            rc = train_one(c, dir, name, m, NULL);
+        }
+        pl_run_names(m, 1, name, sizeof name);
+        if (!rc) rc = train_one(c, dir, name, m, extra);
+    }
+    aspire_strfree(extra);
+    return rc;
+}
+
+/* evaluate: one table of every method with and without ASPIRE's images (the per-run test
+ * evaluations the training stages wrote, gathered in one file). */
+static int add_eval(cJSON *runs, const char *path, const char *name, int aspire) {
+    cJSON *e = pl_read_json(path);
+    if (!e) return aspire_errstatus();
+    cJSON_AddStringToObject(e, "name", name);
+    cJSON_AddBoolToObject(e, "aspire", aspire);
+    cJSON_AddItemToArray(runs, e);
+    return ASPIRE_OK;
+}
+
+static int run_evaluate(pl_ctx *c, const char *dir) {
+    cJSON *j = cJSON_CreateObject(), *runs = j ? cJSON_AddArrayToObject(j, "runs") : NULL;
+    int rc = runs ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < c->n_methods; i++)
+        for (int a = 0; !rc && a < 2; a++) {
+            char name[64];
+            pl_run_names(c->methods[i], a, name, sizeof name);
+            int erm_plain = c->methods[i] == ASPIRE_METHOD_ERM && !a;
+            char *p = erm_plain ? pl_path(c->rundir, "train-erm", "run/eval-test.json")
+                                : pl_path(c->rundir, "retrain", name);
+            char *f = p && !erm_plain ? pl_path(p, "eval-test.json", NULL) : NULL;
+            rc = p ? add_eval(runs, erm_plain ? p : f, name, a) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+            aspire_strfree(p);
+            aspire_strfree(f);
+        }
+    char *out = rc ? NULL : pl_path(dir, "results.json", NULL);
+    if (!rc) rc = out ? pl_write_json(out, j) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    aspire_strfree(out);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int no_options(const pl_ctx *c, cJSON *j) {
+    (void)c;
+    (void)j;
+    return ASPIRE_OK;
+}
+
+static int run_report(pl_ctx *c, const char *dir) {
+    (void)dir;
+    return aspire_report_html(c->rundir);
+}
+
+const pl_stage pl_stages[] = {
+    {"train-erm", "data", "run/ (train.h's run folder), run/eval-test.json", train_options, run_train_erm, 1.0},
+    {"detect", "data,train-erm", "features.json, features.svg, selected/, detections.jsonl", detect_options, run_detect,
+     2.0},
+    {"personalize", "detect,generator", "embeds.safetensors", personalize_options, run_personalize, 1.0},
+    {"generate", "personalize,generator", "images/ (metadata.csv, <y>/<k>.png)", generate_options, run_generate, 1.0},
+    {"retrain", "data,generate", "<method>/ and <method>-aspire/ run folders with eval-test.json", methods_options,
+     run_retrain, 2.0},
+    {"evaluate", "train-erm,retrain", "results.json", methods_options, run_evaluate, 0.1},
+    {"report", "train-erm,detect,generate,evaluate", "../report.html", no_options, run_report, 0.1},
+};
+const int pl_n_stages = (int)(sizeof pl_stages / sizeof pl_stages[0]);
