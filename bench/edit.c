@@ -174,7 +174,7 @@ static uint8_t *truth_mask(const item *it, int k) {
     int64_t n = (int64_t)it->img.w * it->img.h;
     uint8_t *m = aspire_malloc((size_t)n);
     for (int64_t i = 0; i < n; i++) m[i] = k < 0 ? it->labels[i] != 0 : it->labels[i] == k + 1;
-    aspire_inpaint_mask_dilate(m, it->img.w, it->img.h, 1);
+    if (aspire_mask_dilate(m, it->img.w, it->img.h, 1)) die("mask dilation");
     return m;
 }
 
@@ -780,8 +780,9 @@ static void open_models(bench *b, const args *a) {
     b->threads = a->threads;
     b->nplates = a->nplates;
     b->work = a->work;
-    b->model = a->model ? a->model : aspire_inpaint_default_model();
-    const char *segpath = a->segmenter ? a->segmenter : aspire_segmenter_default_model();
+    static char inpaint_path[4096], seg_path[4096];  /* the shipped models' paths, alive for the run */
+    b->model = a->model ? a->model : aspire_inpaint_default_model(NULL, inpaint_path, sizeof inpaint_path);
+    const char *segpath = a->segmenter ? a->segmenter : aspire_segmenter_default_model(NULL, seg_path, sizeof seg_path);
     if (aspire_inpainter_new_learned(b->model, a->threads, 64, &b->learned)) die(b->model);
     if (aspire_inpainter_new_classical(0, &b->classical)) die("telea");
     if (aspire_segmenter_open(&b->seg, segpath, a->threads)) die(segpath);
