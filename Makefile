@@ -83,14 +83,16 @@ fuzz-ci: fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz
 
-# The editing models (inpainter learned vs Telea, background replacer) on a small world corpus with
-# counterfactuals and on the task dataset's test counterfactuals; writes docs/edit-sheet.png.
+# The grounding and editing models as detection uses them (scripts/bench-edit.sh): bench/segment on a
+# small world corpus's test part, then bench/edit with the segmenter's masks (true masks as the
+# comparison row) on that corpus and on a task dataset's test counterfactuals, with the flip agreement
+# of an ERM classifier trained once on the task dataset; writes docs/edit-sheet.png and
+# docs/edit-failures.png; one merged JSON line last.
 EDIT_CORPUS ?= $(BUILD)/bench-data/edit-corpus
+EDIT_TASK ?= $(BUILD)/bench-data/edit-task
 .PHONY: bench-edit
 bench-edit: deps build
-	@test -f $(EDIT_CORPUS)/metadata.csv || $(BUILD)/bin/aspire world corpus --out $(EDIT_CORPUS) --pretrain 4000 --test 500 --counterfactuals 500 --threads 1 --quiet
-	@test -f $(BENCH_DATA)/metadata.csv || $(BUILD)/bin/aspire world task --out $(BENCH_DATA) --quiet
-	@OMP_NUM_THREADS=1 $(BUILD)/bench/edit --corpus $(EDIT_CORPUS) --task $(BENCH_DATA) --threads 1 --work $(BUILD)/bench-data/edit-work --sheet docs/edit-sheet.png
+	@BUILD=$(BUILD) EDIT_CORPUS=$(EDIT_CORPUS) EDIT_TASK=$(EDIT_TASK) scripts/bench-edit.sh
 
 .PHONY: bench-language
 bench-language: deps build

@@ -19,6 +19,7 @@
  *
  *   build/bench/generate --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N]
  *                        [--oracle FILE] [--oracle-epochs N] [--oracle-only] [--sheet PNG] [--threads N]
+ *                        [--scale S] [--steps N] [--no-ti]
  * --oracle-only trains (or loads) the oracle and reports its own accuracy on the real test images. */
 #include "aspire/captioner.h"
 #include "aspire/fileio.h"
@@ -279,11 +280,9 @@ static double frechet(const float *f1, int n1, const float *f2, int n2) {
 /* Samples m images for each of np prompts (prompt-major) into bytes (np·m, 32, 32, 3); keeps the 64 px
  * image of every prompt's first sample in first[p] (may be NULL). Returns images per wall second
  * and per CPU second through rate[0], rate[1]. */
-static int sample_prompts(aspire_generator *g, const char *const *prompts, int np, int m, uint64_t seed,
-                          uint8_t *out, aspire_image *first, double *rate) {
+static int sample_prompts(aspire_generator *g, const aspire_sample_opts *so, const char *const *prompts, int np,
+                          int m, uint64_t seed, uint8_t *out, aspire_image *first, double *rate) {
     const int L = aspire_generator_get_config(g)->max_len, B = 16, total = np * m;
-    aspire_sample_opts so;
-    aspire_sample_opts_default(&so);
     aspire_ctx *ctx = NULL;
     int rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 0});
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * L);
@@ -299,7 +298,7 @@ static int sample_prompts(aspire_generator *g, const char *const *prompts, int n
             rc = aspire_generator_encode(g, prompts[(i0 + b) / m], ids + (size_t)b * L);
             seeds[b] = seed * 1000003ULL + (uint64_t)(i0 + b);
         }
-        if (!rc) rc = aspire_generator_sample(ctx, g, ids, n, seeds, &so, x);
+        if (!rc) rc = aspire_generator_sample(ctx, g, ids, n, seeds, so, x);
         for (int b = 0; b < n && !rc; b++) {
             aspire_image img = {0};
             rc = aspire_generator_to_image(g, x + (size_t)b * PX, &img);  /* part of the timed work */
@@ -377,7 +376,8 @@ static int save_sheet(const char *path, aspire_image *cells, int rows, int cols)
 /* ---- the bench ---------------------------------------------------------------------------------- */
 typedef struct bench_opts {
     const char *corpus, *model, *oracle, *sheet;
-    int per_prompt, ti_samples, oracle_epochs, ti_steps, threads, oracle_only;
+    int per_prompt, ti_samples, oracle_epochs, ti_steps, threads, oracle_only, no_ti;
+    aspire_sample_opts sample;
 } bench_opts;
 
 static int load_labelled(const char *corpus, int split, aspire_caption_corpus *c, labelled *d) {
@@ -448,7 +448,7 @@ static int prompt_fidelity(const bench_opts *b, aspire_generator *g, const oracl
     float *fs = malloc(sizeof(float) * (size_t)n * FEAT), *fr = malloc(sizeof(float) * (size_t)2 * n * FEAT);
     int rc = px && psp && pbg && fs && fr ? ASPIRE_OK : ASPIRE_ERR_NOMEM;
     if (!rc && test->n < 2 * n) rc = aspire_error(ASPIRE_ERR_ARG, "FID wants %d real test images, have %d", 2 * n, test->n);
-    if (!rc) rc = sample_prompts(g, prompts, NSP * NBG, m, 1, px, cells, r->img_s);
+    if (!rc) rc = sample_prompts(g, &b->sample, prompts, NSP * NBG, m, 1, px, cells, r->img_s);
     if (!rc) rc = oracle_predict(o, px, n, psp, pbg, fs);
     if (!rc) rc = oracle_predict(o, test->px, 2 * n, NULL, NULL, fr);
     int csp = 0, cbg = 0, ckind = 0;
@@ -493,6 +493,7 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     po.model = b->model;
     po.classes = "waterbird";
     po.steps = b->ti_steps;
+    po.threads = b->threads;
     double t0 = aspire_now(), c0 = cpu_now();
     if (!rc) rc = aspire_personalize_run(&po, NULL);
     r->ti_s = aspire_now() - t0;
@@ -506,7 +507,7 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     if (!rc && (!prompts || !px || !sp || !bg || !firsts)) rc = ASPIRE_ERR_NOMEM;
     for (int i = 0; !rc && i < n; i++) prompts[i] = "a photo of a <waterbird>";
     double rate[2] = {0, 0};
-    if (!rc) rc = sample_prompts(g, prompts, n, 1, 2, px, firsts, rate);
+    if (!rc) rc = sample_prompts(g, &b->sample, prompts, n, 1, 2, px, firsts, rate);
     if (!rc) rc = oracle_predict(o, px, n, sp, bg, NULL);
     if (!rc) {
         r->ti_class = share(sp, n, 0, NWATERBIRDS);
@@ -541,9 +542,11 @@ static double recipe_minutes(const char *recipe) {
 static int parse_args(int argc, char **argv, bench_opts *b) {
     *b = (bench_opts){.oracle = "build/bench-data/generate-oracle.safetensors", .sheet = "docs/generator-samples.png",
                       .per_prompt = 4, .ti_samples = 60, .oracle_epochs = 3, .ti_steps = 300};
+    aspire_sample_opts_default(&b->sample);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--oracle-only")) { b->oracle_only = 1; continue; }
+        if (!strcmp(a, "--no-ti")) { b->no_ti = 1; continue; }
         if (i + 1 >= argc) return 2;
         if (!strcmp(a, "--corpus")) b->corpus = argv[++i];
         else if (!strcmp(a, "--model")) b->model = argv[++i];
@@ -554,10 +557,13 @@ static int parse_args(int argc, char **argv, bench_opts *b) {
         else if (!strcmp(a, "--ti-steps")) b->ti_steps = atoi(argv[++i]);
         else if (!strcmp(a, "--oracle-epochs")) b->oracle_epochs = atoi(argv[++i]);
         else if (!strcmp(a, "--threads")) b->threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--scale")) b->sample.scale = (float)atof(argv[++i]);
+        else if (!strcmp(a, "--steps")) b->sample.steps = atoi(argv[++i]);
         else return 2;
     }
     if (!b->corpus || b->per_prompt < 1 || b->ti_samples < NSP || b->oracle_epochs < 1 || b->ti_steps < 1) return 2;
-    if (!b->model) b->model = aspire_generator_default_model();
+    static char model_buf[4096];
+    if (!b->model) b->model = aspire_generator_default_model(getenv("ASPIRE_MODELS"), model_buf, sizeof model_buf);
     return 0;
 }
 
@@ -566,8 +572,8 @@ static void report(const bench_opts *b, const aspire_generator *g, const char *r
            (long long)aspire_params_numel(aspire_generator_params((aspire_generator *)g), 0),
            aspire_generator_flops(g) / 1e9, recipe);
     printf("oracle      species %.4f  background %.4f on the real test images\n", r->oracle_sp, r->oracle_bg);
-    printf("fidelity    %d samples (%d per prompt, 25 DDIM steps, guidance 3): species %.4f  background %.4f  "
-           "kind %.4f\n", r->nsamples, b->per_prompt, r->sp, r->bg, r->kind);
+    printf("fidelity    %d samples (%d per prompt, %d DDIM steps, guidance %g): species %.4f  background %.4f  "
+           "kind %.4f\n", r->nsamples, b->per_prompt, b->sample.steps, (double)b->sample.scale, r->sp, r->bg, r->kind);
     printf("world-FID   %.3f  (real-vs-real floor %.3f, ratio %.2f)\n", r->fid, r->floor,
            r->floor > 0 ? r->fid / r->floor : 0.0);
     printf("inversion   class %.4f  land share %.4f (set 0.8000)  match %.4f  %.1f s per class (%.1f CPU s)\n",
@@ -586,7 +592,8 @@ int main(int argc, char **argv) {
     bench_opts b;
     if (parse_args(argc, argv, &b)) {
         fprintf(stderr, "usage: %s --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N] [--ti-steps N] "
-                        "[--oracle FILE] [--oracle-epochs N] [--oracle-only] [--sheet PNG] [--threads N]\n", argv[0]);
+                        "[--oracle FILE] [--oracle-epochs N] [--oracle-only] [--sheet PNG] [--threads N] [--scale S] [--steps N] "
+                        "[--no-ti]\n", argv[0]);
         return 2;
     }
     aspire_set_threads(b.threads);
@@ -611,7 +618,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     if (!rc) rc = prompt_fidelity(&b, g, &o, &test, cells, &r);
-    if (!rc) rc = textual_inversion(&b, g, &o, &tc, cells, &r);
+    if (!rc && !b.no_ti) rc = textual_inversion(&b, g, &o, &tc, cells, &r);
     if (!rc && b.sheet) rc = save_sheet(b.sheet, cells, 10, NSP);
     r.pre_min = recipe_minutes(recipe);
     if (!rc) report(&b, g, recipe, &r);

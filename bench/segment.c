@@ -289,7 +289,8 @@ int main(int argc, char **argv) {
     }
     if (batch < 1) { fprintf(stderr, "segment: bad --batch\n"); return 2; }
     aspire_set_threads(threads);
-    if (!model) model = aspire_segmenter_default_model();
+    char model_buf[4096];
+    if (!model) model = aspire_segmenter_default_model(getenv("ASPIRE_MODELS"), model_buf, sizeof model_buf);
     aspire_segnet *net = NULL;  /* owned by seg once that is made */
     aspire_segmenter *seg = NULL;
     if (aspire_segnet_load(&net, model, NULL) || aspire_segmenter_from_segnet(&seg, net, threads)) {

@@ -48,6 +48,17 @@ static int test_failures, test_checks;
         fprintf(stderr, "  %s %s\n", test_failures == before_ ? "ok  " : "FAIL", #fn); \
     } while (0)
 
+/* The out-of-memory sweeps' allocator (aspire_set_allocator(failing_alloc, NULL)): the next
+ * alloc_budget allocations succeed, every later one fails; frees always work. The budget is atomic,
+ * so parallel code may run under it. Unused in most tests, hence the attribute. */
+__attribute__((unused)) static _Atomic long alloc_budget;
+__attribute__((unused)) static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
+    (void)old_size; (void)ud;
+    if (new_size == 0) { free(ptr); return NULL; }
+    if (alloc_budget-- <= 0) return NULL;
+    return realloc(ptr, new_size);
+}
+
 #define TEST_REPORT()                                                                        \
     (fprintf(stderr, "%d checks, %d failed\n", test_checks, test_failures), test_failures ? 1 : 0)
 

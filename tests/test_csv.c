@@ -182,14 +182,6 @@ static void test_writer(void) {
     CHECK(testdir_count(dir) == 2); /* out.csv and short.csv: no temporary files */
 }
 
-static long alloc_budget;
-static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
-    (void)old_size; (void)ud;
-    if (new_size == 0) { free(ptr); return NULL; }
-    if (alloc_budget-- <= 0) return NULL;
-    return realloc(ptr, new_size);
-}
-
 /* Allocation failures anywhere in parsing: ASPIRE_ERR_NOMEM, no leak, no crash. */
 static void test_out_of_memory(void) {
     char text[4000];

@@ -608,14 +608,6 @@ static void test_augmentation(void) {
     aspire_dataset_free(ds);
 }
 
-static long alloc_budget;
-static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
-    (void)old_size; (void)ud;
-    if (new_size == 0) { free(ptr); return NULL; }
-    if (alloc_budget-- <= 0) return NULL;
-    return realloc(ptr, new_size);
-}
-
 /* Allocation failures at every point of a load (one thread: the budget is not atomic). */
 static void test_out_of_memory(void) {
     omp_set_num_threads(1);

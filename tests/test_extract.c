@@ -460,14 +460,6 @@ static void test_threads(void) {
 
 /* ---- allocation failures ------------------------------------------------------------------ */
 
-static long alloc_budget;
-static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
-    (void)old_size; (void)ud;
-    if (new_size == 0) { free(ptr); return NULL; }
-    if (alloc_budget-- <= 0) return NULL;
-    return realloc(ptr, new_size);
-}
-
 static void test_out_of_memory(void) {
     int failures = 0, successes = 0;
     for (long budget = 0; budget < 400 && !successes; budget += 1) {

@@ -359,14 +359,6 @@ static void test_params_io(void) {
 }
 
 /* Allocation failures at every point of open and save: a clean error, never a leak or crash. */
-static long alloc_budget;
-static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
-    (void)old_size; (void)ud;
-    if (new_size == 0) { free(ptr); return NULL; }
-    if (alloc_budget-- <= 0) return NULL;
-    return realloc(ptr, new_size);
-}
-
 static void test_out_of_memory(void) {
     int ok = 0, nomem = 0;
     for (long k = 0; k < 200; k++) {

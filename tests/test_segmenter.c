@@ -294,7 +294,8 @@ static void test_file_errors(void) {
 /* The shipped model on scenes rendered now: the species and "bird" are found, an object the scene
  * lacks is not. Skipped (with a notice) when the model file or the emoji font is missing. */
 static void test_shipped(void) {
-    const char *path = aspire_segmenter_default_model();
+    char model_buf[4096];
+    const char *path = aspire_segmenter_default_model(getenv("ASPIRE_MODELS"), model_buf, sizeof model_buf);
     if (!aspire_file_exists(path)) { fprintf(stderr, "    (no %s: shipped-model test skipped)\n", path); return; }
     aspire_world *w = NULL;
     if (aspire_world_new(&w, NULL) != ASPIRE_OK) { fprintf(stderr, "    (no emoji font: skipped)\n"); return; }

@@ -601,14 +601,7 @@ static void test_task_statistics(void) {
     testdir_remove(d);
 }
 
-/* An allocator that fails from the n-th allocation on (thread-safe: rendering is parallel). */
-static _Atomic long alloc_budget;
-static void *failing_alloc(void *ptr, size_t old_size, size_t new_size, void *ud) {
-    (void)old_size; (void)ud;
-    if (new_size == 0) { free(ptr); return NULL; }
-    if (alloc_budget-- <= 0) return NULL;
-    return realloc(ptr, new_size);
-}
+/* failing_alloc (test.h) is thread-safe: rendering is parallel. */
 
 /* A forced run over a dataset that fails part-way leaves the old dataset whole (the new one is
  * built in a temporary sibling folder, renamed into place only at the end), no temporary files or

@@ -9,10 +9,10 @@
  *   - aspire_detect_select: the "non-spurious" edited images (at most 35 per class);
  *   - aspire_detect_flip_one / aspire_detect_flips: the edits and flips over a table of models
  *     (aspire_detect_models), resumable per image;
- *   - aspire_detect_finish / aspire_detect_run: the stage, writing DETDIR (docs/DETECT.md). It runs
- *     today from records that already hold the flips (`records` + `edits`); full mode waits for
- *     the models and the classifier API (detect_models_open in src/aspire/detect.c is where they
- *     are wired).
+ *   - aspire_detect_finish / aspire_detect_run: the stage, writing DETDIR (docs/DETECT.md), from
+ *     records that already hold the flips (`records` + `edits`), or in full mode from a dataset and
+ *     a trained run (`data` + `run`: hold-out, captions, extraction, plate bank, edits and flips
+ *     with the built-in models, src/aspire/detect_full.c).
  * Everything is deterministic: the same inputs and seed give the same bytes. */
 #ifndef ASPIRE_DETECT_H
 #define ASPIRE_DETECT_H
@@ -174,6 +174,10 @@ typedef struct aspire_detect_models {
      * initialised by the callee, the objects kept */
     int (*replace_background)(void *ctx, const aspire_image *img, const char *background, const char *alternate,
                               aspire_image *out);
+    /* optional (NULL: none): called once per hold-out image before its edits, with the image and its
+     * record (foreground phrases, file name), e.g. to segment every phrase once and to keep the
+     * foreground that replace_background must not touch */
+    int (*begin)(void *ctx, const aspire_image *img, const aspire_record *rec);
 } aspire_detect_models;
 
 /* Edits one hold-out image and classifies every edit (REFERENCE.md §5, §6). rec holds the
@@ -206,10 +210,17 @@ typedef struct aspire_detect_opts {
     /* records-in mode: detection records with the flips, and the folder of the flagged edits */
     const char *records;
     const char *edits;
-    /* full mode (needs the editing models; not available yet): dataset and trained run */
+    /* full mode: dataset (Waterbirds layout) and trained run folder (or weights file) */
     const char *data;
     const char *run;
     double holdout_frac;      /* 0.2 */
+    const char *captions;     /* full mode: captions CSV (path,caption) to reuse; NULL = caption */
+    const char *extracted;    /* full mode: extraction JSON lines to reuse; NULL = extract */
+    const char *segmenter;    /* full mode: segmenter model (NULL = the shipped one) */
+    const char *inpainter;    /* full mode: inpainter model (NULL = the shipped one, else Telea) */
+    int dilate;               /* full mode: mask dilation radius in px, -1 = scaled (1 px at 64, 5 at 512) */
+    int threads;              /* full mode: 0 = all cores */
+    int sheet_rows;           /* full mode: rows per class in flips.png: 4 */
     uint64_t seed;            /* 0 */
     double similarity;        /* 0.7 */
     int n_classes;            /* 0 = from the records */
@@ -224,8 +235,8 @@ ASPIRE_API void aspire_detect_opts_init(aspire_detect_opts *o);
  * selected/ (metadata.csv img_filename,y + the chosen edit images), and detect.done last. Every file
  * is written atomically and is a function of the inputs and options only, so a run interrupted at
  * any point and run again gives the same bytes; a finished run with the same options is left as
- * it is. Errors name the file and line at fault. Full mode (data + run) returns ASPIRE_ERR_ARG
- * until the editing models exist. */
+ * it is. Errors name the file and line at fault. Full mode (data + run) also writes captions.csv,
+ * extracted.jsonl, plates/, edits/, flips/ and flips.png (the contact sheet of flipped edits). */
 ASPIRE_API int aspire_detect_run(const aspire_detect_opts *o);
 
 /* Everything after the flips: from records that hold them (has_flips) and o->edits, the folder of

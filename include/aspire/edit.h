@@ -16,6 +16,7 @@ typedef struct aspire_edit_remove_opts {
     const char *mask;      /* the mask PNG, or the folder of masks */
     const char *out;       /* the output PNG, or the output folder */
     const char *model;     /* learned inpainter file; NULL = the shipped one, or Telea if there is none */
+    const char *models_dir;/* where the shipped models are, NULL = the checkout's models/ */
     int classical;         /* 1: Telea's method even if a model exists [0] */
     int dilate;            /* dilate the mask by this many pixels first [0] */
     int threads;           /* [0 = all cores] */
@@ -37,10 +38,15 @@ typedef struct aspire_edit_plates_opts {
     const char *data;      /* dataset folder in Waterbirds layout (metadata.csv, images) */
     const char *captions;  /* captions CSV (path,caption); NULL = caption with the built-in captioner */
     const char *captioner; /* captioner model (NULL = the shipped one) */
-    const char *masks;     /* folder of object masks (one PNG per image, as in folder mode above) */
+    const char *masks;     /* folder of object masks (one PNG per image, as in folder mode above);
+                            * NULL = the segmenter finds the objects (union of its masks of "bird"
+                            * and of every foreground phrase the extractor reads) */
+    const char *segmenter; /* segmenter model when masks is NULL (NULL = the shipped one) */
+    int captioned_only;    /* with captions: rows the captions CSV lacks are skipped, not refused [0] */
     const char *classes;   /* class names in order of y ["landbird,waterbird"] */
     const char *out;       /* plate bank folder to write */
     const char *model;     /* inpainter model (NULL = shipped, Telea if none) */
+    const char *models_dir;/* where the shipped models are (captioner, inpainter), NULL = the checkout's models/ */
     int classical;         /* [0] */
     int split;             /* images of this split (0 train, 1 val, 2 test, -1 all) [0] */
     int limit;             /* at most this many plates (0 = no limit) [0] */

@@ -132,6 +132,10 @@ ASPIRE_API int aspire_params_load_partial(aspire_params *p, const char *path, co
  * tensor (tensors before it are already copied). */
 struct aspire_safetensors;
 ASPIRE_API int aspire_params_read_prefixed(aspire_params *p, const struct aspire_safetensors *st, const char *prefix);
+/* A model file's weights: every tensor of p under its own name, and no other tensor in the file
+ * (refused as "PATH: holds N tensors, the WHAT has M"). path and what only name things in errors. */
+ASPIRE_API int aspire_params_read_all(aspire_params *p, const struct aspire_safetensors *st, const char *path,
+                                      const char *what);
 
 /* Initialisers (fan_in = inputs per output unit). */
 ASPIRE_API void aspire_init_normal(aspire_tensor *t, float mean, float std, aspire_rng *rng);

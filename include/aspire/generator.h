@@ -56,9 +56,10 @@ ASPIRE_API void aspire_generator_free(aspire_generator *g);
 ASPIRE_API int aspire_generator_load(aspire_generator **out, const char *path, char **recipe);
 /* Writes the model file atomically (placeholders are not part of it); recipe may be NULL. */
 ASPIRE_API int aspire_generator_save(const aspire_generator *g, const char *path, const char *recipe);
-/* $ASPIRE_MODELS/generator.safetensors, else models/generator.safetensors if it exists, else the
- * source tree's. A static string. */
-ASPIRE_API const char *aspire_generator_default_model(void);
+/* Where the shipped model is: models_dir/generator.safetensors when models_dir is given (the
+ * program passes $ASPIRE_MODELS), else models/generator.safetensors if it exists (a checkout's
+ * root), else the source tree's (aspire_model_path). Written into buf (n bytes); returns buf. */
+ASPIRE_API const char *aspire_generator_default_model(const char *models_dir, char *buf, size_t n);
 
 ASPIRE_API aspire_params *aspire_generator_params(aspire_generator *g);
 ASPIRE_API const aspire_vocab *aspire_generator_vocab(const aspire_generator *g);

@@ -24,6 +24,7 @@
 #include "aspire/common.h"
 #include "aspire/engine.h"
 #include "aspire/image.h"
+#include "aspire/mask.h"
 
 /* ---- classical ------------------------------------------------------------------------------- */
 
@@ -64,9 +65,10 @@ ASPIRE_API void aspire_inpaint_model_free(aspire_inpaint_model *m);  /* accepts 
  * receives a copy of the recipe (free with aspire_strfree). */
 ASPIRE_API int aspire_inpaint_model_save(const aspire_inpaint_model *m, const char *path, const char *recipe);
 ASPIRE_API int aspire_inpaint_model_load(aspire_inpaint_model **out, const char *path, char **recipe);
-/* $ASPIRE_MODELS/inpainter.safetensors if that variable is set, else models/inpainter.safetensors
- * if it exists, else the source tree's. A static string. */
-ASPIRE_API const char *aspire_inpaint_default_model(void);
+/* Where the shipped model is: models_dir/inpainter.safetensors when models_dir is given (the
+ * program passes $ASPIRE_MODELS), else models/inpainter.safetensors if it exists (a checkout's
+ * root), else the source tree's (aspire_model_path). Written into buf (n bytes); returns buf. */
+ASPIRE_API const char *aspire_inpaint_default_model(const char *models_dir, char *buf, size_t n);
 ASPIRE_API aspire_params *aspire_inpaint_model_params(aspire_inpaint_model *m);
 ASPIRE_API const aspire_inpaint_config *aspire_inpaint_model_config(const aspire_inpaint_model *m);
 /* The config as one JSON object (new string; aspire_strfree). */
@@ -138,7 +140,7 @@ ASPIRE_API int aspire_inpainter_new_classical(int radius, aspire_inpainter **out
 ASPIRE_API int aspire_inpainter_new_learned(const char *path, int threads, int batch, aspire_inpainter **out);
 /* The same around a model in memory (owned by the inpainter afterwards, also on failure). */
 ASPIRE_API int aspire_inpainter_new_model(aspire_inpaint_model *m, int threads, int batch, aspire_inpainter **out);
-/* The learned backend from `path` (NULL = aspire_inpaint_default_model()) if that file exists, else
+/* The learned backend from `path` (NULL = aspire_inpaint_default_model(NULL, ...)) if that file exists, else
  * the classical one (the fallback). A file that exists but does not load is an error. */
 ASPIRE_API int aspire_inpainter_new_default(const char *path, int threads, aspire_inpainter **out);
 ASPIRE_API void aspire_inpainter_free(aspire_inpainter *inp);  /* accepts NULL */
@@ -150,15 +152,16 @@ ASPIRE_API int aspire_inpainter_run(aspire_inpainter *inp, const aspire_image *i
                                     aspire_image *outs);
 
 /* ---- masks ----------------------------------------------------------------------------------- */
+/* Dilation is mask.h's (aspire_mask_dilate). These two stay here because they mean something else
+ * than mask.h's counterparts: a mask file's region is its first channel's nonzero pixels (mask.h's
+ * loader thresholds luma at 128), and the model-side resize is conservative (mask.h's is nearest
+ * neighbour); switching would change which pixels are inpainted. */
 
 /* Loads a mask PNG (grey or any channels; a pixel is in the region if its first channel is
  * nonzero) into a new h*w byte array *mask (1 = region; free with aspire_free). The size must be
  * want_w × want_h unless those are 0; then *w, *h receive it. A missing or bad file, or a size that
  * differs from the image's, is refused naming the file. */
 ASPIRE_API int aspire_inpaint_mask_load(const char *path, int want_w, int want_h, uint8_t **mask, int *w, int *h);
-/* Dilates a binary mask in place by r pixels (square structuring element); r ≤ 0 does nothing.
- * ASPIRE_ERR_NOMEM only. */
-ASPIRE_API int aspire_inpaint_mask_dilate(uint8_t *mask, int w, int h, int r);
 /* Resizes a mask to w2×h2 into dst (w2*h2 bytes, values 0/1): a pixel is in if any source pixel it
  * overlaps is in (conservative: a shrunk hole still covers the whole object). */
 ASPIRE_API void aspire_inpaint_mask_resize(const uint8_t *src, int w, int h, uint8_t *dst, int w2, int h2);

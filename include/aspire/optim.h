@@ -54,6 +54,9 @@ ASPIRE_API int64_t aspire_optim_steps(const aspire_optim *o);
  * aspire_params_save; load a checkpoint's into it with aspire_params_load before the next step.
  * Valid until aspire_optim_free. */
 ASPIRE_API aspire_params *aspire_optim_state(aspire_optim *o);
+/* Scales the gradients of p's trainable tensors so that their global L2 norm is at most clip
+ * (clip <= 0: no scaling); returns the norm before. */
+ASPIRE_API double aspire_clip_grad_norm(aspire_params *p, float clip);
 
 /* ---- schedules ----------------------------------------------------------------------------- */
 typedef enum aspire_schedule_kind {

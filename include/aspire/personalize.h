@@ -10,7 +10,8 @@
 typedef struct aspire_personalize_opts {
     const char *images;    /* extra-images folder (metadata.csv: img_filename,y) */
     const char *out;       /* learned-embeds file to write */
-    const char *model;     /* generator model file; NULL = aspire_generator_default_model() */
+    const char *model;     /* generator model file; NULL = the shipped one (aspire_generator_default_model) */
+    const char *models_dir;/* where the shipped models are, NULL = the checkout's models/ */
     const char *classes;   /* comma-separated class names (placeholders "<name>"); NULL = "<class0>", ... */
     const char *init;      /* initializer word for every class; NULL = the class name if the vocabulary
                             * has it, else "bird" */
@@ -19,6 +20,7 @@ typedef struct aspire_personalize_opts {
     float lr;              /* constant AdamW learning rate [5e-3] */
     int flip;              /* random horizontal flips [1] */
     uint64_t seed;         /* [0] */
+    int threads;           /* [0 = all cores] */
     int progress;          /* [1] */
 } aspire_personalize_opts;
 
@@ -42,7 +44,8 @@ ASPIRE_API int aspire_personalize_run(const aspire_personalize_opts *o, aspire_p
 
 typedef struct aspire_generate_opts {
     const char *out;       /* extra-images folder to write (resumable) */
-    const char *model;     /* NULL = aspire_generator_default_model() */
+    const char *model;     /* NULL = the shipped one (aspire_generator_default_model) */
+    const char *models_dir;/* where the shipped models are, NULL = the checkout's models/ */
     const char *embeds;    /* learned-embeds file, or NULL */
     const char *prompt;    /* one prompt (may use the embeds' placeholders), or NULL: one prompt per
                             * placeholder from `templ` */
@@ -52,6 +55,7 @@ typedef struct aspire_generate_opts {
     int batch;             /* images sampled together [16] */
     aspire_sample_opts sample;
     uint64_t seed;         /* [0] */
+    int threads;           /* [0 = all cores] */
     int progress;          /* [1] */
 } aspire_generate_opts;
 

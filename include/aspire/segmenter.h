@@ -12,8 +12,8 @@
  * objects) or background; a phrase is resolved to a set of concepts through the model's phrase
  * vocabulary ("boat" → sailboat, "tree" → pine tree + tree, "bird" → every bird), with determiners,
  * numbers and plurals stripped and, for words outside the vocabulary, WordNet's synonyms and
- * hypernyms ("drake" → duck, "seagull" → bird); its mask is where the probability of that set is at
- * least 1/2. See docs/segmenter.md. */
+ * hypernyms ("drake" → duck, "sparrow" → bird); its mask is where the probability of that set is at
+ * least the model's pixel threshold (tuned on held-out images). See docs/segmenter.md. */
 #ifndef ASPIRE_SEGMENTER_H
 #define ASPIRE_SEGMENTER_H
 
@@ -56,14 +56,15 @@ typedef struct aspire_segmenter aspire_segmenter;
  * fails). Returns ASPIRE_OK or ASPIRE_ERR_NOMEM. Free with aspire_segmenter_free (NULL ok). */
 ASPIRE_API int aspire_segmenter_new(const aspire_segmenter_backend *backend, void *impl, aspire_segmenter **out);
 /* The built-in backend from a model file; path NULL = the shipped model
- * (aspire_segmenter_default_model). threads: 0 = all cores. A missing or malformed file is refused
+ * (aspire_segmenter_default_model(NULL, ...)). threads: 0 = all cores. A missing or malformed file is refused
  * naming it. */
 ASPIRE_API int aspire_segmenter_open(aspire_segmenter **out, const char *path, int threads);
 ASPIRE_API void aspire_segmenter_free(aspire_segmenter *seg);
 ASPIRE_API const char *aspire_segmenter_backend_name(const aspire_segmenter *seg);
-/* $ASPIRE_MODELS/segmenter.safetensors if that variable is set, else models/segmenter.safetensors
- * if it exists, else the source tree's. A static (per-thread) string. */
-ASPIRE_API const char *aspire_segmenter_default_model(void);
+/* Where the shipped model is: models_dir/segmenter.safetensors when models_dir is given (the
+ * program passes $ASPIRE_MODELS), else models/segmenter.safetensors if it exists (a checkout's
+ * root), else the source tree's (aspire_model_path). Written into buf (n bytes); returns buf. */
+ASPIRE_API const char *aspire_segmenter_default_model(const char *models_dir, char *buf, size_t n);
 
 /* Segments n images for one phrase. dilate: the radius of the square dilation applied to each
  * mask (mask.h), -1 = aspire_mask_default_radius for each image's size (1 px at 64 px, 5 at 512),

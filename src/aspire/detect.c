@@ -3,8 +3,8 @@
  * completion marker, written last. Every output is a function of the inputs and options and is
  * written atomically, so an interrupted run, run again, gives the same bytes.
  *
- * The edits and flips themselves (ground, dilate, remove, classify; replace the background,
- * classify) wait for the editing models: detect_flip_one below is where they are called. */
+ * The edits and flips themselves are src/aspire/flips.c; full mode (the models, the hold-out,
+ * captions and extraction) is src/aspire/detect_full.c. */
 #include "aspire/detect.h"
 #include "aspire/csv.h"
 #include "aspire/fileio.h"
@@ -30,34 +30,17 @@ void aspire_detect_opts_init(aspire_detect_opts *o) {
     o->top_quota = 15;
     o->next_quota = 10;
     o->svg_top = 10;
+    o->dilate = -1;
+    o->sheet_rows = 4;
 }
 
 /* ---- where the models go ------------------------------------------------------------------ */
 
-/* NOT BUILT YET — the one place where full mode gets its models: fill *m with the run's classifier
- * (o->run) and the built-in segmenter, inpainter and background replacer (aspire_detect_models in
- * detect.h says what each callback must do; dilate: a square max filter, 10 px at 224-512 px in
- * the reference, scaled to the image side). Full mode then runs, in order:
- *   1. the classifier on the training split of o->data → aspire_detect_holdout(labels, preds,
- *      o->holdout_frac, o->seed);
- *   2. captions (the built-in captioner) and extraction (the built-in extractor) of the hold-out,
- *      reusing captions.csv / extracted JSON lines when given → records, row = hold-out position;
- *   3. aspire_detect_flips(&m, &records, o->data, o->out, o->quiet) (resumable per image);
- *   4. aspire_detect_finish with edits = o->out/edits.
- * Steps 3 and 4 are built and tested (tests/test_detect.c runs them with stand-in models); steps 1
- * and 2 wait for the classifier API and the wiring of the captioner and the extractor here. */
-static int detect_models_open(const aspire_detect_opts *o, aspire_detect_models *m) {
-    (void)o;
-    memset(m, 0, sizeof *m);
-    return aspire_error(ASPIRE_ERR_ARG,
-                        "detect: the editing models (segmenter, inpainter, background replacer) and the classifier "
-                        "API are not in this build yet; give the flips as records (--records, --edits)");
-}
-
-static int detect_full(const aspire_detect_opts *o) {
-    aspire_detect_models m;
-    return detect_models_open(o, &m);
-}
+/* Full mode (--data, --run) is src/aspire/detect_full.c: the run's classifier on the training split
+ * → aspire_detect_holdout; captions and extraction of the hold-out (reused when given or already
+ * in DETDIR); the plate bank from the dataset's own training images; the built-in models behind
+ * aspire_detect_models (src/aspire/detect_models.c); aspire_detect_flips; aspire_detect_finish
+ * with edits = DETDIR/edits; the contact sheet flips.png. */
 
 /* ---- the marker --------------------------------------------------------------------------- */
 
@@ -368,7 +351,7 @@ int aspire_detect_run(const aspire_detect_opts *o) {
         return aspire_error(ASPIRE_ERR_ARG, "detect: give either --records and --edits, or --data and --run");
     if (records_mode && (!o->records || !o->edits))
         return aspire_error(ASPIRE_ERR_ARG, "detect: --records needs --edits (the folder of the flagged edits) and back");
-    if (full_mode) return detect_full(o);
+    if (full_mode) return detect_full_run(o);
     aspire_records rs;
     int rc = aspire_records_read(o->records, ASPIRE_RECORD_DETECTION, &rs);
     if (rc) return rc;

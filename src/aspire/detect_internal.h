@@ -8,4 +8,29 @@
  * ".selected.*" ones of this process. A missing folder is not an error. */
 void detect_remove_dead_temps(const char *dir);
 
+/* ---- full mode (detect_models.c, detect_full.c) ------------------------------------------- */
+
+typedef struct aspire_classifier aspire_classifier;
+
+/* What the built-in models of full mode are made from. */
+typedef struct detect_full_models_spec {
+    aspire_classifier *classifier;   /* borrowed: the run's classifier */
+    const char *segmenter;           /* model file, NULL = the shipped one */
+    const char *inpainter;           /* model file, NULL = the shipped one, else Telea */
+    const char *plates;              /* plate bank folder (plates.csv) */
+    int dilate;                      /* mask dilation radius, -1 = scaled to the image (mask.h) */
+    int threads;                     /* 0 = all cores */
+} detect_full_models_spec;
+
+typedef struct detect_full_models detect_full_models;
+
+/* Opens the segmenter, inpainter and replacer and fills *m with the callbacks over them. */
+int detect_full_models_open(const detect_full_models_spec *spec, detect_full_models **out, aspire_detect_models *m);
+const char *detect_full_models_inpainter(const detect_full_models *fm);
+void detect_full_models_free(detect_full_models *fm);
+
+/* Full mode (--data, --run): hold-out, captions, extraction, plates, edits and flips, then
+ * aspire_detect_finish and the contact sheet. */
+int detect_full_run(const aspire_detect_opts *o);
+
 #endif

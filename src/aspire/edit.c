@@ -23,10 +23,11 @@ void aspire_edit_replace_opts_default(aspire_edit_replace_opts *o) {
     o->progress = 1;
 }
 
-static int open_inpainter(const char *model, int classical, int threads, aspire_inpainter **inp) {
-    if (classical) return aspire_inpainter_new_classical(0, inp);
-    if (model) return aspire_inpainter_new_learned(model, threads, 0, inp);
-    return aspire_inpainter_new_default(NULL, threads, inp);
+static int open_inpainter(const aspire_edit_remove_opts *o, aspire_inpainter **inp) {
+    char model[4096];
+    if (o->classical) return aspire_inpainter_new_classical(0, inp);
+    if (o->model) return aspire_inpainter_new_learned(o->model, o->threads, 0, inp);
+    return aspire_inpainter_new_default(aspire_inpaint_default_model(o->models_dir, model, sizeof model), o->threads, inp);
 }
 
 /* One batch of a folder: load, inpaint, write. */
@@ -91,7 +92,7 @@ static int remove_batch_fn(void *ctx, const edit_files *f, int i0, int n) {
 int aspire_edit_remove_run(const aspire_edit_remove_opts *o) {
     if (!o->image || !o->mask || !o->out) return aspire_error(ASPIRE_ERR_ARG, "edit remove: --image, --mask and --out are needed");
     aspire_inpainter *inp = NULL;
-    int rc = open_inpainter(o->model, o->classical, o->threads, &inp);
+    int rc = open_inpainter(o, &inp);
     if (rc) return rc;
     if (edit_is_dir(o->image)) {
         remove_ctx c = {inp, o};

@@ -104,7 +104,7 @@ int edit_load_pair(const char *image, const char *mask, int dilate, aspire_image
     int rc = aspire_image_load(img, image, 3);
     if (rc) return rc;
     rc = aspire_inpaint_mask_load(mask, img->w, img->h, m, NULL, NULL);
-    if (!rc) rc = aspire_inpaint_mask_dilate(*m, img->w, img->h, dilate);
+    if (!rc) rc = aspire_mask_dilate(*m, img->w, img->h, dilate);
     if (rc) {
         aspire_image_destroy(img);
         aspire_free(*m, 0);

@@ -12,6 +12,7 @@
 #include "aspire/inpaint.h"
 #include "aspire/progress.h"
 #include "aspire/replace.h"
+#include "aspire/segmenter.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,19 +39,37 @@ typedef struct plates_job {
     aspire_ctx *cap_ctx;
     aspire_extractor *ex;
     aspire_inpainter *inp;
+    aspire_segmenter *seg;      /* when there is no --masks */
     aspire_csv_writer *w;
     char *meta_path;
     int written;
 } plates_job;
 
+/* The union of the segmenter's (undilated) masks of "bird" and of every foreground phrase into
+ * mask (w*h, zeroed by the caller). A phrase the segmenter cannot ground is skipped (nothing found). */
+static int plate_segment_union(aspire_segmenter *seg, const aspire_image *img, const aspire_extraction *e,
+                               uint8_t *mask) {
+    for (int p = -1; p < e->n_foreground; p++) {
+        aspire_segment s = {0};
+        int rc = aspire_segmenter_segment(seg, img, 1, p < 0 ? "bird" : e->foreground[p], 0, &s);
+        if (rc == ASPIRE_ERR_NOTFOUND) { aspire_error_clear(); rc = ASPIRE_OK; }
+        else if (!rc && s.present) aspire_mask_union(mask, s.mask, img->w, img->h);
+        aspire_segment_destroy(&s);
+        if (rc) return rc;
+    }
+    return ASPIRE_OK;
+}
+
 /* ---- THE SEGMENTER HOOK ---------------------------------------------------------------------
- * The one place where a plate's object mask comes from: today the PNG of the image in --masks
- * (first channel nonzero = an object). When the segmenter lands, this is where it is called with
- * the image and the phrases the extractor found (e.foreground plus the class's own object), the
- * union of its masks returned here. *mask: w*h bytes (aspire_free). */
+ * The one place where a plate's object mask comes from: the PNG of the image in --masks when given
+ * (first channel nonzero = an object), else the segmenter's union of masks of "bird" and of every
+ * foreground phrase the extractor found in the caption. *mask: w*h bytes (aspire_free). */
 static int plate_object_mask(plates_job *j, const char *rel, const aspire_image *img, const aspire_extraction *e,
                              uint8_t **mask) {
-    (void)e;
+    if (!j->o->masks) {
+        if (!(*mask = aspire_calloc((size_t)img->w * (size_t)img->h, 1))) return ASPIRE_ERR_NOMEM;
+        return plate_segment_union(j->seg, img, e, *mask);
+    }
     char *path = edit_png_path(j->o->masks, rel);
     if (!path) return ASPIRE_ERR_NOMEM;
     int rc = aspire_inpaint_mask_load(path, img->w, img->h, mask, NULL, NULL);
@@ -80,7 +99,7 @@ static int open_captions(plates_job *j) {
     const aspire_edit_plates_opts *o = j->o;
     if (!o->captions) {
         char model[4096];
-        const char *path = o->captioner ? o->captioner : aspire_captioner_default_model(NULL, model, sizeof model);
+        const char *path = o->captioner ? o->captioner : aspire_captioner_default_model(o->models_dir, model, sizeof model);
         int rc = aspire_captioner_load(&j->cap, path, NULL);
         return rc ? rc : aspire_ctx_new(&j->cap_ctx, &(aspire_ctx_options){.threads = o->threads});
     }
@@ -110,8 +129,6 @@ static int split_names(const char *spec, char **names, int max) {
 static int open_job(plates_job *j) {
     const aspire_edit_plates_opts *o = j->o;
     if (!o->data || !o->out) return aspire_error(ASPIRE_ERR_ARG, "edit plates: --data and --out are needed");
-    if (!o->masks)
-        return aspire_error(ASPIRE_ERR_ARG, "edit plates: --masks is needed (a folder of object masks, one PNG per image)");
     char *names[MAX_CLASSES];
     int nc = split_names(o->classes, names, MAX_CLASSES);
     int rc = nc ? aspire_extractor_new_wordnet((const char *const *)names, nc, &j->ex)
@@ -124,10 +141,12 @@ static int open_job(plates_job *j) {
     if (!rc) rc = aspire_csv_require(j->meta, "y", &j->c_y);
     if (!rc && o->split >= 0) rc = aspire_csv_require(j->meta, "split", &j->c_split);
     if (!rc) rc = open_captions(j);
+    if (!rc && !o->masks) rc = aspire_segmenter_open(&j->seg, o->segmenter, o->threads);
     if (!rc) {
+        char model[4096];
         if (o->classical) rc = aspire_inpainter_new_classical(0, &j->inp);
         else if (o->model) rc = aspire_inpainter_new_learned(o->model, o->threads, 0, &j->inp);
-        else rc = aspire_inpainter_new_default(NULL, o->threads, &j->inp);
+        else rc = aspire_inpainter_new_default(aspire_inpaint_default_model(o->models_dir, model, sizeof model), o->threads, &j->inp);
     }
     char *dir = rc ? NULL : aspire_path_join(o->out, "plates");
     if (!rc && (!dir || aspire_mkdir_p(dir))) rc = dir ? aspire_error(ASPIRE_ERR_IO, "%s: cannot make the folder", dir) : ASPIRE_ERR_NOMEM;
@@ -148,6 +167,7 @@ static void close_job(plates_job *j) {
     aspire_ctx_free(j->cap_ctx);
     aspire_extractor_free(j->ex);
     aspire_inpainter_free(j->inp);
+    aspire_segmenter_free(j->seg);
     aspire_strfree(j->meta_path);
 }
 
@@ -214,7 +234,7 @@ static int extract_items(plates_job *j, plate_item *it, int n) {
             int side = it[i].img.w > it[i].img.h ? it[i].img.w : it[i].img.h;
             int r = j->o->dilate > 0 ? (int)lrint(j->o->dilate * side / 64.0) : 0;
             if (j->o->dilate > 0 && r < 1) r = 1;
-            if (!rc) rc = aspire_inpaint_mask_dilate(it[i].mask, it[i].img.w, it[i].img.h, r);
+            if (!rc) rc = aspire_mask_dilate(it[i].mask, it[i].img.w, it[i].img.h, r);
         }
         if (rc) return rc;
     }
@@ -260,7 +280,9 @@ static int select_rows(plates_job *j, int64_t **rows, int64_t *n) {
         int64_t s = -1;
         int rc = j->o->split >= 0 ? aspire_csv_get_int(j->meta, r, j->c_split, &s) : ASPIRE_OK;
         if (rc) return rc;
-        if (j->o->split < 0 || s == j->o->split) (*rows)[(*n)++] = r;
+        if (j->o->split >= 0 && s != j->o->split) continue;
+        if (j->caps && j->o->captioned_only && !find_caption(j, aspire_csv_field(j->meta, r, j->c_file))) continue;
+        (*rows)[(*n)++] = r;
     }
     return ASPIRE_OK;
 }
@@ -268,6 +290,7 @@ static int select_rows(plates_job *j, int64_t **rows, int64_t *n) {
 int aspire_edit_plates_run(const aspire_edit_plates_opts *o) {
     plates_job j = {.o = o};
     int64_t *rows = NULL, n = 0;
+    int prev = aspire_threads_enter(o->threads);
     int rc = open_job(&j);
     if (!rc) rc = select_rows(&j, &rows, &n);
     plate_item it[PLATE_BATCH];
@@ -291,5 +314,6 @@ int aspire_edit_plates_run(const aspire_edit_plates_opts *o) {
     if (!rc) aspire_progress_finish(&pg, "%d plates (%s) in %s", j.written, aspire_inpainter_name(j.inp), o->out);
     aspire_free(rows, 0);
     close_job(&j);
+    aspire_threads_leave(prev);
     return rc;
 }

@@ -347,7 +347,11 @@ static IndexPtr noun_index(const char *key) {
     }
     if (idx) return idx;
     snprintf(buf, sizeof buf, "%s", key);
-    return getindex(buf, NOUN);
+    idx = getindex(buf, NOUN);
+    /* getindex looks every spelling variant up at once and hands the entries out one per call
+     * (getindex(NULL, ...)): those not taken would leak ("t-shirt" finds t-shirt and tshirt) */
+    for (IndexPtr rest = idx ? getindex(NULL, NOUN) : NULL; rest; rest = getindex(NULL, NOUN)) free_index(rest);
+    return idx;
 }
 
 /* The category of a noun from its senses (WordNet orders them by frequency):

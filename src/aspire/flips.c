@@ -125,6 +125,7 @@ int aspire_detect_flip_one(const aspire_detect_models *m, const aspire_image *im
                             "hold-out image", rec->img_filename ? rec->img_filename : "?", (long long)rec->row, orig,
                             rec->cls);
     rec->has_flips = 1;
+    if (m->begin && (rc = m->begin(m->ctx, img, rec))) return rc;
     if ((rc = flip_backgrounds(m, img, orig, rec, edits_dir))) return rc;
     return flip_foregrounds(m, img, orig, rec, edits_dir);
 }

@@ -58,7 +58,8 @@ static char *fill_template(const char *templ, const char *name) {
 /* The model, its placeholders and the prompts with their labels. */
 static int job_init(gen_job *j, const aspire_generate_opts *o) {
     memset(j, 0, sizeof *j);
-    int rc = aspire_generator_load(&j->g, o->model ? o->model : aspire_generator_default_model(), NULL);
+    char model[4096];
+    int rc = aspire_generator_load(&j->g, o->model ? o->model : aspire_generator_default_model(o->models_dir, model, sizeof model), NULL);
     char **names = NULL;
     int n = 0;
     if (!rc && o->embeds) rc = aspire_generator_embeds_load(j->g, o->embeds, &names, &n);
@@ -90,7 +91,8 @@ static int job_init(gen_job *j, const aspire_generate_opts *o) {
 static char *settings_json(const aspire_generate_opts *o, const gen_job *j) {
     cJSON *s = cJSON_CreateObject();
     if (!s) return NULL;
-    cJSON_AddStringToObject(s, "model", o->model ? o->model : aspire_generator_default_model());
+    char model[4096];
+    cJSON_AddStringToObject(s, "model", o->model ? o->model : aspire_generator_default_model(o->models_dir, model, sizeof model));
     cJSON_AddStringToObject(s, "embeds", o->embeds ? o->embeds : "");
     cJSON *p = cJSON_AddArrayToObject(s, "prompts");
     for (int i = 0; p && i < j->np; i++) cJSON_AddItemToArray(p, cJSON_CreateString(j->prompts[i]));
@@ -204,7 +206,7 @@ static int make_dirs(const gen_job *j, const char *dir) {
     return rc;
 }
 
-int aspire_generate_run(const aspire_generate_opts *o, int *written) {
+static int generate(const aspire_generate_opts *o, int *written) {
     if (written) *written = 0;
     if (!o->out) return aspire_error(ASPIRE_ERR_ARG, "generate: --out is required");
     if (o->n < 1 || o->batch < 1 || o->batch > 64 || o->label < 0)
@@ -220,7 +222,7 @@ int aspire_generate_run(const aspire_generate_opts *o, int *written) {
     float *x = c ? aspire_malloc(sizeof(float) * (size_t)o->batch * c->image_size * c->image_size * 3) : NULL;
     aspire_ctx *ctx = NULL;
     if (!rc && !x) rc = ASPIRE_ERR_NOMEM;
-    if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 0, .seed = o->seed});
+    if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = o->threads, .seed = o->seed});
     aspire_progress pg;
     aspire_progress_init(&pg, "generate", (int64_t)j.np * o->n, "img");
     if (!o->progress) pg.quiet = 1;
@@ -237,5 +239,13 @@ int aspire_generate_run(const aspire_generate_opts *o, int *written) {
     aspire_free(x, 0);
     job_destroy(&j);
     if (written) *written = count;
+    return rc;
+}
+
+/* The whole run with the calling thread's team set to o->threads (restored afterwards). */
+int aspire_generate_run(const aspire_generate_opts *o, int *written) {
+    int prev = aspire_threads_enter(o->threads);
+    int rc = generate(o, written);
+    aspire_threads_leave(prev);
     return rc;
 }

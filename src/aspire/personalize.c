@@ -188,7 +188,7 @@ static int run_classes(aspire_generator *g, const aspire_dataset *ds, const aspi
     char names[MAX_CLASSES][ASPIRE_GENERATOR_MAX_TOKEN + 1];
     int rc = class_names(o, K, names);
     aspire_ctx *ctx = NULL;
-    if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 0, .seed = o->seed});
+    if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = o->threads, .seed = o->seed});
     for (int k = 0; k < K && !rc; k++) {
         ti_class c = {.k = k};
         char init[ASPIRE_VOCAB_MAX_WORD + 1];
@@ -210,7 +210,7 @@ static int run_classes(aspire_generator *g, const aspire_dataset *ds, const aspi
     return rc;
 }
 
-int aspire_personalize_run(const aspire_personalize_opts *o, aspire_personalize_report *report) {
+static int personalize(const aspire_personalize_opts *o, aspire_personalize_report *report) {
     if (report) memset(report, 0, sizeof *report);
     if (!o->images || !o->out) return aspire_error(ASPIRE_ERR_ARG, "personalize: --images and --out are required");
     if (o->steps < 1 || o->batch < 1 || !(o->lr > 0.0f))
@@ -224,10 +224,20 @@ int aspire_personalize_run(const aspire_personalize_opts *o, aspire_personalize_
     if (K < 1 || K > MAX_CLASSES)
         rc = aspire_error(ASPIRE_ERR_FORMAT, "%s/metadata.csv: %d classes (y), personalize takes 1 to %d", o->images, K,
                           MAX_CLASSES);
-    if (!rc) rc = aspire_generator_load(&g, o->model ? o->model : aspire_generator_default_model(), NULL);
+    char model[4096];
+    if (!o->model) aspire_generator_default_model(o->models_dir, model, sizeof model);
+    if (!rc) rc = aspire_generator_load(&g, o->model ? o->model : model, NULL);
     if (!rc) rc = run_classes(g, ds, o, K, report);
     if (!rc) rc = aspire_generator_embeds_save(g, o->out);
     aspire_generator_free(g);
     aspire_dataset_free(ds);
+    return rc;
+}
+
+/* The whole run with the calling thread's team set to o->threads (restored afterwards). */
+int aspire_personalize_run(const aspire_personalize_opts *o, aspire_personalize_report *report) {
+    int prev = aspire_threads_enter(o->threads);
+    int rc = personalize(o, report);
+    aspire_threads_leave(prev);
     return rc;
 }

@@ -54,6 +54,20 @@ int cli_fail(const char *cmd, const char *msg) {
     return 1;
 }
 
+int cli_parse_ints(const char *s, int *v, int max, int hi) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long x = strtol(s, &end, 10);
+        if (end == s || x < 1 || x > hi || n == max) return -1;
+        v[n++] = (int)x;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return n;
+}
+
 static int parse_value(const char *cmd, const cli_opt *o, const char *v) {
     char *end = NULL;
     errno = 0;

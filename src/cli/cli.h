@@ -29,6 +29,9 @@ int cli_parse(const char *cmd, const char *summary, int argc, char **argv, const
 void cli_usage(const char *cmd, const char *summary, const cli_opt *opts, int nopts);
 /* Prints "aspire CMD: message" (with aspire_errmsg() when msg is NULL) on stderr; returns 1. */
 int cli_fail(const char *cmd, const char *msg);
+/* "24,32,64" -> v[0..n); each value in 1..hi, at most max of them. Returns n, or -1 (a value out of
+ * range, too many, or not a comma-separated list of integers). */
+int cli_parse_ints(const char *s, int *v, int max, int hi);
 
 /* The subcommands (one per cmd_*.c). */
 int cmd_version(int argc, char **argv);

@@ -1,6 +1,6 @@
 /* cmd_detect.c — `aspire detect`: discovery of the spurious features of a trained classifier
- * (aspire/detect.h, docs/DETECT.md). Today it runs from records that already hold the flips
- * (--records, --edits); --data/--run waits for the editing models. */
+ * (aspire/detect.h, docs/DETECT.md): from records that already hold the flips (--records, --edits),
+ * or in full mode from a dataset and a trained run (--data, --run). */
 #include "cli/cli.h"
 
 #include "aspire/detect.h"
@@ -15,9 +15,16 @@ int cmd_detect(int argc, char **argv) {
         {"--records", CLI_STR, &o.records, "per-image records with the flips (JSON lines: wp_*, pred_* fields)"},
         {"--edits", CLI_STR, &o.edits, "folder of the flagged edits {row}_fg_{phrase}.png / {row}_bg_{phrase}.png"},
         {"--out", CLI_STR, &o.out, "output folder DETDIR"},
-        {"--data", CLI_STR, &o.data, "dataset folder (full mode: needs the editing models, not built yet)"},
-        {"--run", CLI_STR, &o.run, "trained run folder (full mode)"},
+        {"--data", CLI_STR, &o.data, "dataset folder in Waterbirds layout (full mode)"},
+        {"--run", CLI_STR, &o.run, "trained run folder or weights file (full mode)"},
         {"--holdout-frac", CLI_DOUBLE, &o.holdout_frac, "share of each class's correct images in the hold-out (full mode)"},
+        {"--captions", CLI_STR, &o.captions, "captions CSV (path,caption) to reuse (full mode; default: caption)"},
+        {"--extracted", CLI_STR, &o.extracted, "extraction JSON lines to reuse (full mode; default: extract)"},
+        {"--segmenter", CLI_STR, &o.segmenter, "segmenter model file (full mode; default: the shipped one)"},
+        {"--inpainter", CLI_STR, &o.inpainter, "inpainter model file (full mode; default: the shipped one, else Telea)"},
+        {"--dilate", CLI_INT, &o.dilate, "mask dilation radius in px (-1 = 5 px per 512 px of side, at least 1)"},
+        {"--sheet-rows", CLI_INT, &o.sheet_rows, "rows per class in the contact sheet flips.png (full mode)"},
+        {"--threads", CLI_INT, &o.threads, "threads (0 = all cores)"},
         {"--seed", CLI_I64, &seed, "seed of the draws"},
         {"--similarity", CLI_DOUBLE, &o.similarity, "bag-of-words cosine at which phrases join a cluster"},
         {"--n-classes", CLI_INT, &o.n_classes, "number of classes to report (0 = from the records)"},
@@ -31,7 +38,8 @@ int cmd_detect(int argc, char **argv) {
         "Rank, per class, the backgrounds and objects whose edits flip the classifier's correct predictions\n"
         "(clusters of phrases, score = sum of flips/occurrences) and select the edited images without them.\n"
         "Writes DETDIR/detections.jsonl, features.json, features.svg, selected/ (metadata.csv img_filename,y)\n"
-        "and detect.done last; a re-run after an interruption gives the same files.";
+        "and detect.done last; a re-run after an interruption gives the same files. Full mode (--data, --run)\n"
+        "also writes captions.csv, extracted.jsonl, plates/, edits/, flips/ and the contact sheet flips.png.";
     int rc = cli_parse("detect", summary, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
     if (!o.out) {
@@ -43,6 +51,7 @@ int cmd_detect(int argc, char **argv) {
         return 2;
     }
     o.seed = (uint64_t)seed;
+    aspire_set_threads(o.threads);
     if (aspire_detect_run(&o)) return cli_fail("detect", NULL);
     return 0;
 }

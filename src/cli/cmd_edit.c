@@ -1,6 +1,7 @@
 /* cmd_edit.c — `aspire edit remove|replace|plates`: parses the options of each editing stage; the
  * stages themselves are in src/aspire/edit*.c (edit.h). */
 #include "cli/cli.h"
+#include "cli/cli_env.h"
 
 #include "aspire/edit.h"
 
@@ -33,7 +34,7 @@ static int edit_remove(int argc, char **argv) {
         return 2;
     }
     o.progress = !quiet;
-    aspire_set_threads(o.threads);
+    o.models_dir = cli_models_dir();
     return aspire_edit_remove_run(&o) ? cli_fail("edit remove", NULL) : 0;
 }
 
@@ -71,10 +72,12 @@ static int edit_plates(int argc, char **argv) {
     const char *split = "train";
     const cli_opt opts[] = {
         {"--data", CLI_STR, &o.data, "dataset folder in Waterbirds layout (metadata.csv and images)"},
-        {"--masks", CLI_STR, &o.masks, "folder of object masks, one PNG per image (img_filename with .png)"},
+        {"--masks", CLI_STR, &o.masks, "folder of object masks, one PNG per image (img_filename with .png); default: the segmenter finds them"},
+        {"--segmenter", CLI_STR, &o.segmenter, "segmenter model when there is no --masks (default: the shipped one)"},
         {"--out", CLI_STR, &o.out, "plate bank folder to write (plates.csv, plates/)"},
         {"--captions", CLI_STR, &o.captions, "captions CSV (path,caption; default: caption with the built-in captioner)"},
         {"--captioner", CLI_STR, &o.captioner, "captioner model file (default: the shipped one)"},
+        {"--captioned-only", CLI_FLAG, &o.captioned_only, "with --captions: skip the images the CSV has no caption for"},
         {"--classes", CLI_STR, &o.classes, "class names in order of y, for the extractor"},
         {"--split", CLI_STR, &split, "train, val, test or all"},
         {"--limit", CLI_INT, &o.limit, "at most this many plates (0 = no limit)"},
@@ -93,13 +96,13 @@ static int edit_plates(int argc, char **argv) {
     o.split = -2;
     for (int i = 0; i < 4; i++)
         if (strcmp(split, splits[i]) == 0) o.split = i == 3 ? -1 : i;
-    if (o.split == -2 || !o.data || !o.masks || !o.out) {
+    if (o.split == -2 || !o.data || !o.out) {
         fprintf(stderr, o.split == -2 ? "aspire edit plates: --split must be train, val, test or all\n"
-                                      : "aspire edit plates: --data, --masks and --out are needed\n");
+                                      : "aspire edit plates: --data and --out are needed\n");
         return 2;
     }
     o.progress = !quiet;
-    aspire_set_threads(o.threads);
+    o.models_dir = cli_models_dir();
     return aspire_edit_plates_run(&o) ? cli_fail("edit plates", NULL) : 0;
 }
 

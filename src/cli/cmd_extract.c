@@ -4,6 +4,7 @@
  * extractor out. */
 #include "cli/cli.h"
 
+#include "aspire/classifier.h"
 #include "aspire/stage_extract.h"
 
 #include <stdio.h>
@@ -79,7 +80,9 @@ int cmd_extract(int argc, char **argv) {
     char *names[ASPIRE_EXTRACT_MAX_CLASSES];
     int nclasses = 0;
     if (classes || text) {
-        nclasses = split_classes(classes ? classes : "landbird,waterbird", names, ASPIRE_EXTRACT_MAX_CLASSES);
+        char dflt[160], a[64], b[64];  /* --text alone: the default names of two classes */
+        snprintf(dflt, sizeof dflt, "%s,%s", aspire_default_class_name(0, 2, a, sizeof a), aspire_default_class_name(1, 2, b, sizeof b));
+        nclasses = split_classes(classes ? classes : dflt, names, ASPIRE_EXTRACT_MAX_CLASSES);
         if (nclasses < 1) {
             fprintf(stderr, "aspire extract: --classes wants 1 to %d non-empty names separated by commas\n", ASPIRE_EXTRACT_MAX_CLASSES);
             return 2;

@@ -2,6 +2,7 @@
  * one prompt per learned placeholder (--embeds) or one --prompt, with DDIM and classifier-free
  * guidance; a re-run fills only what is missing. */
 #include "cli/cli.h"
+#include "cli/cli_env.h"
 
 #include "aspire/personalize.h"
 
@@ -38,7 +39,8 @@ int cmd_generate(int argc, char **argv) {
     if (!o.out) { fprintf(stderr, "aspire generate: --out is required\n"); return 2; }
     o.seed = (uint64_t)seed;
     o.progress = !quiet;
-    aspire_set_threads(threads);
+    o.threads = threads;
+    o.models_dir = cli_models_dir();
     double t0 = aspire_now();
     int written = 0;
     if (aspire_generate_run(&o, &written)) return cli_fail("generate", NULL);

@@ -1,6 +1,7 @@
 /* cmd_personalize.c — `aspire personalize`: textual inversion of the built-in generator on an
  * extra-images folder, one learned placeholder per class, written as learned embeddings. */
 #include "cli/cli.h"
+#include "cli/cli_env.h"
 
 #include "aspire/personalize.h"
 
@@ -36,7 +37,8 @@ int cmd_personalize(int argc, char **argv) {
     o.seed = (uint64_t)seed;
     o.flip = !noflip;
     o.progress = !quiet;
-    aspire_set_threads(threads);
+    o.threads = threads;
+    o.models_dir = cli_models_dir();
     aspire_personalize_report r;
     if (aspire_personalize_run(&o, &r)) return cli_fail("personalize", NULL);
     for (int k = 0; k < r.nclasses; k++)

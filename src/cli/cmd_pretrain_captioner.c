@@ -15,21 +15,6 @@
 
 #define NOPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* "24,32,64,128" -> widths; returns the count or -1. */
-static int parse_widths(const char *s, int *w, int max) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 4096 || n == max) return -1;
-        w[n++] = (int)v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return n;
-}
-
 int cmd_pretrain_captioner(int argc, char **argv) {
     aspire_captioner_train_opts o;
     aspire_captioner_train_opts_default(&o);
@@ -76,7 +61,7 @@ int cmd_pretrain_captioner(int argc, char **argv) {
                        "teacher forcing and writes the model file with its vocabulary, config and recipe.",
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
-    int nw = widths ? parse_widths(widths, o.cfg.widths, ASPIRE_CAPTIONER_MAX_STAGES) : o.cfg.nstages;
+    int nw = widths ? cli_parse_ints(widths, o.cfg.widths, ASPIRE_CAPTIONER_MAX_STAGES, 4096) : o.cfg.nstages;
     if (nw < 1) {
         fprintf(stderr, "aspire pretrain captioner: --widths wants 1 to %d positive integers, comma-separated\n",
                 ASPIRE_CAPTIONER_MAX_STAGES);

@@ -6,36 +6,16 @@
 
 #include "aspire/captioner.h"
 #include "aspire/fileio.h"
+#include "aspire/rundir.h"
 #include "aspire/generator.h"
 #include "aspire/world.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NOPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define CMD "pretrain generator"
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-/* "48,96" -> widths; returns the count or -1. */
-static int parse_widths(const char *s, int *w, int max) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 4096 || n == max) return -1;
-        w[n++] = (int)v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return n;
-}
 
 /* Loads the corpus's pretraining split at the model's resolution, making a corpus first if needed. */
 static int load_corpus(aspire_caption_corpus *c, const char *corpus, int limit, int size, int quiet) {
@@ -53,7 +33,7 @@ static int load_corpus(aspire_caption_corpus *c, const char *corpus, int limit, 
         rc = aspire_world_corpus_write(&co);
     }
     if (!rc) rc = aspire_caption_corpus_load(c, corpus, 0, limit, size);
-    if (made_tmp) nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (made_tmp) (void)aspire_remove_tree(tmpdir);
     return rc;
 }
 
@@ -110,7 +90,7 @@ int cmd_pretrain_generator(int argc, char **argv) {
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
     if (widths) {
-        int nw = parse_widths(widths, o.cfg.widths, ASPIRE_GENERATOR_MAX_LEVELS);
+        int nw = cli_parse_ints(widths, o.cfg.widths, ASPIRE_GENERATOR_MAX_LEVELS, 4096);
         if (nw < 1) {
             fprintf(stderr, "aspire " CMD ": --widths wants 1 to %d positive integers\n", ASPIRE_GENERATOR_MAX_LEVELS);
             return 2;

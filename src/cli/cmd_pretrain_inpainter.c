@@ -12,21 +12,6 @@
 
 #define NOPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* "16,32,64" -> values; returns the count or -1. */
-static int parse_list(const char *s, int *v, int max) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long x = strtol(s, &end, 10);
-        if (end == s || x < 1 || x > 1024 || n == max) return -1;
-        v[n++] = (int)x;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return n;
-}
-
 static int make_parent(const char *out) {
     char *dir = aspire_strdup(out);
     char *slash = dir ? strrchr(dir, '/') : NULL;
@@ -70,8 +55,8 @@ int cmd_pretrain_inpainter(int argc, char **argv) {
                        "targets the exact remove-counterfactuals; writes the model file with config and recipe.",
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
-    if ((enc && parse_list(enc, o.cfg.enc, ASPIRE_INPAINT_MAX_LEVELS) != o.cfg.levels) ||
-        (dec && parse_list(dec, o.cfg.dec, ASPIRE_INPAINT_MAX_LEVELS) != o.cfg.levels - 1)) {
+    if ((enc && cli_parse_ints(enc, o.cfg.enc, ASPIRE_INPAINT_MAX_LEVELS, 1024) != o.cfg.levels) ||
+        (dec && cli_parse_ints(dec, o.cfg.dec, ASPIRE_INPAINT_MAX_LEVELS, 1024) != o.cfg.levels - 1)) {
         fprintf(stderr, "aspire pretrain inpainter: --enc wants --levels (%d) and --dec --levels - 1 positive integers\n",
                 o.cfg.levels);
         return 2;

@@ -5,36 +5,16 @@
 #include "cli/cli.h"
 
 #include "aspire/fileio.h"
+#include "aspire/rundir.h"
 #include "aspire/segmenter.h"
 #include "aspire/world.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NOPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define CMD "pretrain segmenter"
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-/* "12,24,48,64" -> widths; returns the count or -1. */
-static int parse_widths(const char *s, int *w, int max) {
-    int n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 1024 || n == max) return -1;
-        w[n++] = (int)v;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return n;
-}
 
 /* Loads the corpus's pretraining split, making the corpus in a temporary folder when dir is NULL. */
 static int load_corpus(aspire_seg_corpus *c, const char *dir, int64_t seed, int limit, int size, int quiet) {
@@ -50,7 +30,7 @@ static int load_corpus(aspire_seg_corpus *c, const char *dir, int64_t seed, int 
         if (!quiet) fprintf(stderr, CMD ": making the world corpus in %s\n", tmpdir);
         int rc = aspire_world_corpus_write(&co);
         if (!rc) rc = aspire_seg_corpus_load(c, tmpdir, 0, limit, size);
-        nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void)aspire_remove_tree(tmpdir);
         return rc ? cli_fail(CMD, NULL) : 0;
     }
     return aspire_seg_corpus_load(c, dir, 0, limit, size) ? cli_fail(CMD, NULL) : 0;
@@ -91,7 +71,7 @@ int cmd_pretrain_segmenter(int argc, char **argv) {
                        "images, and writes the model file with config, phrase vocabulary, thresholds and recipe.",
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
-    int nw = widths ? parse_widths(widths, o.cfg.widths, ASPIRE_SEGNET_MAX_LEVELS) : o.cfg.nlevels;
+    int nw = widths ? cli_parse_ints(widths, o.cfg.widths, ASPIRE_SEGNET_MAX_LEVELS, 1024) : o.cfg.nlevels;
     if (nw < 1) {
         fprintf(stderr, "aspire " CMD ": --widths wants 1 to %d positive integers, comma-separated\n", ASPIRE_SEGNET_MAX_LEVELS);
         return 2;

@@ -3,6 +3,7 @@
  * box and area or "absent". */
 #define _XOPEN_SOURCE 700
 #include "cli/cli.h"
+#include "cli/cli_env.h"
 
 #include "aspire/fileio.h"
 #include "aspire/progress.h"
@@ -192,7 +193,8 @@ int cmd_segment(int argc, char **argv) {
         fprintf(stderr, "aspire " CMD ": needs --phrase, --out and one of --image or --images (aspire segment --help)\n");
         return 2;
     }
-    aspire_set_threads(a.threads);
+    char model[4096];
+    if (!a.model) a.model = aspire_segmenter_default_model(cli_models_dir(), model, sizeof model);
     aspire_segmenter *seg = NULL;
     if (aspire_segmenter_open(&seg, a.model, a.threads)) return cli_fail(CMD, NULL);
     char *meaning = NULL;

@@ -189,3 +189,22 @@ float aspire_schedule_lr(const aspire_schedule *s, int64_t step) {
     ASPIRE_ASSERT(0, "(unknown schedule kind %d)", (int)s->kind);
     return 0.0f;
 }
+
+double aspire_clip_grad_norm(aspire_params *p, float clip) {
+    double ss = 0.0;
+    for (int i = 0; i < aspire_params_count(p); i++) {
+        aspire_tensor *t = aspire_params_at(p, i);
+        if (!aspire_params_trainable(p, i) || !t->grad_valid) continue;
+        for (int64_t k = 0; k < t->numel; k++) ss += (double)t->grad[k] * t->grad[k];
+    }
+    double norm = sqrt(ss);
+    if (clip > 0 && norm > clip) {
+        float s = (float)(clip / norm);
+        for (int i = 0; i < aspire_params_count(p); i++) {
+            aspire_tensor *t = aspire_params_at(p, i);
+            if (!aspire_params_trainable(p, i) || !t->grad_valid) continue;
+            for (int64_t k = 0; k < t->numel; k++) t->grad[k] *= s;
+        }
+    }
+    return norm;
+}

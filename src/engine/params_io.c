@@ -95,3 +95,11 @@ int aspire_params_read_prefixed(aspire_params *p, const aspire_safetensors *st, 
     }
     return ASPIRE_OK;
 }
+
+int aspire_params_read_all(aspire_params *p, const aspire_safetensors *st, const char *path, const char *what) {
+    int rc = aspire_params_read_prefixed(p, st, "");
+    if (!rc && aspire_safetensors_count(st) != aspire_params_count(p))
+        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: holds %d tensors, the %s has %d", path, aspire_safetensors_count(st), what,
+                          aspire_params_count(p));
+    return rc;
+}

@@ -98,8 +98,8 @@ static int learned_output(learned *l, const float *pred, const aspire_image *img
     return aspire_image_resize(out, &small, img->w, img->h, ASPIRE_RESIZE_AUTO);
 }
 
-static int learned_fill(void *impl, const aspire_image *imgs, const uint8_t *const *masks, int n, aspire_image *outs) {
-    learned *l = impl;
+static int learned_fill_batches(learned *l, const aspire_image *imgs, const uint8_t *const *masks, int n,
+                                aspire_image *outs) {
     const int S = aspire_inpaint_model_config(l->m)->image_size;
     const size_t px = (size_t)S * S;
     for (int i0 = 0; i0 < n; i0 += l->batch) {
@@ -119,6 +119,15 @@ static int learned_fill(void *impl, const aspire_image *imgs, const uint8_t *con
     }
     aspire_ctx_reset(l->ctx);
     return ASPIRE_OK;
+}
+
+/* Runs with the calling thread's team set to the inpainter's thread count (restored afterwards). */
+static int learned_fill(void *impl, const aspire_image *imgs, const uint8_t *const *masks, int n, aspire_image *outs) {
+    learned *l = impl;
+    int prev = aspire_threads_enter(aspire_ctx_get_options(l->ctx)->threads);
+    int rc = learned_fill_batches(l, imgs, masks, n, outs);
+    aspire_threads_leave(prev);
+    return rc;
 }
 
 static const aspire_inpainter_backend learned_backend = {"unet", learned_fill, learned_free};
@@ -149,7 +158,8 @@ int aspire_inpainter_new_learned(const char *path, int threads, int batch, aspir
 }
 
 int aspire_inpainter_new_default(const char *path, int threads, aspire_inpainter **out) {
-    if (!path) path = aspire_inpaint_default_model();
+    char buf[4096];
+    if (!path) path = aspire_inpaint_default_model(NULL, buf, sizeof buf);
     if (aspire_file_exists(path)) return aspire_inpainter_new_learned(path, threads, 0, out);
     return aspire_inpainter_new_classical(0, out);
 }
@@ -215,27 +225,6 @@ int aspire_inpaint_mask_load(const char *path, int want_w, int want_h, uint8_t *
     if (h) *h = img.h;
     aspire_image_destroy(&img);
     *mask = m;
-    return ASPIRE_OK;
-}
-
-int aspire_inpaint_mask_dilate(uint8_t *mask, int w, int h, int r) {
-    if (r <= 0) return ASPIRE_OK;
-    uint8_t *tmp = aspire_malloc((size_t)w * h);
-    if (!tmp) return ASPIRE_ERR_NOMEM;
-    /* separable: rows into tmp, then columns back into mask */
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            uint8_t v = 0;
-            for (int d = -r; d <= r && !v; d++) v = x + d >= 0 && x + d < w && mask[(int64_t)y * w + x + d];
-            tmp[(int64_t)y * w + x] = v;
-        }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            uint8_t v = 0;
-            for (int d = -r; d <= r && !v; d++) v = y + d >= 0 && y + d < h && tmp[(int64_t)(y + d) * w + x];
-            mask[(int64_t)y * w + x] = v;
-        }
-    aspire_free(tmp, 0);
     return ASPIRE_OK;
 }
 

@@ -880,13 +880,7 @@ int aspire_captioner_load(aspire_captioner **out, const char *path, char **recip
         rc = aspire_captioner_new(&cap, &cfg, vocab, 0);
         if (rc == ASPIRE_ERR_ARG) rc = aspire_error_prefix(ASPIRE_ERR_FORMAT, "%s: metadata \"config\"", path);
     }
-    for (int i = 0; !rc && i < aspire_params_count(cap->params); i++) {
-        aspire_tensor *t = aspire_params_at(cap->params, i);
-        rc = aspire_safetensors_read_f32(st, t->name, t->ndim, t->shape, 0, t->data, t->numel, NULL);
-    }
-    if (!rc && aspire_safetensors_count(st) != aspire_params_count(cap->params))
-        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: holds %d tensors, the captioner has %d", path,
-                          aspire_safetensors_count(st), aspire_params_count(cap->params));
+    if (!rc) rc = aspire_params_read_all(cap->params, st, path, "captioner");
     if (!rc && recipe) {
         const char *r = aspire_safetensors_meta(st, "recipe");
         *recipe = aspire_strdup(r ? r : "");

@@ -281,26 +281,6 @@ void aspire_captioner_train_opts_default(aspire_captioner_train_opts *o) {
     o->progress = 1;
 }
 
-/* Scales every gradient so that their global L2 norm is at most `clip`; returns the norm before. */
-static double clip_grads(aspire_params *p, float clip) {
-    double ss = 0.0;
-    for (int i = 0; i < aspire_params_count(p); i++) {
-        aspire_tensor *t = aspire_params_at(p, i);
-        if (!aspire_params_trainable(p, i) || !t->grad_valid) continue;
-        for (int64_t k = 0; k < t->numel; k++) ss += (double)t->grad[k] * t->grad[k];
-    }
-    double norm = sqrt(ss);
-    if (clip > 0 && norm > clip) {
-        float s = (float)(clip / norm);
-        for (int i = 0; i < aspire_params_count(p); i++) {
-            aspire_tensor *t = aspire_params_at(p, i);
-            if (!aspire_params_trainable(p, i) || !t->grad_valid) continue;
-            for (int64_t k = 0; k < t->numel; k++) t->grad[k] *= s;
-        }
-    }
-    return norm;
-}
-
 /* The state of a captioner's pretraining. */
 typedef struct cap_train {
     const aspire_caption_corpus *corpus;
@@ -423,11 +403,11 @@ static int train_step(cap_train *tr, float lr, float *loss_v, double *tag_v, dou
     if (tr->aux_opt) aspire_params_zero_grad(tr->aux.params);
     int rc = aspire_backward(tr->ctx, total);
     if (rc) return rc;
-    *gnorm = clip_grads(aspire_captioner_params(tr->cap), o->clip);
+    *gnorm = aspire_clip_grad_norm(aspire_captioner_params(tr->cap), o->clip);
     aspire_optim_set_lr(tr->opt, lr);
     aspire_optim_step(tr->opt);
     if (tr->aux_opt) {
-        clip_grads(tr->aux.params, o->clip);
+        aspire_clip_grad_norm(tr->aux.params, o->clip);
         aspire_optim_set_lr(tr->aux_opt, lr);
         aspire_optim_step(tr->aux_opt);
     }

@@ -489,19 +489,8 @@ static int parse_config(const char *json, aspire_generator_config *c, const char
     return rc;
 }
 
-const char *aspire_generator_default_model(void) {
-    static _Thread_local char buf[4096];
-    const char *env = getenv("ASPIRE_MODELS");
-    if (env && *env) {
-        snprintf(buf, sizeof buf, "%s/generator.safetensors", env);
-        return buf;
-    }
-    if (aspire_file_exists("models/generator.safetensors")) return "models/generator.safetensors";
-#ifdef ASPIRE_SOURCE_DIR
-    return ASPIRE_SOURCE_DIR "/models/generator.safetensors";
-#else
-    return "models/generator.safetensors";
-#endif
+const char *aspire_generator_default_model(const char *models_dir, char *buf, size_t n) {
+    return aspire_model_path(models_dir, "generator.safetensors", buf, n);
 }
 
 int aspire_generator_save(const aspire_generator *g, const char *path, const char *recipe) {
@@ -550,13 +539,7 @@ int aspire_generator_load(aspire_generator **out, const char *path, char **recip
         rc = aspire_generator_new(&g, &cfg, vocab, 0);
         if (rc == ASPIRE_ERR_ARG) rc = aspire_error_prefix(ASPIRE_ERR_FORMAT, "%s: metadata \"config\"", path);
     }
-    for (int i = 0; !rc && i < aspire_params_count(g->params); i++) {
-        aspire_tensor *t = aspire_params_at(g->params, i);
-        rc = aspire_safetensors_read_f32(st, t->name, t->ndim, t->shape, 0, t->data, t->numel, NULL);
-    }
-    if (!rc && aspire_safetensors_count(st) != aspire_params_count(g->params))
-        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: holds %d tensors, the generator has %d", path,
-                          aspire_safetensors_count(st), aspire_params_count(g->params));
+    if (!rc) rc = aspire_params_read_all(g->params, st, path, "generator");
     if (!rc && recipe) {
         const char *r = aspire_safetensors_meta(st, "recipe");
         if (!(*recipe = aspire_strdup(r ? r : ""))) rc = ASPIRE_ERR_NOMEM;

@@ -158,25 +158,6 @@ static int fill_batch(trainer *t, aspire_tensor *x, const uint8_t *pixels, int n
     return ASPIRE_OK;
 }
 
-static double clip_grads(aspire_params *p, float clip) {
-    double ss = 0.0;
-    for (int i = 0; i < aspire_params_count(p); i++) {
-        aspire_tensor *t = aspire_params_at(p, i);
-        if (!aspire_params_trainable(p, i) || !t->grad_valid) continue;
-        for (int64_t k = 0; k < t->numel; k++) ss += (double)t->grad[k] * t->grad[k];
-    }
-    double norm = sqrt(ss);
-    if (clip > 0 && norm > clip) {
-        float s = (float)(clip / norm);
-        for (int i = 0; i < aspire_params_count(p); i++) {
-            aspire_tensor *t = aspire_params_at(p, i);
-            if (!aspire_params_trainable(p, i) || !t->grad_valid) continue;
-            for (int64_t k = 0; k < t->numel; k++) t->grad[k] *= s;
-        }
-    }
-    return norm;
-}
-
 static void ema_update(trainer *t) {
     double d = t->o->ema;
     double warm = (1.0 + t->step) / (10.0 + t->step);
@@ -204,7 +185,7 @@ static int train_step(trainer *t, const uint8_t *pixels, int n, char *const *cap
     if (!l) return ASPIRE_ERR_BACKEND;
     aspire_params_zero_grad(t->g->params);
     if ((rc = aspire_backward(t->ctx, l))) return rc;
-    *gnorm = clip_grads(t->g->params, t->o->clip);
+    *gnorm = aspire_clip_grad_norm(t->g->params, t->o->clip);
     aspire_optim_set_lr(t->opt, aspire_schedule_lr(sched, t->step));
     aspire_optim_step(t->opt);
     *loss = l->data[0];

@@ -213,19 +213,8 @@ static int parse_config(const char *json, aspire_inpaint_config *c, const char *
     return rc;
 }
 
-const char *aspire_inpaint_default_model(void) {
-    static _Thread_local char buf[4096];
-    const char *env = getenv("ASPIRE_MODELS");
-    if (env && *env) {
-        snprintf(buf, sizeof buf, "%s/inpainter.safetensors", env);
-        return buf;
-    }
-    if (aspire_file_exists("models/inpainter.safetensors")) return "models/inpainter.safetensors";
-#ifdef ASPIRE_SOURCE_DIR
-    return ASPIRE_SOURCE_DIR "/models/inpainter.safetensors";
-#else
-    return "models/inpainter.safetensors";
-#endif
+const char *aspire_inpaint_default_model(const char *models_dir, char *buf, size_t n) {
+    return aspire_model_path(models_dir, "inpainter.safetensors", buf, n);
 }
 
 int aspire_inpaint_model_save(const aspire_inpaint_model *m, const char *path, const char *recipe) {
@@ -238,15 +227,7 @@ int aspire_inpaint_model_save(const aspire_inpaint_model *m, const char *path, c
 }
 
 static int load_tensors(aspire_inpaint_model *m, const aspire_safetensors *st, const char *path) {
-    int rc = ASPIRE_OK;
-    for (int i = 0; !rc && i < aspire_params_count(m->params); i++) {
-        aspire_tensor *t = aspire_params_at(m->params, i);
-        rc = aspire_safetensors_read_f32(st, t->name, t->ndim, t->shape, 0, t->data, t->numel, NULL);
-    }
-    if (!rc && aspire_safetensors_count(st) != aspire_params_count(m->params))
-        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: holds %d tensors, the inpainter has %d", path,
-                          aspire_safetensors_count(st), aspire_params_count(m->params));
-    return rc;
+    return aspire_params_read_all(m->params, st, path, "inpainter");
 }
 
 int aspire_inpaint_model_load(aspire_inpaint_model **out, const char *path, char **recipe) {

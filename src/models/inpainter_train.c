@@ -74,7 +74,7 @@ static int make_example(const aspire_world *w, const aspire_inpaint_train_opts *
         }
         if (!area) rm = s;  /* every object hidden: an empty hole, no loss */
     }
-    if ((rc = aspire_inpaint_mask_dilate(eb->hole, S, S, 1 + (int)aspire_rng_below(r, 2)))) return rc;
+    if ((rc = aspire_mask_dilate(eb->hole, S, S, 1 + (int)aspire_rng_below(r, 2)))) return rc;
     return aspire_world_render(w, &rm, S, eb->target, NULL);
 }
 

@@ -41,19 +41,8 @@ void aspire_segmenter_free(aspire_segmenter *seg) {
 
 const char *aspire_segmenter_backend_name(const aspire_segmenter *seg) { return seg->backend->name; }
 
-const char *aspire_segmenter_default_model(void) {
-    static _Thread_local char buf[4096];
-    const char *env = getenv("ASPIRE_MODELS");
-    if (env && *env) {
-        snprintf(buf, sizeof buf, "%s/segmenter.safetensors", env);
-        return buf;
-    }
-    if (aspire_file_exists("models/segmenter.safetensors")) return "models/segmenter.safetensors";
-#ifdef ASPIRE_SOURCE_DIR
-    return ASPIRE_SOURCE_DIR "/models/segmenter.safetensors";
-#else
-    return "models/segmenter.safetensors";
-#endif
+const char *aspire_segmenter_default_model(const char *models_dir, char *buf, size_t n) {
+    return aspire_model_path(models_dir, "segmenter.safetensors", buf, n);
 }
 
 int aspire_segmenter_segment(aspire_segmenter *seg, const aspire_image *images, int n, const char *phrase, int dilate,
@@ -145,16 +134,19 @@ static int finish_one(builtin *b, const float *p, const aspire_image *im, aspire
     return ASPIRE_OK;
 }
 
+/* Runs with the calling thread's team set to the segmenter's thread count (restored afterwards). */
 static int builtin_segment(void *impl, const aspire_image *images, int n, const char *phrase, aspire_segment *out) {
     builtin *b = impl;
     uint64_t set = 0;
     int rc = aspire_segnet_resolve(b->net, phrase, &set, NULL, 0);
     const size_t S2 = (size_t)b->net->cfg.image_size * b->net->cfg.image_size;
+    int prev = aspire_threads_enter(aspire_ctx_get_options(b->ctx)->threads);
     for (int start = 0; !rc && start < n; start += CHUNK) {
         int nb = n - start < CHUNK ? n - start : CHUNK;
         rc = aspire_segnet_probs(b->ctx, b->net, images + start, nb, set, b->prob);
         for (int i = 0; !rc && i < nb; i++) rc = finish_one(b, b->prob + i * S2, &images[start + i], &out[start + i]);
     }
+    aspire_threads_leave(prev);
     return rc;
 }
 
@@ -206,7 +198,8 @@ int aspire_segmenter_from_segnet(aspire_segmenter **out, aspire_segnet *net, int
 int aspire_segmenter_open(aspire_segmenter **out, const char *path, int threads) {
     *out = NULL;
     aspire_segnet *net = NULL;
-    int rc = aspire_segnet_load(&net, path ? path : aspire_segmenter_default_model(), NULL);
+    char buf[4096];
+    int rc = aspire_segnet_load(&net, path ? path : aspire_segmenter_default_model(NULL, buf, sizeof buf), NULL);
     if (rc) return rc;
     return aspire_segmenter_from_segnet(out, net, threads);
 }

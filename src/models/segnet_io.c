@@ -181,15 +181,7 @@ static int read_meta(const aspire_safetensors *st, const char *path, meta_parts 
 }
 
 static int read_weights(aspire_segnet *net, const aspire_safetensors *st, const char *path) {
-    int rc = ASPIRE_OK;
-    for (int i = 0; !rc && i < aspire_params_count(net->params); i++) {
-        aspire_tensor *t = aspire_params_at(net->params, i);
-        rc = aspire_safetensors_read_f32(st, t->name, t->ndim, t->shape, 0, t->data, t->numel, NULL);
-    }
-    if (!rc && aspire_safetensors_count(st) != aspire_params_count(net->params))
-        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: holds %d tensors, the segmenter has %d", path, aspire_safetensors_count(st),
-                          aspire_params_count(net->params));
-    return rc;
+    return aspire_params_read_all(net->params, st, path, "segmenter");
 }
 
 int aspire_segnet_load(aspire_segnet **out, const char *path, char **recipe) {

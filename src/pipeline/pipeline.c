@@ -265,7 +265,7 @@ int aspire_pipeline_run(const aspire_pipeline_opts *o) {
     pl_ctx c = {.o = o, .rundir = o->out};
     if ((rc = parse_methods(&c, o->methods))) return rc;
     if (o->generator) snprintf(c.generator, sizeof c.generator, "%s", o->generator);
-    else snprintf(c.generator, sizeof c.generator, "%s", aspire_generator_default_model());
+    else aspire_generator_default_model(NULL, c.generator, sizeof c.generator);
     aspire_rundir_lock *lock = NULL;
     if ((rc = aspire_rundir_lock_take(&lock, o->out, "aspire run"))) return rc;
     rc = write_run_json(&c);
