@@ -5,10 +5,9 @@
 # interruption and it continues from the last complete stage (the world dataset is built whole, so
 # it is either there or redone). ASPIRE_DEMO_THREADS sets --threads (0 = all cores).
 #
-# Today the pipeline runs as far as the stages are wired: train-erm always; detect needs its full
-# mode (--data/--run), personalize and generate need models/generator.safetensors. Where a stage
-# cannot run yet, `aspire run` stops there with one line naming it, and this script says so, prints
-# what exists and still points at the report (which shows the stages complete so far).
+# Where a stage cannot do its work (e.g. detect selected no edited image), `aspire run` stops
+# there with one line naming it; this script says so, prints what exists and still points at the
+# report (which shows the stages complete so far).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin/aspire

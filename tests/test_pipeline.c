@@ -3,8 +3,8 @@
  * interrupted stage) with the same bytes, an option change re-running from its stage with the
  * reason logged, --only, the status listing, and the report (self-contained HTML, also from a
  * made-up detect output with features and selected images), and retrain, evaluate and report
- * on made-up detect and generate outputs. Detect's full mode and the generator
- * model may be missing in this build: the run then stops at that stage, which is checked too. */
+ * on made-up detect and generate outputs. The generator is given as a missing file, so a run
+ * stops at detect (nothing selected on this tiny set) or at personalize at the latest: checked. */
 #include "aspire/fileio.h"
 #include "aspire/image.h"
 #include "aspire/pipeline.h"
@@ -104,8 +104,8 @@ static void test_stage_table(void) {
     CHECK(aspire_pipeline_run(&o) == ASPIRE_ERR_ARG && strstr(aspire_errmsg(), "bogus"));
 }
 
-/* The first run: train-erm completes, the run stops at the first stage that cannot run yet (detect
- * until its full mode lands, else personalize: no generator model) with a message naming it; the
+/* The first run: train-erm completes, the run stops at the first stage that cannot do its work
+ * (detect, or personalize: nothing selected or no generator model) with a message naming it; the
  * report renders anyway. */
 static void test_first_run(void) {
     aspire_pipeline_opts o = tiny_opts(NULL);

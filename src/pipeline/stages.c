@@ -75,6 +75,7 @@ static int run_detect(pl_ctx *c, const char *dir) {
     d.data = c->o->data;
     d.run = run;
     d.seed = c->o->seed;
+    d.threads = c->o->threads;
     d.quiet = !c->o->progress;
     int rc = aspire_detect_run(&d);
     aspire_strfree(run);
@@ -105,6 +106,7 @@ static int run_personalize(pl_ctx *c, const char *dir) {
         if (c->o->personalize_steps > 0) p.steps = c->o->personalize_steps;
         p.seed = c->o->seed;
         p.progress = c->o->progress;
+        p.threads = c->o->threads;
         rc = aspire_personalize_run(&p, NULL);
     }
     aspire_strfree(images);
@@ -133,6 +135,7 @@ static int run_generate(pl_ctx *c, const char *dir) {
         if (c->o->generate_n > 0) g.n = c->o->generate_n;
         g.seed = c->o->seed;
         g.progress = c->o->progress;
+        g.threads = c->o->threads;
         rc = aspire_generate_run(&g, NULL);
     }
     aspire_strfree(embeds);

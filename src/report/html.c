@@ -238,7 +238,7 @@ static int class_chart(FILE *f, const cJSON *cls) {
     }
     char title[160];
     const char *label = cJSON_GetStringValue(cJSON_GetObjectItem(cls, "label"));
-    snprintf(title, sizeof title, "class %s: %d of %d images flipped", label ? label : "?",
+    snprintf(title, sizeof title, "%s: %d of %d hold-out images flipped", label ? label : "?",
              (int)num(cls, "flipped_images"), (int)num(cls, "images"));
     aspire_barchart c = {.title = title, .bars = bars, .n_bars = n, .series_colors = colors, .n_series = 2,
                          .empty_note = "no edit flipped this class's prediction"};
@@ -296,6 +296,7 @@ static void folder_gallery(FILE *f, const char *dir, int max, int per_class) {
         fputs("</figcaption></figure>\n", f);
         aspire_strfree(img);
     }
+    if (!shown) fputs("<p class=\"note\">(no image in this folder)</p>", f);
     fputs("</div>\n", f);
     aspire_free(buf, n + 1);
     aspire_strfree(meta);
