@@ -362,8 +362,8 @@ static int sheet_class(full_job *j, aspire_sheet *sh, int c, int *rows) {
 static int full_sheet(full_job *j) {
     aspire_sheet *sh;
     int rc = aspire_sheet_new(&sh, 2, 96, 1), rows = 0;
-    if (!rc) rc = aspire_sheet_header(sh, 0, "ORIGINAL: EDIT");
-    if (!rc) rc = aspire_sheet_header(sh, 1, "EDITED: PRED BEFORE->AFTER");
+    if (!rc) rc = aspire_sheet_header(sh, 0, "ORIGINAL");
+    if (!rc) rc = aspire_sheet_header(sh, 1, "EDIT: BEFORE->AFTER");
     for (int c = 0; c < j->n_classes && !rc && j->o->sheet_rows > 0; c++) rc = sheet_class(j, sh, c, &rows);
     char path[4200];
     snprintf(path, sizeof path, "%s/flips.png", j->o->out);
