@@ -17,6 +17,8 @@ THREADS=${THREADS:-1}
 SEGMENTER=${SEGMENTER:-}          # default: the shipped models/segmenter.safetensors
 SHEET=${SHEET:-docs/edit-sheet.png}
 FAILURES=${FAILURES:-docs/edit-failures.png}
+PLATES=${PLATES:-1000}            # plates in each bank (the first training images with a background phrase)
+EPOCHS=${EPOCHS:-8}               # epochs of the ERM classifier (aspire train's default)
 export OMP_NUM_THREADS=$THREADS
 ASPIRE=$BUILD/bin/aspire
 
@@ -26,7 +28,7 @@ ASPIRE=$BUILD/bin/aspire
     --threads "$THREADS" --quiet
 if [ ! -f "$RUN/best.safetensors" ]; then
     echo "bench-edit: training the ERM classifier of the flip agreement (once): $RUN"
-    $ASPIRE train --data "$TASK" --method erm --out "$RUN" --seed 0 --threads "$THREADS" --quiet
+    $ASPIRE train --data "$TASK" --method erm --out "$RUN" --seed 0 --epochs "$EPOCHS" --threads "$THREADS" --quiet
 fi
 mkdir -p "$WORK"
 log=$(mktemp -d "${TMPDIR:-/tmp}/aspire-bench-edit-XXXXXX")
@@ -36,7 +38,7 @@ echo "== bench/segment (corpus test part: $CORPUS)"
 $BUILD/bench/segment --corpus "$CORPUS" --threads "$THREADS" ${SEGMENTER:+--model "$SEGMENTER"} | tee "$log/segment"
 echo "== bench/edit"
 $BUILD/bench/edit --corpus "$CORPUS" --task "$TASK" --run "$RUN" --threads "$THREADS" --work "$WORK" \
-    --sheet "$SHEET" --failures "$FAILURES" ${SEGMENTER:+--segmenter "$SEGMENTER"} | tee "$log/edit"
+    --plates "$PLATES" --sheet "$SHEET" --failures "$FAILURES" ${SEGMENTER:+--segmenter "$SEGMENTER"} | tee "$log/edit"
 
 seg=$(tail -n 1 "$log/segment" | sed -e 's/"threads":/"seg_threads":/' -e 's/"model":/"seg_model":/')
 edit=$(tail -n 1 "$log/edit")
