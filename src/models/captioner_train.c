@@ -8,6 +8,7 @@
 #include "aspire/optim.h"
 #include "aspire/progress.h"
 #include "models/captioner_internal.h"
+#include "models/corpus_scan.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -115,6 +116,22 @@ static int corpus_add(aspire_caption_corpus *c, const char *dir, const cJSON *o,
     return ASPIRE_OK;
 }
 
+static int cap_count_row(void *ud, const cJSON *o, const char *where) {
+    aspire_caption_corpus *c = ud;
+    const cJSON *capv = cJSON_GetObjectItemCaseSensitive(o, "captions");
+    if (cJSON_IsArray(capv) && cJSON_GetArraySize(capv) > c->ncap) c->ncap = cJSON_GetArraySize(capv);
+    return ASPIRE_OK;
+}
+
+typedef struct cap_scan { aspire_caption_corpus *c; const char *dir; int cap, limit; } cap_scan;
+
+static int cap_add_row(void *ud, const cJSON *o, const char *where) {
+    cap_scan *sc = ud;
+    if (sc->limit > 0 && sc->c->n >= sc->limit) return CORPUS_SCAN_STOP;
+    int rc = corpus_reserve(sc->c, &sc->cap, sc->c->n + 1);
+    return rc ? rc : corpus_add(sc->c, sc->dir, o, where);
+}
+
 int aspire_caption_corpus_load(aspire_caption_corpus *c, const char *dir, int split, int limit, int size) {
     memset(c, 0, sizeof *c);
     ASPIRE_ASSERT(size >= 1 && size <= 4096);
@@ -122,37 +139,12 @@ int aspire_caption_corpus_load(aspire_caption_corpus *c, const char *dir, int sp
     c->ncap = 0;
     char *path = aspire_path_join(dir, "scenes.jsonl");
     if (!path) return ASPIRE_ERR_NOMEM;
-    aspire_jsonl *r = NULL;
-    int rc = aspire_jsonl_open(&r, path);
     /* first pass: the most captions any image has */
-    cJSON *o = NULL;
-    while (!rc) {
-        int got = aspire_jsonl_next(r, &o);
-        if (got <= 0) { rc = got; break; }
-        const cJSON *capv = cJSON_GetObjectItemCaseSensitive(o, "captions");
-        if (cJSON_IsArray(capv) && cJSON_GetArraySize(capv) > c->ncap) c->ncap = cJSON_GetArraySize(capv);
-        cJSON_Delete(o);
-    }
-    aspire_jsonl_free(r);
-    r = NULL;
+    int rc = corpus_scan(path, -1, cap_count_row, c);
     if (!rc && c->ncap > 64) c->ncap = 64;
     if (!rc && c->ncap == 0) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: no line has \"captions\"", path);
-    if (!rc) rc = aspire_jsonl_open(&r, path);
-    int cap = 0;
-    while (!rc && (limit <= 0 || c->n < limit)) {
-        int got = aspire_jsonl_next(r, &o);
-        if (got <= 0) { rc = got; break; }
-        char where[600];
-        snprintf(where, sizeof where, "%s:%d", path, aspire_jsonl_line(r));
-        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "split");
-        if (!cJSON_IsNumber(sp)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: no numeric \"split\"", where);
-        else if (split < 0 || sp->valueint == split) {
-            rc = corpus_reserve(c, &cap, c->n + 1);
-            if (!rc) rc = corpus_add(c, dir, o, where);
-        }
-        cJSON_Delete(o);
-    }
-    aspire_jsonl_free(r);
+    cap_scan sc = {c, dir, 0, limit};
+    if (!rc) rc = corpus_scan(path, split, cap_add_row, &sc);
     if (!rc && c->n == 0) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: no image of split %d", path, split);
     aspire_strfree(path);
     if (rc) aspire_caption_corpus_destroy(c);

@@ -2,6 +2,7 @@
  * concept labels, from scenes.jsonl (each object's name and label) and the instance label maps
  * in masks/ (pixel = label of the topmost object covering it). Pretraining and benches only. */
 #include "models/segnet_internal.h"
+#include "models/corpus_scan.h"
 
 #include "aspire/fileio.h"
 #include "aspire/jsonl.h"
@@ -93,28 +94,22 @@ static int add_item(aspire_seg_corpus *c, const char *dir, const cJSON *o, const
     return rc;
 }
 
+typedef struct seg_scan { aspire_seg_corpus *c; const char *dir; int cap, limit; } seg_scan;
+
+static int seg_row(void *ud, const cJSON *o, const char *where) {
+    seg_scan *sc = ud;
+    if (sc->limit > 0 && sc->c->n >= sc->limit) return CORPUS_SCAN_STOP;
+    int rc = reserve(sc->c, &sc->cap, sc->c->n + 1);
+    return rc ? rc : add_item(sc->c, sc->dir, o, where);
+}
+
 int aspire_seg_corpus_load(aspire_seg_corpus *c, const char *dir, int split, int limit, int size) {
     memset(c, 0, sizeof *c);
     c->size = size;
     char *path = aspire_path_join(dir, "scenes.jsonl");
     if (!path) return ASPIRE_ERR_NOMEM;
-    aspire_jsonl *r = NULL;
-    int rc = aspire_jsonl_open(&r, path), cap = 0;
-    while (!rc && (limit <= 0 || c->n < limit)) {
-        cJSON *o = NULL;
-        int got = aspire_jsonl_next(r, &o);
-        if (got <= 0) { rc = got; break; }
-        char where[600];
-        snprintf(where, sizeof where, "%s:%d", path, aspire_jsonl_line(r));
-        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "split");
-        if (!cJSON_IsNumber(sp)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: no numeric \"split\"", where);
-        else if (split < 0 || sp->valueint == split) {
-            rc = reserve(c, &cap, c->n + 1);
-            if (!rc) rc = add_item(c, dir, o, where);
-        }
-        cJSON_Delete(o);
-    }
-    aspire_jsonl_free(r);
+    seg_scan sc = {c, dir, 0, limit};
+    int rc = corpus_scan(path, split, seg_row, &sc);
     if (!rc && c->n == 0) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: no image of split %d", path, split);
     aspire_strfree(path);
     if (rc) aspire_seg_corpus_destroy(c);
