@@ -64,8 +64,9 @@ cJSON *aspire_ranking_to_json(const aspire_ranking *rk) {
 static const char *const kind_colors[2] = {"#3b6fb6", "#e07b28"};   /* foreground, background */
 static const char *const kind_names[2] = {"foreground object", "background"};
 
-/* One class's panel at y; *h receives its height. */
-static int class_panel(aspire_svg *s, const aspire_class_ranking *cr, int top, double y, double *h) {
+/* One class's panel at y, a full-width bar worth `max` (one scale for every class, so that a weak
+ * class's bars do not look as long as a strong one's); *h receives its height. */
+static int class_panel(aspire_svg *s, const aspire_class_ranking *cr, int top, double max, double y, double *h) {
     int nb = 0;
     while (nb < cr->n_clusters && nb < top && cr->clusters[nb].flips > 0) nb++;
     aspire_bar *bars = aspire_calloc((size_t)nb + 1, sizeof *bars);
@@ -83,7 +84,7 @@ static int class_panel(aspire_svg *s, const aspire_class_ranking *cr, int top, d
     if (strncmp(cr->label, "class ", 6) != 0) snprintf(name, sizeof name, ": %.100s", cr->label);
     snprintf(title, sizeof title, "class %d%s (%d of %d images flipped by an edit)", cr->cls, name,
              cr->n_flipped_images, cr->n_images);
-    aspire_barchart chart = {title, bars, nb, kind_colors, 2, 0, NULL};
+    aspire_barchart chart = {title, bars, nb, kind_colors, 2, max, NULL};
     chart.empty_note = cr->n_images ? "no flips: no edit changed a correct prediction of this class"
                                     : "no hold-out images of this class";
     if (!rc) rc = aspire_svg_hbars(s, 16, y, aspire_svg_width(s) - 32, &chart, h);
@@ -107,8 +108,12 @@ int aspire_ranking_svg(const aspire_ranking *rk, int top, char **svg, size_t *n)
     y += 44;
     if (!rc) rc = aspire_svg_legend(s, 16, y, kind_names, kind_colors, 2, &h);
     y += h + 12;
+    double max = 0;
+    for (int c = 0; c < rk->n_classes; c++)
+        for (int i = 0; i < rk->classes[c].n_clusters; i++)
+            if (rk->classes[c].clusters[i].score > max) max = rk->classes[c].clusters[i].score;
     for (int c = 0; c < rk->n_classes && !rc; c++) {
-        rc = class_panel(s, &rk->classes[c], top > 0 ? top : 10, y, &h);
+        rc = class_panel(s, &rk->classes[c], top > 0 ? top : 10, max, y, &h);
         y += h + 14;
     }
     if (!rc) rc = aspire_svg_render(s, svg, n);

@@ -217,8 +217,9 @@ static void results_section(FILE *f, const char *rundir) {
     cJSON_Delete(res);
 }
 
-/* One class's top features as bars (foreground and background in two colours). */
-static int class_chart(FILE *f, const cJSON *cls) {
+/* One class's top features as bars (foreground and background in two colours), a full-width bar
+ * worth `max`: one scale for every class. */
+static int class_chart(FILE *f, const cJSON *cls, double max) {
     static const char *const colors[2] = {"#4477aa", "#cc6677"};
     static const char *const names[2] = {"foreground object", "background"};
     aspire_bar bars[12];
@@ -233,7 +234,7 @@ static int class_chart(FILE *f, const cJSON *cls) {
         bars[n].series = kind && strstr(kind, "back") ? 1 : 0;
         snprintf(texts[n], sizeof texts[n], "%.2f (%d flips)", bars[n].value, (int)num(ft, "flips"));
         bars[n].value_text = texts[n];
-        if (!bars[n].label || isnan(bars[n].value)) continue;
+        if (!bars[n].label || isnan(bars[n].value) || !(num(ft, "flips") > 0)) continue;  /* only what flipped */
         n++;
     }
     char title[160];
@@ -241,7 +242,7 @@ static int class_chart(FILE *f, const cJSON *cls) {
     snprintf(title, sizeof title, "%s: %d of %d hold-out images flipped", label ? label : "?",
              (int)num(cls, "flipped_images"), (int)num(cls, "images"));
     aspire_barchart c = {.title = title, .bars = bars, .n_bars = n, .series_colors = colors, .n_series = 2,
-                         .empty_note = "no edit flipped this class's prediction"};
+                         .max_value = max, .empty_note = "no edit flipped this class's prediction"};
     aspire_svg *s = NULL;
     double h1 = 0, h2 = 0;
     char *txt = NULL;
@@ -263,8 +264,11 @@ static void features_section(FILE *f, const char *rundir) {
     if (!j) { missing(f, "detect"); return; }
     fputs("<p class=\"note\">Score of a feature: the sum over its phrases of flips / occurrences among the class's "
           "hold-out images; red bars are backgrounds.</p>\n", f);
-    const cJSON *cls;
-    cJSON_ArrayForEach(cls, cJSON_GetObjectItem(j, "classes")) class_chart(f, cls);
+    const cJSON *cls, *ft;
+    double max = 0;
+    cJSON_ArrayForEach(cls, cJSON_GetObjectItem(j, "classes"))
+        cJSON_ArrayForEach(ft, cJSON_GetObjectItem(cls, "features")) if (num(ft, "score") > max) max = num(ft, "score");
+    cJSON_ArrayForEach(cls, cJSON_GetObjectItem(j, "classes")) class_chart(f, cls, max);
     cJSON_Delete(j);
 }
 
