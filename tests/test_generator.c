@@ -231,6 +231,16 @@ static int same_file(const char *a, const char *b) {
     return same;
 }
 
+/* Whether dir/name contains text. */
+static int has_text(const char *dir, const char *name, const char *text) {
+    char path[700], *buf = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int found = aspire_read_file(path, &buf, &n) == ASPIRE_OK && strstr(buf, text) != NULL;
+    aspire_free(buf, 0);
+    return found;
+}
+
 static void test_generate(void) {
     char dir[256], model[512], emb[512], out1[512], out2[512], a[600], b[600];
     testdir_make(dir, sizeof dir);
@@ -290,6 +300,79 @@ static void test_generate(void) {
     o.out = a;
     CHECK(aspire_generate_run(&o, &written) == ASPIRE_ERR_ARG);
     CHECK(strstr(aspire_errmsg(), "unknown placeholder '<c>'") != NULL);
+    testdir_remove(dir);
+}
+
+/* Mean absolute difference of two PNG files' pixels (same size), or 1e9. */
+static double png_diff(const char *a, const char *b) {
+    aspire_image x = {0}, y = {0};
+    double d = 1e9;
+    if (aspire_image_load(&x, a, 3) == ASPIRE_OK && aspire_image_load(&y, b, 3) == ASPIRE_OK && x.w == y.w &&
+        x.h == y.h) {
+        d = 0.0;
+        for (size_t i = 0; i < (size_t)x.w * x.h * 3; i++) d += fabs((double)x.data[i] - y.data[i]);
+        d /= (double)x.w * x.h * 3;
+    }
+    aspire_image_destroy(&x);
+    aspire_image_destroy(&y);
+    return d;
+}
+
+/* Generation from start images (SDEdit): each image of label y starts from y's start images in
+ * turn (metadata's "start" column), barely noised it comes back as its start image, fully noised it
+ * does not; deterministic; a label without start images and a strength out of range are refused. */
+static void test_generate_from(void) {
+    char dir[256], model[512], emb[512], out[512], a[600], b[600];
+    testdir_make(dir, sizeof dir);
+    write_images(dir);   /* im0..2: y = 0, im3..5: y = 1, 16 px */
+    snprintf(model, sizeof model, "%s/g.safetensors", dir);
+    snprintf(emb, sizeof emb, "%s/e.safetensors", dir);
+    aspire_generator *g = tiny_model();
+    CHECK(aspire_generator_save(g, model, NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_add_token(g, "<a>", "duck", NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_add_token(g, "<b>", "owl", NULL) == ASPIRE_OK);
+    CHECK(aspire_generator_embeds_save(g, emb) == ASPIRE_OK);
+    aspire_generator_free(g);
+    aspire_generate_opts o;
+    aspire_generate_opts_default(&o);
+    o.model = model;
+    o.embeds = emb;
+    o.from = dir;
+    o.n = 4;
+    o.batch = 4;
+    o.sample.steps = 10;
+    o.sample.strength = 0.05f;   /* the first timestep at or below 2.45 of 50: one DDIM step */
+    o.progress = 0;
+    snprintf(out, sizeof out, "%s/low", dir);
+    o.out = out;
+    int written = 0;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 8);
+    CHECK(has_text(out, "metadata.csv", "1/000003.png,1,a photo of a <b>,"));
+    CHECK(has_text(out, "metadata.csv", ",im3.png\n"));  /* image 3 of y = 1: start 3 mod 3 = im3 (mirrored) */
+    snprintf(a, sizeof a, "%s/1/000001.png", out);
+    snprintf(b, sizeof b, "%s/im4.png", dir);
+    double low = png_diff(a, b);
+    CHECK_MSG(low < 12.0, "barely noised, image 1 of y = 1 differs from its start image by %.1f", low);
+    o.sample.strength = 1.0f;
+    snprintf(out, sizeof out, "%s/high", dir);
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 8);
+    snprintf(a, sizeof a, "%s/1/000001.png", out);
+    double high = png_diff(a, b);
+    CHECK_MSG(high > low + 10.0, "fully noised (%.1f) should be far from the start image (barely: %.1f)", high, low);
+    /* the same settings again: the same bytes */
+    snprintf(out, sizeof out, "%s/high2", dir);
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 8);
+    snprintf(b, sizeof b, "%s/1/000001.png", out);
+    CHECK(same_file(a, b));
+    o.sample.strength = 0.0f;
+    snprintf(out, sizeof out, "%s/zero", dir);
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_ERR_ARG && strstr(aspire_errmsg(), "strength"));
+    /* start images of one class only: the other label is refused, naming the folder */
+    o.sample.strength = 0.5f;
+    snprintf(a, sizeof a, "%s/metadata.csv", dir);
+    CHECK(aspire_write_file_atomic(a, "img_filename,y\nim0.png,0\n", 25) == ASPIRE_OK);
+    snprintf(out, sizeof out, "%s/one", dir);
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_ERR_FORMAT && strstr(aspire_errmsg(), "no start image of class 1"));
     testdir_remove(dir);
 }
 
@@ -362,5 +445,6 @@ int main(void) {
     RUN(test_malformed_embeds);
     RUN(test_personalize);
     RUN(test_generate);
+    RUN(test_generate_from);
     return TEST_REPORT();
 }

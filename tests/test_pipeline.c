@@ -277,16 +277,21 @@ static void test_report(void) {
 static void test_later_stages(void) {
     put(out, "detect/stage.json", "{\"status\": \"complete\", \"key\": \"made-up-detect\"}");
     put(out, "generate/stage.json", "{\"status\": \"complete\", \"key\": \"made-up-generate\"}");
-    char csv[2048] = "img_filename,y\n", name[64];
-    for (int k = 0; k < 8; k++) {
-        snprintf(name, sizeof name, "images/%d/%d.png", k & 1, k);
-        char dir[500];
-        snprintf(dir, sizeof dir, "%s/generate", out);
-        put_png(dir, name);
-        snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%d/%d.png,%d\n", k & 1, k, k & 1);
+    /* generate/images (ASPIRE's), generate/plain (the plain-prompt ablation), detect/selected */
+    static const char *const folders[][2] = {{"generate", "images"}, {"generate", "plain"}, {"detect", "selected"}};
+    for (int f = 0; f < 3; f++) {
+        char csv[2048] = "img_filename,y\n", name[64], dir[500];
+        for (int k = 0; k < 8; k++) {
+            snprintf(name, sizeof name, "%s/%d/%d.png", folders[f][1], k & 1, k);
+            snprintf(dir, sizeof dir, "%s/%s", out, folders[f][0]);
+            put_png(dir, name);
+            snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%d/%d.png,%d\n", k & 1, k, k & 1);
+        }
+        snprintf(name, sizeof name, "%s/%s/metadata.csv", folders[f][0], folders[f][1]);
+        put(out, name, csv);
     }
-    put(out, "generate/images/metadata.csv", csv);
     aspire_pipeline_opts o = tiny_opts(NULL);
+    o.ablations = 1;
     char *log = NULL;
     static const char *const stages[] = {"retrain", "evaluate", "report"};
     for (int i = 0; i < 3; i++) {
@@ -297,8 +302,13 @@ static void test_later_stages(void) {
     }
     CHECK(has(out, "retrain/erm-aspire/eval-test.json", "worst_group"));
     CHECK(has(out, "evaluate/results.json", "\"erm-aspire\""));
+    /* the ablations: ERM with the plain-prompt images and with the selected edits, labelled */
+    CHECK(has(out, "retrain/erm-plain/train.json", "generate/plain"));
+    CHECK(has(out, "retrain/erm-edits/train.json", "detect/selected"));
+    CHECK(has(out, "evaluate/results.json", "\"ablation\""));
     char *html = slurp(out, "report.html", NULL);
     CHECK(html && strstr(html, "<th>erm + ASPIRE</th>") && strstr(html, "<th>erm</th>") && self_contained(html));
+    CHECK(html && strstr(html, "<th>ERM + plain prompts</th>") && strstr(html, "<th>ERM + selected edits</th>"));
     CHECK(html && strstr(html, "erm-aspire</h3>"));  /* its learning curve */
     aspire_strfree(html);
 }

@@ -119,6 +119,7 @@ typedef struct aspire_sample_opts {
     int steps;      /* DDIM steps [25] */
     float scale;    /* classifier-free guidance scale (1 = none) [3] */
     float eta;      /* DDIM η (0 = deterministic) [0] */
+    float strength; /* start images only (SDEdit): how far they are noised, in (0, 1]; 1 = pure noise [1] */
 } aspire_sample_opts;
 ASPIRE_API void aspire_sample_opts_default(aspire_sample_opts *o);
 
@@ -128,6 +129,13 @@ ASPIRE_API void aspire_sample_opts_default(aspire_sample_opts *o);
  * resets the context's arena. */
 ASPIRE_API int aspire_generator_sample(aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, int N,
                                        const uint64_t *seeds, const aspire_sample_opts *o, float *out);
+/* The same from start images (SDEdit, as DA-Fusion augments with textual-inversion tokens): init
+ * (N, S, S, 3) in [-1, 1] is noised to the first DDIM timestep at or below strength·(T − 1) with
+ * image i's own noise, then denoised with the prompts; at strength 1 the start images are all
+ * but drowned at the first step, small strengths keep their layout and colours. */
+ASPIRE_API int aspire_generator_sample_from(aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, int N,
+                                            const uint64_t *seeds, const aspire_sample_opts *o, const float *init,
+                                            float *out);
 /* Converts one sample (S, S, 3) in [-1, 1] to an out_size × out_size RGB image (bilinear). */
 ASPIRE_API int aspire_generator_to_image(const aspire_generator *g, const float *x, aspire_image *img);
 /* Writes an image as model input (S, S, 3) in [-1, 1] (area-resized to image_size), flipped

@@ -50,9 +50,17 @@ typedef struct aspire_generate_opts {
     const char *prompt;    /* one prompt (may use the embeds' placeholders), or NULL: one prompt per
                             * placeholder from `templ` */
     const char *templ;     /* "a photo of a {}" */
+    const char *const *names; /* without embeds or prompt: one prompt per name from templ, y = its index */
+    int n_names;
     int label;             /* y of a --prompt's images [0] */
     int n;                 /* images per prompt [100] */
     int batch;             /* images sampled together [16] */
+    const char *from;      /* start images (extra-images folder, metadata.csv: img_filename,y), or NULL:
+                            * image k of label y starts from y's start image k mod n_y (mirrored on odd
+                            * rounds), noised to sample.strength and denoised with the prompt (SDEdit, as
+                            * DA-Fusion augments with the same tokens) */
+    int keep_detail;       /* with `from`: add back the start image's detail above the generator's
+                            * resolution (start minus its round trip through it) [1] */
     aspire_sample_opts sample;
     uint64_t seed;         /* [0] */
     int threads;           /* [0 = all cores] */

@@ -32,6 +32,10 @@ typedef struct aspire_pipeline_opts {
     const char *generator;   /* generator model file; NULL = the shipped one */
     int personalize_steps;   /* [300] */
     int generate_n;          /* images per class [100] */
+    float strength;          /* > 0: each generated image starts from one of detect's selected edits of its
+                                class, noised to this strength and redrawn with the learned token (SDEdit, as
+                                DA-Fusion augments); 0: from the prompt alone */
+    int ablations;           /* 1: also ERM with plain-prompt images and with the selected edits alone */
     int progress;            /* 1: progress lines (the stages' own bars) on stderr */
     FILE *log;               /* the run's stage lines (stage k of n, why it runs, ETA): NULL = stderr when
                                 progress is on, else none */

@@ -5,6 +5,7 @@
 #include "aspire/personalize.h"
 
 #include "aspire/csv.h"
+#include "aspire/dataset.h"
 #include "aspire/fileio.h"
 #include "aspire/progress.h"
 
@@ -19,6 +20,7 @@ void aspire_generate_opts_default(aspire_generate_opts *o) {
     o->templ = "a photo of a {}";
     o->n = 100;
     o->batch = 16;
+    o->keep_detail = 1;
     aspire_sample_opts_default(&o->sample);
     o->progress = 1;
 }
@@ -39,11 +41,36 @@ typedef struct gen_job {
     char *prompts[MAX_PROMPTS];
     int y[MAX_PROMPTS];
     int np;
+    aspire_dataset *from;          /* start images (at out_size), or NULL */
+    int64_t *starts[MAX_PROMPTS];  /* per prompt: the start images of its label, in metadata order */
+    int nstarts[MAX_PROMPTS];
 } gen_job;
 
 static void job_destroy(gen_job *j) {
-    for (int i = 0; i < j->np; i++) aspire_strfree(j->prompts[i]);
+    for (int i = 0; i < j->np; i++) {
+        aspire_strfree(j->prompts[i]);
+        aspire_free(j->starts[i], 0);
+    }
+    aspire_dataset_free(j->from);
     aspire_generator_free(j->g);
+}
+
+/* Loads the start images and lists, per prompt, those of its label (a label without any is an
+ * error naming the folder). */
+static int load_starts(gen_job *j, const aspire_generate_opts *o) {
+    const aspire_generator_config *c = aspire_generator_get_config(j->g);
+    aspire_dataset_options d = {.split = ASPIRE_SPLIT_ALL, .layout = ASPIRE_LAYOUT_EXTRA, .size = c->out_size};
+    int rc = aspire_dataset_load(&j->from, o->from, &d);
+    const int64_t N = rc ? 0 : aspire_dataset_count(j->from);
+    for (int p = 0; !rc && p < j->np; p++) {
+        if (!(j->starts[p] = aspire_malloc(sizeof(int64_t) * (size_t)(N ? N : 1)))) return ASPIRE_ERR_NOMEM;
+        for (int64_t i = 0; i < N; i++)
+            if (aspire_dataset_label(j->from, i) == j->y[p]) j->starts[p][j->nstarts[p]++] = i;
+        if (!j->nstarts[p])
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s/metadata.csv: no start image of class %d (y = %d) for \"%s\"",
+                              o->from, j->y[p], j->y[p], j->prompts[p]);
+    }
+    return rc;
 }
 
 /* "a photo of a {}" with {} replaced by name (a new string). */
@@ -74,6 +101,13 @@ static int job_init(gen_job *j, const aspire_generate_opts *o) {
             j->y[k] = k;
             j->np = k + 1;
         }
+    } else if (!rc && o->n_names > 0) {
+        if (!strstr(o->templ, "{}")) rc = aspire_error(ASPIRE_ERR_ARG, "--template \"%s\" has no {}", o->templ);
+        for (int k = 0; !rc && k < o->n_names && k < MAX_PROMPTS; k++) {
+            if (!(j->prompts[k] = fill_template(o->templ, o->names[k] ? o->names[k] : ""))) rc = ASPIRE_ERR_NOMEM;
+            j->y[k] = k;
+            j->np = k + 1;
+        }
     } else if (!rc) {
         rc = aspire_error(ASPIRE_ERR_ARG, "generate: give --embeds (a prompt per learned token) or --prompt");
     }
@@ -84,6 +118,7 @@ static int job_init(gen_job *j, const aspire_generate_opts *o) {
     if (!rc && !ids) rc = ASPIRE_ERR_NOMEM;
     for (int i = 0; !rc && i < j->np; i++) rc = aspire_generator_encode(j->g, j->prompts[i], ids);
     aspire_free(ids, 0);
+    if (!rc && o->from) rc = load_starts(j, o);
     return rc;
 }
 
@@ -103,6 +138,12 @@ static char *settings_json(const aspire_generate_opts *o, const gen_job *j) {
     cJSON_AddNumberToObject(s, "steps", o->sample.steps);
     cJSON_AddNumberToObject(s, "scale", o->sample.scale);
     cJSON_AddNumberToObject(s, "eta", o->sample.eta);
+    if (o->from) {
+        cJSON_AddStringToObject(s, "from", o->from);
+        cJSON_AddNumberToObject(s, "start_images", (double)aspire_dataset_count(j->from));
+        cJSON_AddNumberToObject(s, "strength", o->sample.strength);
+        cJSON_AddBoolToObject(s, "keep_detail", o->keep_detail);
+    }
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
     cJSON_AddStringToObject(s, "seed", seed);
@@ -135,9 +176,78 @@ static int check_settings(const char *dir, const char *settings) {
 
 static void image_name(char *buf, size_t n, int y, int k) { snprintf(buf, n, "%d/%06d.png", y, k); }
 
+/* Start image of image k of prompt p: the label's start images in turn, mirrored on odd rounds. */
+static void start_of(const gen_job *j, int p, int k, int64_t *idx, int *flip) {
+    *idx = j->starts[p][k % j->nstarts[p]];
+    *flip = (k / j->nstarts[p]) % 2;
+}
+
+/* The start images of a batch as model inputs (B, S, S, 3). */
+static int batch_starts(const gen_job *j, int p, int k0, int B, float *init) {
+    const aspire_generator_config *c = aspire_generator_get_config(j->g);
+    const size_t per = (size_t)c->image_size * c->image_size * 3;
+    int rc = ASPIRE_OK;
+    for (int b = 0; b < B && !rc; b++) {
+        int64_t i;
+        int flip;
+        start_of(j, p, k0 + b, &i, &flip);
+        const int O = aspire_dataset_size(j->from);
+        aspire_image img = {.w = O, .h = O, .c = 3, .data = (uint8_t *)aspire_dataset_pixels(j->from, i)};
+        rc = aspire_generator_pixels(j->g, &img, flip, init + (size_t)b * per);
+    }
+    return rc;
+}
+
+/* Adds the start image's detail above the generator's resolution (start − its own round trip
+ * through image_size) to an output image: the generator redraws the coarse image, the start image
+ * keeps its sharp edges where it was not redrawn. */
+static int add_detail(const gen_job *j, int p, int k, aspire_image *out) {
+    const aspire_generator_config *c = aspire_generator_get_config(j->g);
+    const int O = out->w, S = c->image_size;
+    int64_t i;
+    int flip;
+    start_of(j, p, k, &i, &flip);
+    aspire_image src = {.w = O, .h = O, .c = 3, .data = (uint8_t *)aspire_dataset_pixels(j->from, i)};
+    aspire_image small = {0}, low = {0};
+    int rc = aspire_image_resize(&small, &src, S, S, ASPIRE_RESIZE_AREA);
+    if (!rc) rc = aspire_image_resize(&low, &small, O, O, ASPIRE_RESIZE_BILINEAR);
+    for (int y = 0; !rc && y < O; y++)
+        for (int x = 0; x < O; x++) {
+            const int sx = flip ? O - 1 - x : x;
+            for (int ch = 0; ch < 3; ch++) {
+                const size_t q = ((size_t)y * O + sx) * 3 + ch, d = ((size_t)y * O + x) * 3 + ch;
+                int v = out->data[d] + (int)src.data[q] - (int)low.data[q];
+                out->data[d] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    aspire_image_destroy(&small);
+    aspire_image_destroy(&low);
+    return rc;
+}
+
+/* Writes image b of a sampled batch if it is missing. */
+static int write_one(const gen_job *j, const aspire_generate_opts *o, int p, int k, const float *x, const char *dir,
+                     int *written) {
+    char name[64];
+    image_name(name, sizeof name, j->y[p], k);
+    char *path = aspire_path_join(dir, name);
+    if (!path) return ASPIRE_ERR_NOMEM;
+    int rc = ASPIRE_OK;
+    if (!aspire_file_exists(path)) {
+        aspire_image img = {0};
+        rc = aspire_generator_to_image(j->g, x, &img);
+        if (!rc && j->from && o->keep_detail) rc = add_detail(j, p, k, &img);
+        if (!rc) rc = aspire_image_save_png_ex(&img, path, ASPIRE_ATOMIC_NOSYNC);
+        aspire_image_destroy(&img);
+        if (!rc) (*written)++;
+    }
+    aspire_strfree(path);
+    return rc;
+}
+
 /* Samples one fixed batch [k0, k0 + B) of prompt p, writing the images that are missing. */
 static int run_batch(aspire_ctx *ctx, gen_job *j, const aspire_generate_opts *o, int p, int k0, int B,
-                     const char *dir, float *x, int *written) {
+                     const char *dir, float *x, float *init, int *written) {
     const aspire_generator_config *c = aspire_generator_get_config(j->g);
     const int L = c->max_len;
     int32_t ids[64 * 256];
@@ -155,30 +265,20 @@ static int run_batch(aspire_ctx *ctx, gen_job *j, const aspire_generate_opts *o,
         if (rc) return rc;
     }
     if (!missing) return ASPIRE_OK;
-    int rc = aspire_generator_sample(ctx, j->g, ids, B, seeds, &o->sample, x);
+    int rc = j->from ? batch_starts(j, p, k0, B, init) : ASPIRE_OK;
+    if (!rc) rc = j->from ? aspire_generator_sample_from(ctx, j->g, ids, B, seeds, &o->sample, init, x)
+                          : aspire_generator_sample(ctx, j->g, ids, B, seeds, &o->sample, x);
     const size_t per = (size_t)c->image_size * c->image_size * 3;
-    for (int b = 0; b < B && !rc; b++) {
-        image_name(name, sizeof name, j->y[p], k0 + b);
-        char *path = aspire_path_join(dir, name);
-        if (!path) return ASPIRE_ERR_NOMEM;
-        if (!aspire_file_exists(path)) {
-            aspire_image img = {0};
-            rc = aspire_generator_to_image(j->g, x + (size_t)b * per, &img);
-            if (!rc) rc = aspire_image_save_png_ex(&img, path, ASPIRE_ATOMIC_NOSYNC);
-            aspire_image_destroy(&img);
-            if (!rc) (*written)++;
-        }
-        aspire_strfree(path);
-    }
+    for (int b = 0; b < B && !rc; b++) rc = write_one(j, o, p, k0 + b, x + (size_t)b * per, dir, written);
     return rc;
 }
 
 static int write_metadata(const gen_job *j, const aspire_generate_opts *o) {
     char *path = aspire_path_join(o->out, "metadata.csv");
     if (!path) return ASPIRE_ERR_NOMEM;
-    const char *header[] = {"img_filename", "y", "prompt", "seed"};
+    const char *header[] = {"img_filename", "y", "prompt", "seed", "start"};
     aspire_csv_writer *w = NULL;
-    int rc = aspire_csv_writer_open(&w, path, 4, header);
+    int rc = aspire_csv_writer_open(&w, path, j->from ? 5 : 4, header);
     aspire_strfree(path);
     for (int p = 0; p < j->np && !rc; p++)
         for (int k = 0; k < o->n && !rc; k++) {
@@ -186,7 +286,14 @@ static int write_metadata(const gen_job *j, const aspire_generate_opts *o) {
             image_name(name, sizeof name, j->y[p], k);
             snprintf(y, sizeof y, "%d", j->y[p]);
             snprintf(seed, sizeof seed, "%llu", (unsigned long long)image_seed(o->seed, j->y[p], k));
-            const char *row[] = {name, y, j->prompts[p], seed};
+            const char *start = "";
+            if (j->from) {
+                int64_t i;
+                int flip;
+                start_of(j, p, k, &i, &flip);
+                start = aspire_dataset_filename(j->from, i);
+            }
+            const char *row[] = {name, y, j->prompts[p], seed, start};
             rc = aspire_csv_writer_row(w, row);
         }
     if (rc) { aspire_csv_writer_abort(w); return rc; }
@@ -219,9 +326,11 @@ static int generate(const aspire_generate_opts *o, int *written) {
     if (!rc) rc = check_settings(o->out, settings);
     aspire_strfree(settings);
     const aspire_generator_config *c = j.g ? aspire_generator_get_config(j.g) : NULL;
-    float *x = c ? aspire_malloc(sizeof(float) * (size_t)o->batch * c->image_size * c->image_size * 3) : NULL;
+    const size_t per = c ? (size_t)c->image_size * c->image_size * 3 : 0;
+    float *x = c ? aspire_malloc(sizeof(float) * (size_t)o->batch * per) : NULL;
+    float *init = c && o->from ? aspire_malloc(sizeof(float) * (size_t)o->batch * per) : NULL;
     aspire_ctx *ctx = NULL;
-    if (!rc && !x) rc = ASPIRE_ERR_NOMEM;
+    if (!rc && (!x || (o->from && !init))) rc = ASPIRE_ERR_NOMEM;
     if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = o->threads, .seed = o->seed});
     aspire_progress pg;
     aspire_progress_init(&pg, "generate", (int64_t)j.np * o->n, "img");
@@ -229,7 +338,7 @@ static int generate(const aspire_generate_opts *o, int *written) {
     for (int p = 0; p < j.np && !rc; p++)
         for (int k0 = 0; k0 < o->n && !rc; k0 += o->batch) {
             int B = o->n - k0 < o->batch ? o->n - k0 : o->batch;
-            rc = run_batch(ctx, &j, o, p, k0, B, o->out, x, &count);
+            rc = run_batch(ctx, &j, o, p, k0, B, o->out, x, init, &count);
             aspire_progress_update(&pg, (int64_t)p * o->n + k0 + B, "%d sampled", count);
         }
     aspire_progress_finish(&pg, "%d sampled", count);
@@ -237,6 +346,7 @@ static int generate(const aspire_generate_opts *o, int *written) {
     if (!rc) rc = write_metadata(&j, o);
     aspire_ctx_free(ctx);
     aspire_free(x, 0);
+    aspire_free(init, 0);
     job_destroy(&j);
     if (written) *written = count;
     return rc;

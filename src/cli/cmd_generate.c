@@ -14,7 +14,8 @@ int cmd_generate(int argc, char **argv) {
     aspire_generate_opts o;
     aspire_generate_opts_default(&o);
     int64_t seed = 0;
-    int threads = 0, quiet = 0;
+    int threads = 0, quiet = 0, no_detail = 0;
+    float strength = -1.0f;
     const cli_opt opts[] = {
         {"--embeds", CLI_STR, &o.embeds, "learned embeddings (aspire personalize): one prompt per placeholder"},
         {"--prompt", CLI_STR, &o.prompt, "one prompt instead (may use the --embeds placeholders)"},
@@ -26,6 +27,11 @@ int cmd_generate(int argc, char **argv) {
         {"--steps", CLI_INT, &o.sample.steps, "DDIM steps"},
         {"--scale", CLI_FLOAT, &o.sample.scale, "classifier-free guidance scale (1 = none)"},
         {"--eta", CLI_FLOAT, &o.sample.eta, "DDIM eta (0 = deterministic given the seed)"},
+        {"--from", CLI_STR, &o.from, "start images (extra-images folder): each image is one of its label's, noised and "
+                                     "redrawn with the prompt (SDEdit)"},
+        {"--strength", CLI_FLOAT, &strength, "with --from: how far the start images are noised, in (0, 1] [0.5]"},
+        {"--no-detail", CLI_FLAG, &no_detail, "with --from: do not add back the start image's detail above the "
+                                              "generator's resolution"},
         {"--seed", CLI_I64, &seed, "random seed (each image's noise derives from it, its label and index)"},
         {"--batch", CLI_INT, &o.batch, "images sampled together (keep it when resuming: batches are fixed)"},
         {"--threads", CLI_INT, &threads, "threads (0 = all cores)"},
@@ -37,6 +43,9 @@ int cmd_generate(int argc, char **argv) {
                        argc, argv, opts, NOPTS(opts), NULL, 0, NULL);
     if (rc) return rc < 0 ? 0 : rc;
     if (!o.out) { fprintf(stderr, "aspire generate: --out is required\n"); return 2; }
+    if (strength >= 0.0f && !o.from) { fprintf(stderr, "aspire generate: --strength needs --from\n"); return 2; }
+    if (o.from) o.sample.strength = strength >= 0.0f ? strength : 0.5f;
+    o.keep_detail = !no_detail;
     o.seed = (uint64_t)seed;
     o.progress = !quiet;
     o.threads = threads;

@@ -30,6 +30,10 @@ int cmd_run(int argc, char **argv) {
         {"--generator", CLI_STR, &o.generator, "generator model file (default: the shipped one)"},
         {"--personalize-steps", CLI_INT, &o.personalize_steps, "textual-inversion steps per class (0 = default)"},
         {"--generate-n", CLI_INT, &o.generate_n, "generated images per class (0 = default)"},
+        {"--strength", CLI_FLOAT, &o.strength, "generate each image from a selected edit of its class noised to this "
+                                               "strength (SDEdit), 0 = from the prompt alone"},
+        {"--ablations", CLI_FLAG, &o.ablations, "also retrain ERM with plain-prompt images and with the selected "
+                                                "edits alone"},
         {"--quiet", CLI_FLAG, &quiet, "no progress lines"},
     };
     int rc = cli_parse("run",

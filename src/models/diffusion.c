@@ -49,6 +49,7 @@ void aspire_sample_opts_default(aspire_sample_opts *o) {
     o->steps = 25;
     o->scale = 3.0f;
     o->eta = 0.0f;
+    o->strength = 1.0f;
 }
 
 aspire_tensor *aspire_generator_loss(aspire_ctx *ctx, aspire_generator *g, aspire_tensor *x0, const int32_t *ids,
@@ -137,26 +138,42 @@ static int guided_v(aspire_ctx *ctx, aspire_generator *g, const sampler *s, cons
     return ASPIRE_OK;
 }
 
-int aspire_generator_sample(aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, int N, const uint64_t *seeds,
-                            const aspire_sample_opts *o, float *out) {
+/* The first DDIM step to run for a start image noised to `strength` (1 = pure noise: step 0):
+ * the first timestep at or below strength·(T − 1). */
+static int first_step(const int *ts, int steps, int T, float strength) {
+    if (strength >= 1.0f) return 0;
+    const double t0 = (double)strength * (T - 1);
+    int i = 0;
+    while (i + 1 < steps && ts[i] > t0) i++;
+    return i;
+}
+
+/* x_T from pure noise, or the start images noised to the first timestep (SDEdit). */
+static void start_noise(sampler *s, const float *init, double ab, float *out) {
+    const double sa = sqrt(ab), s1 = sqrt(1.0 - ab);
+    for (int n = 0; n < s->N; n++)
+        for (int64_t i = 0; i < s->per; i++) {
+            const size_t k = (size_t)n * s->per + i;
+            const float z = aspire_rng_normal(&s->rngs[n]);
+            out[k] = init ? (float)(sa * init[k] + s1 * z) : z;
+        }
+}
+
+static int sample_run(aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, int N, const uint64_t *seeds,
+                      const aspire_sample_opts *o, const float *init, float *out) {
     const int T = g->cfg.timesteps;
-    if (o->steps < 1 || o->steps > T || o->eta < 0.0f || !isfinite(o->scale))
-        return aspire_error(ASPIRE_ERR_ARG, "sampling: steps must be in 1..%d, eta >= 0, scale finite", T);
-    const int training = aspire_ctx_training(ctx), recording = aspire_ctx_recording(ctx);
-    aspire_ctx_set_training(ctx, 0);
-    aspire_ctx_set_recording(ctx, 0);
-    aspire_ctx_reset(ctx);
     sampler s;
     int rc = sampler_init(&s, ctx, g, ids, N, seeds, o->scale != 1.0f);
     int *ts = aspire_malloc(sizeof(int) * (size_t)o->steps);
     float *v = aspire_malloc(sizeof(float) * (size_t)N * (size_t)s.per);
+    int i0 = 0;
     if (!rc && (!ts || !v)) rc = ASPIRE_ERR_NOMEM;
     if (!rc) {
-        for (int n = 0; n < N; n++)
-            for (int64_t i = 0; i < s.per; i++) out[(size_t)n * s.per + i] = aspire_rng_normal(&s.rngs[n]);
         aspire_diffusion_timesteps(T, o->steps, ts);
+        i0 = init ? first_step(ts, o->steps, T, o->strength) : 0;
+        start_noise(&s, init, aspire_diffusion_alpha_bar(T, ts[i0]), out);
     }
-    for (int i = 0; !rc && i < o->steps; i++) {
+    for (int i = i0; !rc && i < o->steps; i++) {
         rc = guided_v(ctx, g, &s, out, ts[i], o->scale, v);
         double ab = aspire_diffusion_alpha_bar(T, ts[i]);
         double ab_prev = i + 1 < o->steps ? aspire_diffusion_alpha_bar(T, ts[i + 1]) : 1.0;
@@ -170,8 +187,34 @@ int aspire_generator_sample(aspire_ctx *ctx, aspire_generator *g, const int32_t 
     aspire_free(ts, 0);
     aspire_free(v, 0);
     sampler_destroy(&s);
+    return rc;
+}
+
+static int sample_common(aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, int N, const uint64_t *seeds,
+                         const aspire_sample_opts *o, const float *init, float *out) {
+    const int T = g->cfg.timesteps;
+    if (o->steps < 1 || o->steps > T || o->eta < 0.0f || !isfinite(o->scale))
+        return aspire_error(ASPIRE_ERR_ARG, "sampling: steps must be in 1..%d, eta >= 0, scale finite", T);
+    if (init && !(o->strength > 0.0f && o->strength <= 1.0f))
+        return aspire_error(ASPIRE_ERR_ARG, "sampling: strength must be in (0, 1]");
+    const int training = aspire_ctx_training(ctx), recording = aspire_ctx_recording(ctx);
+    aspire_ctx_set_training(ctx, 0);
+    aspire_ctx_set_recording(ctx, 0);
+    aspire_ctx_reset(ctx);
+    int rc = sample_run(ctx, g, ids, N, seeds, o, init, out);
     aspire_ctx_reset(ctx);
     aspire_ctx_set_training(ctx, training);
     aspire_ctx_set_recording(ctx, recording);
     return rc;
+}
+
+int aspire_generator_sample(aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, int N, const uint64_t *seeds,
+                            const aspire_sample_opts *o, float *out) {
+    return sample_common(ctx, g, ids, N, seeds, o, NULL, out);
+}
+
+int aspire_generator_sample_from(aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, int N,
+                                 const uint64_t *seeds, const aspire_sample_opts *o, const float *init, float *out) {
+    if (!init) return aspire_error(ASPIRE_ERR_ARG, "sampling: no start images");
+    return sample_common(ctx, g, ids, N, seeds, o, init, out);
 }

@@ -222,7 +222,9 @@ static int write_run_json(const pl_ctx *c) {
     if (o->batch > 0) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --batch %d", o->batch);
     if (o->limit_train > 0) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --limit-train %lld", (long long)o->limit_train);
     if (o->personalize_steps > 0) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --personalize-steps %d", o->personalize_steps);
-    if (o->generate_n > 0) snprintf(cmd + n, sizeof cmd - (size_t)n, " --generate-n %d", o->generate_n);
+    if (o->generate_n > 0) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --generate-n %d", o->generate_n);
+    n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --strength %g", (double)o->strength);
+    if (o->ablations) snprintf(cmd + n, sizeof cmd - (size_t)n, " --ablations");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "data", o->data);
     cJSON_AddStringToObject(j, "methods", o->methods ? o->methods : "erm");

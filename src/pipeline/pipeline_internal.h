@@ -9,6 +9,15 @@
 #include <cjson/cJSON.h>
 
 #define PL_MAX_METHODS 8
+#define PL_MAX_CLASSES 16
+#define PL_N_ABLATIONS 2
+
+/* An ablation run of `--ablations`: ERM retrained with RUNDIR/extra_stage/extra_dir as its extra
+ * images, named `name` in retrain/ and results.json, shown as `label` in the report. */
+typedef struct pl_ablation {
+    const char *name, *extra_stage, *extra_dir, *label, *what;
+} pl_ablation;
+extern const pl_ablation pl_ablations[PL_N_ABLATIONS];
 
 typedef struct pl_ctx {
     const aspire_pipeline_opts *o;

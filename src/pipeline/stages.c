@@ -2,6 +2,7 @@
  * its own folder (the report stage writes RUNDIR/report.html) and relies on the library call it
  * wraps to be resumable: training continues from its checkpoint, detect and generate re-use the
  * files they already wrote. */
+#include "aspire/dataset.h"
 #include "aspire/detect.h"
 #include "aspire/fileio.h"
 #include "aspire/personalize.h"
@@ -41,14 +42,19 @@ static int train_options(const pl_ctx *c, cJSON *j) {
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
 
-/* Trains one run into dir/name (resuming) and writes its test evaluation beside it. */
+/* Trains one run into dir/name (resuming) and writes its test evaluation beside it. DFR retrains
+ * the last layer of train-erm's ERM model (its backbone is not trained again), with the extra
+ * images in its retraining set, as the reference adds ASPIRE's images to DFR's. */
 static int train_one(const pl_ctx *c, const char *dir, const char *name, aspire_method m, const char *extra) {
     char *out = pl_path(dir, name, NULL), *ev = pl_path(dir, name, "eval-test.json");
-    int rc = out && ev ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    char *base = m == ASPIRE_METHOD_DFR ? pl_path(c->rundir, "train-erm", "run") : NULL;
+    int rc = out && ev && (base || m != ASPIRE_METHOD_DFR) ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     if (!rc) {
         aspire_train_config t = train_cfg(c, m, out, extra);
+        t.base_run = base;
         rc = aspire_train_run(&t);
     }
+    aspire_strfree(base);
     if (!rc) rc = pl_eval_to_file(out, c->o->threads, ev);
     aspire_strfree(out);
     aspire_strfree(ev);
@@ -119,32 +125,72 @@ static int generate_options(const pl_ctx *c, cJSON *j) {
     aspire_generate_opts_default(&g);
     int n = c->o->generate_n > 0 ? c->o->generate_n : g.n;
     int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) && cJSON_AddNumberToObject(j, "n", n) &&
-             cJSON_AddStringToObject(j, "model", c->generator);
+             cJSON_AddStringToObject(j, "model", c->generator) &&
+             cJSON_AddNumberToObject(j, "strength", c->o->strength) &&
+             cJSON_AddBoolToObject(j, "ablations", c->o->ablations);
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
 
-static int run_generate(pl_ctx *c, const char *dir) {
-    char *embeds = pl_path(c->rundir, "personalize", "embeds.safetensors"), *out = pl_path(dir, "images", NULL);
-    int rc = embeds && out ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+static void generate_common(const pl_ctx *c, aspire_generate_opts *g, const char *out) {
+    aspire_generate_opts_default(g);
+    g->out = out;
+    g->model = c->generator;
+    if (c->o->generate_n > 0) g->n = c->o->generate_n;
+    g->seed = c->o->seed;
+    g->progress = c->o->progress;
+    g->threads = c->o->threads;
+}
+
+/* The plain-prompt ablation: "a photo of a {class name}" per class, no personalization. */
+static int generate_plain(const pl_ctx *c, const char *dir) {
+    aspire_dataset_index *ix = NULL;
+    int rc = aspire_dataset_index_open(&ix, c->o->data, NULL);
+    const char *names[PL_MAX_CLASSES];
+    int K = rc ? 0 : aspire_dataset_index_n_classes(ix);
+    if (!rc && (K < 1 || K > PL_MAX_CLASSES))
+        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: %d classes, the plain-prompt ablation takes 1 to %d", c->o->data, K,
+                          PL_MAX_CLASSES);
+    for (int k = 0; !rc && k < K; k++) names[k] = aspire_dataset_index_class_name(ix, k);
+    char *out = rc ? NULL : pl_path(dir, "plain", NULL);
+    if (!rc && !out) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     if (!rc) {
         aspire_generate_opts g;
-        aspire_generate_opts_default(&g);
-        g.out = out;
-        g.model = c->generator;
-        g.embeds = embeds;
-        if (c->o->generate_n > 0) g.n = c->o->generate_n;
-        g.seed = c->o->seed;
-        g.progress = c->o->progress;
-        g.threads = c->o->threads;
+        generate_common(c, &g, out);
+        g.names = names;
+        g.n_names = K;
         rc = aspire_generate_run(&g, NULL);
     }
+    aspire_strfree(out);
+    aspire_dataset_index_free(ix);
+    return rc;
+}
+
+/* ASPIRE's images: "a photo of a <classK>" per learned token, from text alone or (strength > 0)
+ * each from one of detect's selected edits of its class (SDEdit); the ablation's beside them. */
+static int run_generate(pl_ctx *c, const char *dir) {
+    char *embeds = pl_path(c->rundir, "personalize", "embeds.safetensors"), *out = pl_path(dir, "images", NULL);
+    char *sel = pl_path(c->rundir, "detect", "selected");
+    int rc = embeds && out && sel ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        aspire_generate_opts g;
+        generate_common(c, &g, out);
+        g.embeds = embeds;
+        if (c->o->strength > 0.0f) {
+            g.from = sel;
+            g.sample.strength = c->o->strength;
+        }
+        rc = aspire_generate_run(&g, NULL);
+    }
+    if (!rc && c->o->ablations) rc = generate_plain(c, dir);
     aspire_strfree(embeds);
     aspire_strfree(out);
+    aspire_strfree(sel);
     return rc;
 }
 
 static int methods_options(const pl_ctx *c, cJSON *j) {
     int rc = train_options(c, j);
+    if (!rc && !cJSON_AddBoolToObject(j, "ablations", c->o->ablations)) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     cJSON *m = rc ? NULL : cJSON_AddArrayToObject(j, "methods");
     for (int i = 0; m && i < c->n_methods; i++)
         if (!cJSON_AddItemToArray(m, cJSON_CreateString(aspire_method_name(c->methods[i])))) m = NULL;
@@ -168,16 +214,33 @@ static int run_retrain(pl_ctx *c, const char *dir) {
         if (!rc) rc = train_one(c, dir, name, m, extra);
     }
     aspire_strfree(extra);
+    for (int a = 0; !rc && c->o->ablations && a < PL_N_ABLATIONS; a++) {
+        char *ex = pl_path(c->rundir, pl_ablations[a].extra_stage, pl_ablations[a].extra_dir);
+        rc = ex ? train_one(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, ex) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        aspire_strfree(ex);
+    }
     return rc;
 }
 
+/* The ablations `--ablations` adds: ERM with other extra images than ASPIRE's generated ones. */
+const pl_ablation pl_ablations[PL_N_ABLATIONS] = {
+    {"erm-plain", "generate", "plain", "ERM + plain prompts", "the same number of images generated from \"a photo of "
+                                                              "a {class name}\", no personalization"},
+    {"erm-edits", "detect", "selected", "ERM + selected edits", "detect's selected edited images alone (the set "
+                                                                "personalization learns from)"},
+};
+
 /* evaluate: one table of every method with and without ASPIRE's images (the per-run test
  * evaluations the training stages wrote, gathered in one file). */
-static int add_eval(cJSON *runs, const char *path, const char *name, int aspire) {
+static int add_eval(cJSON *runs, const char *path, const char *name, int aspire, const pl_ablation *ab) {
     cJSON *e = pl_read_json(path);
     if (!e) return aspire_errstatus();
     cJSON_AddStringToObject(e, "name", name);
     cJSON_AddBoolToObject(e, "aspire", aspire);
+    if (ab) {
+        cJSON_AddStringToObject(e, "label", ab->label);
+        cJSON_AddStringToObject(e, "ablation", ab->what);
+    }
     cJSON_AddItemToArray(runs, e);
     return ASPIRE_OK;
 }
@@ -193,10 +256,16 @@ static int run_evaluate(pl_ctx *c, const char *dir) {
             char *p = erm_plain ? pl_path(c->rundir, "train-erm", "run/eval-test.json")
                                 : pl_path(c->rundir, "retrain", name);
             char *f = p && !erm_plain ? pl_path(p, "eval-test.json", NULL) : NULL;
-            rc = p ? add_eval(runs, erm_plain ? p : f, name, a) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+            rc = p ? add_eval(runs, erm_plain ? p : f, name, a, NULL) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
             aspire_strfree(p);
             aspire_strfree(f);
         }
+    for (int a = 0; !rc && c->o->ablations && a < PL_N_ABLATIONS; a++) {
+        char *f = pl_path(c->rundir, "retrain", pl_ablations[a].name), *g = f ? pl_path(f, "eval-test.json", NULL) : NULL;
+        rc = g ? add_eval(runs, g, pl_ablations[a].name, 0, &pl_ablations[a]) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        aspire_strfree(f);
+        aspire_strfree(g);
+    }
     char *out = rc ? NULL : pl_path(dir, "results.json", NULL);
     if (!rc) rc = out ? pl_write_json(out, j) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     aspire_strfree(out);
@@ -221,7 +290,7 @@ const pl_stage pl_stages[] = {
      2.0},
     {"personalize", "detect,generator", "embeds.safetensors", personalize_options, run_personalize, 1.0},
     {"generate", "personalize,generator", "images/ (metadata.csv, <y>/<k>.png)", generate_options, run_generate, 1.0},
-    {"retrain", "data,generate", "<method>/ and <method>-aspire/ run folders with eval-test.json", methods_options,
+    {"retrain", "data,detect,generate", "<method>/ and <method>-aspire/ run folders with eval-test.json", methods_options,
      run_retrain, 2.0},
     {"evaluate", "train-erm,retrain", "results.json", methods_options, run_evaluate, 0.1},
     {"report", "train-erm,detect,generate,evaluate", "../report.html", no_options, run_report, 0.1},

@@ -164,8 +164,9 @@ static void results_table(FILE *f, const cJSON *runs) {
     fputs("<table><tr><th class=\"l\">test group (class on place)</th>", f);
     cJSON_ArrayForEach(r, runs) {
         fputs("<th>", f);
-        esc(f, cJSON_GetStringValue(cJSON_GetObjectItem(r, "method")));
-        fputs(cJSON_IsTrue(cJSON_GetObjectItem(r, "aspire")) ? " + ASPIRE" : "", f);
+        const char *label = cJSON_GetStringValue(cJSON_GetObjectItem(r, "label"));
+        esc(f, label ? label : cJSON_GetStringValue(cJSON_GetObjectItem(r, "method")));
+        fputs(!label && cJSON_IsTrue(cJSON_GetObjectItem(r, "aspire")) ? " + ASPIRE" : "", f);
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
