@@ -94,6 +94,12 @@ EDIT_TASK ?= $(BUILD)/bench-data/edit-task
 bench-edit: deps build
 	@BUILD=$(BUILD) EDIT_CORPUS=$(EDIT_CORPUS) EDIT_TASK=$(EDIT_TASK) scripts/bench-edit.sh
 
+# The proof (scripts/bench-aspire.sh): aspire run over 3 seeds with erm,jtt,dfr,groupdro and the
+# ablations; the table of worst-group and mean accuracy with and without ASPIRE's images.
+.PHONY: bench-aspire
+bench-aspire: deps build
+	@BUILD=$(BUILD) scripts/bench-aspire.sh
+
 .PHONY: bench-language
 bench-language: deps build
 	@scripts/bench-language.sh

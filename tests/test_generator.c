@@ -217,6 +217,36 @@ static void test_personalize(void) {
     /* a class name list of the wrong length is refused */
     o.classes = "duck";
     CHECK(aspire_personalize_run(&o, NULL) == ASPIRE_ERR_ARG);
+    /* a class without images gets no token; the file records the class of each token, and
+     * generation labels its images with it (y = 1 here, not the token's index 0) */
+    char csv[700], gen[600];
+    snprintf(csv, sizeof csv, "%s/metadata.csv", dir);
+    CHECK(aspire_write_file_atomic(csv, "img_filename,y\nim3.png,1\nim4.png,1\n", 35) == ASPIRE_OK);
+    o.classes = "duck,heron";
+    o.steps = 2;
+    int prc = aspire_personalize_run(&o, &r);
+    CHECK_MSG(prc == ASPIRE_OK, "personalize with an empty class: %s", aspire_errmsg());
+    CHECK(r.nclasses == 2 && r.images[0] == 0 && r.images[1] == 2 && strcmp(r.token[1], "<heron>") == 0);
+    int lab[1] = {-1};
+    int lrc = aspire_generator_embeds_labels(emb, lab, 1);
+    CHECK_MSG(lrc == ASPIRE_OK && lab[0] == 1, "labels: rc %d, %d, %s", lrc, lab[0], aspire_errmsg());
+    CHECK(aspire_generator_embeds_labels(emb, lab, 2) == ASPIRE_ERR_FORMAT);
+    aspire_generate_opts go;
+    aspire_generate_opts_default(&go);
+    snprintf(gen, sizeof gen, "%s/gen", dir);
+    go.model = model;
+    go.embeds = emb;
+    go.out = gen;
+    go.n = 1;
+    go.sample.steps = 2;
+    go.progress = 0;
+    CHECK(aspire_generate_run(&go, NULL) == ASPIRE_OK);
+    snprintf(csv, sizeof csv, "%s/1/000000.png", gen);
+    CHECK(aspire_file_exists(csv));
+    /* no image at all: refused */
+    snprintf(csv, sizeof csv, "%s/metadata.csv", dir);
+    CHECK(aspire_write_file_atomic(csv, "img_filename,y\n", 15) == ASPIRE_OK);
+    CHECK(aspire_personalize_run(&o, NULL) != ASPIRE_OK);
     aspire_generator_free(g);
     testdir_remove(dir);
 }

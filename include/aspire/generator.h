@@ -79,6 +79,13 @@ ASPIRE_API const char *aspire_generator_token_name(const aspire_generator *g, in
 ASPIRE_API aspire_params *aspire_generator_placeholders(aspire_generator *g);
 /* Saves every placeholder's embedding (learned embeds, keyed by name) atomically. */
 ASPIRE_API int aspire_generator_embeds_save(const aspire_generator *g, const char *path);
+/* The same, recording each placeholder's class (labels[k] for placeholder k, in file order) in the
+ * metadata ("labels": "0,1"), so that generation labels its images with the class it learned. */
+ASPIRE_API int aspire_generator_embeds_save_labeled(const aspire_generator *g, const char *path, const int *labels);
+/* The classes of an embeds file's n placeholders (file order) into labels[n]: ASPIRE_OK, or
+ * ASPIRE_ERR_NOTFOUND when the file records none (then placeholder k is class k), or
+ * ASPIRE_ERR_FORMAT naming the file for a malformed list. */
+ASPIRE_API int aspire_generator_embeds_labels(const char *path, int *labels, int n);
 /* Loads learned embeds and adds each as a placeholder. A file that is not safetensors, a tensor
  * that is not float32 (d_text) or a key that is not a placeholder name is refused naming the file
  * and the key. The names are returned in file order through *names / *n (may be NULL; free each

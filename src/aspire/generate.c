@@ -101,6 +101,15 @@ static int job_init(gen_job *j, const aspire_generate_opts *o) {
             j->y[k] = k;
             j->np = k + 1;
         }
+        if (!rc) {   /* the class each placeholder learned, when personalization recorded it */
+            int lr = aspire_generator_embeds_labels(o->embeds, j->y, j->np);
+            if (lr == ASPIRE_ERR_NOTFOUND) {
+                aspire_error_clear();
+                for (int k = 0; k < j->np; k++) j->y[k] = k;
+            } else {
+                rc = lr;
+            }
+        }
     } else if (!rc && o->n_names > 0) {
         if (!strstr(o->templ, "{}")) rc = aspire_error(ASPIRE_ERR_ARG, "--template \"%s\" has no {}", o->templ);
         for (int k = 0; !rc && k < o->n_names && k < MAX_PROMPTS; k++) {

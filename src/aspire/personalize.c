@@ -69,6 +69,7 @@ static int class_names(const aspire_personalize_opts *o, int K, char names[][ASP
 
 typedef struct ti_class {
     int k, id;               /* placeholder index and token id */
+    int cls;                 /* the class (y) it learns, the report's index */
     const char *token;
     float *x;                /* (n, 2, S, S, 3): each image as is and flipped */
     int n;
@@ -143,9 +144,9 @@ static int ti_train(aspire_ctx *ctx, aspire_generator *g, const ti_class *c, con
     if (!rc && frozen_checksum(g, c->k) != before)
         rc = aspire_error(ASPIRE_ERR_ARG, "textual inversion of %s changed a frozen parameter", c->token);
     if (r) {
-        r->first_loss[c->k] = (float)first;
-        r->last_loss[c->k] = (float)last;
-        r->seconds[c->k] = aspire_now() - t0;
+        r->first_loss[c->cls] = (float)first;
+        r->last_loss[c->cls] = (float)last;
+        r->seconds[c->cls] = aspire_now() - t0;
     }
     aspire_optim_free(opt);
     aspire_params_free(one);
@@ -184,29 +185,36 @@ static int add_class_token(aspire_generator *g, const aspire_personalize_opts *o
 }
 
 static int run_classes(aspire_generator *g, const aspire_dataset *ds, const aspire_personalize_opts *o, int K,
-                       aspire_personalize_report *r) {
+                       aspire_personalize_report *r, int *labels, int *ntok) {
     char names[MAX_CLASSES][ASPIRE_GENERATOR_MAX_TOKEN + 1];
     int rc = class_names(o, K, names);
     aspire_ctx *ctx = NULL;
     if (!rc) rc = aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = o->threads, .seed = o->seed});
+    if (r) r->nclasses = K;
+    *ntok = 0;
     for (int k = 0; k < K && !rc; k++) {
-        ti_class c = {.k = k};
+        ti_class c = {.k = *ntok};
+        rc = class_images(ds, g, k, &c);
+        if (!rc && c.n == 0) {   /* a class without images (detect selected none of it) gets no token */
+            if (o->progress) fprintf(stderr, "personalize: %s/metadata.csv has no image of class %d: no token for it\n",
+                                     o->images, k);
+            continue;
+        }
         char init[ASPIRE_VOCAB_MAX_WORD + 1];
-        rc = add_class_token(g, o, names[k], &c.id, init);
-        if (!rc) rc = class_images(ds, g, k, &c);
-        if (!rc && c.n == 0)
-            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s/metadata.csv: no image of class %d (y = %d)", o->images, k, k);
-        c.token = !rc ? aspire_generator_token_name(g, k) : NULL;
+        if (!rc) rc = add_class_token(g, o, names[k], &c.id, init);
+        c.token = !rc ? aspire_generator_token_name(g, c.k) : NULL;
         if (!rc && r) {
             snprintf(r->token[k], sizeof r->token[0], "%s", c.token);
             snprintf(r->init[k], sizeof r->init[0], "%s", init);
             r->images[k] = c.n;
-            r->nclasses = k + 1;
         }
+        c.cls = k;
         if (!rc) rc = ti_train(ctx, g, &c, o, r);
+        if (!rc) labels[(*ntok)++] = k;
         aspire_free(c.x, 0);
     }
     aspire_ctx_free(ctx);
+    if (!rc && *ntok == 0) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s/metadata.csv: no image in any class", o->images);
     return rc;
 }
 
@@ -227,8 +235,9 @@ static int personalize(const aspire_personalize_opts *o, aspire_personalize_repo
     char model[4096];
     if (!o->model) aspire_generator_default_model(o->models_dir, model, sizeof model);
     if (!rc) rc = aspire_generator_load(&g, o->model ? o->model : model, NULL);
-    if (!rc) rc = run_classes(g, ds, o, K, report);
-    if (!rc) rc = aspire_generator_embeds_save(g, o->out);
+    int labels[MAX_CLASSES], ntok = 0;
+    if (!rc) rc = run_classes(g, ds, o, K, report, labels, &ntok);
+    if (!rc) rc = aspire_generator_embeds_save_labeled(g, o->out, labels);
     aspire_generator_free(g);
     aspire_dataset_free(ds);
     return rc;

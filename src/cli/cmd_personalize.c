@@ -42,7 +42,8 @@ int cmd_personalize(int argc, char **argv) {
     aspire_personalize_report r;
     if (aspire_personalize_run(&o, &r)) return cli_fail("personalize", NULL);
     for (int k = 0; k < r.nclasses; k++)
-        printf("%s: %d images, from '%s', loss %.4f -> %.4f, %.1f s\n", r.token[k], r.images[k], r.init[k],
+        if (!r.images[k]) printf("class %d: no images, no token\n", k);
+        else printf("%s: %d images, from '%s', loss %.4f -> %.4f, %.1f s\n", r.token[k], r.images[k], r.init[k],
                (double)r.first_loss[k], (double)r.last_loss[k], r.seconds[k]);
     printf("wrote %s\n", o.out);
     return 0;

@@ -286,11 +286,42 @@ const char *aspire_generator_token_name(const aspire_generator *g, int k) {
 }
 aspire_params *aspire_generator_placeholders(aspire_generator *g) { return g->extra; }
 
-int aspire_generator_embeds_save(const aspire_generator *g, const char *path) {
-    char d[32];
+int aspire_generator_embeds_save_labeled(const aspire_generator *g, const char *path, const int *labels) {
+    char d[32], lab[16 * 12] = "";
     snprintf(d, sizeof d, "%d", g->cfg.d_text);
-    const char *meta[] = {"format", EMBEDS_FORMAT, "d_text", d};
-    return aspire_params_save(g->extra, path, meta, 2);
+    for (int k = 0; labels && k < g->ntok && k < 16; k++)
+        snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "%s%d", k ? "," : "", labels[k]);
+    const char *meta[] = {"format", EMBEDS_FORMAT, "d_text", d, "labels", lab};
+    return aspire_params_save(g->extra, path, meta, labels && g->ntok <= 16 ? 3 : 2);
+}
+
+int aspire_generator_embeds_save(const aspire_generator *g, const char *path) {
+    return aspire_generator_embeds_save_labeled(g, path, NULL);
+}
+
+int aspire_generator_embeds_labels(const char *path, int *labels, int n) {
+    aspire_safetensors *st = NULL;
+    int rc = aspire_safetensors_open(&st, path);
+    if (rc) return rc;
+    const char *lab = aspire_safetensors_meta(st, "labels");
+    if (!lab) {
+        aspire_safetensors_free(st);
+        return ASPIRE_ERR_NOTFOUND;
+    }
+    int k = 0;
+    for (const char *p = lab; !rc && *p;) {
+        char *end = NULL;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 1000000 || k == n || (*end && *end != ','))
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata \"labels\" '%s' is not %d labels (y >= 0, commas)", path,
+                              lab, n);
+        else labels[k++] = (int)v;
+        p = end && *end == ',' ? end + 1 : end;
+    }
+    if (!rc && k != n)
+        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata \"labels\" '%s' is not %d labels", path, lab, n);
+    aspire_safetensors_free(st);
+    return rc;
 }
 
 /* Adds every tensor of an open embeds file; names collects them (n_out of them). */

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# bench-aspire.sh — `make bench-aspire`: the proof that ASPIRE's images raise worst-group accuracy.
+# `aspire run` on the default world (seed 0) once per training seed 0..SEEDS-1 with METHODS, each
+# retrained with and without ASPIRE's generated images, plus the ablations (ERM with the same number
+# of plain-prompt images, ERM with detect's selected edits alone); then build/bench/aspire_table
+# prints the table (mean ± spread over the seeds) and one JSON line last. Finished runs are reused
+# and interrupted ones resume (aspire run's stages), so the bench continues where it stopped.
+# Run it alone on the machine: every training uses THREADS threads (default 2).
+set -euo pipefail
+BUILD=${BUILD:-build}
+DATA=${ASPIRE_BENCH_DATA:-$BUILD/bench-data/aspire}
+SEEDS=${SEEDS:-3}
+THREADS=${THREADS:-2}
+METHODS=${METHODS:-erm,jtt,dfr,groupdro}
+STRENGTH=${STRENGTH:-}            # default: aspire run's
+ASPIRE=$BUILD/bin/aspire
+export OMP_NUM_THREADS=$THREADS
+
+W=$DATA/world
+[ -f "$W/metadata.csv" ] || $ASPIRE world task --out "$W" --seed 0 --threads "$THREADS" --quiet
+runs=()
+for s in $(seq 0 $((SEEDS - 1))); do
+    run=$DATA/run-s$s
+    echo "== bench-aspire: seed $s -> $run ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
+    /usr/bin/time -f "seed $s: %e s wall, %M KiB peak" $ASPIRE run --data "$W" --out "$run" --methods "$METHODS" \
+        --seed "$s" --threads "$THREADS" --ablations ${STRENGTH:+--strength "$STRENGTH"} --quiet
+    runs+=("$run")
+done
+echo "== bench-aspire: done $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
+$BUILD/bench/aspire_table "${runs[@]}"
