@@ -313,6 +313,31 @@ static void test_later_stages(void) {
     aspire_strfree(html);
 }
 
+/* Detect selected nothing (no edit flipped the classifier): personalize learns no token and
+ * generate writes no image, both complete, and the run goes on (retrain then trains without extra
+ * images) instead of stopping. */
+static void test_nothing_selected(void) {
+    put(out, "detect/stage.json", "{\"status\": \"complete\", \"key\": \"made-up-empty-detect\"}");
+    put(out, "detect/selected/metadata.csv", "img_filename,y\n");
+    aspire_pipeline_opts o = tiny_opts(NULL);
+    o.generator = "models/generator.safetensors";   /* never opened: nothing to personalize */
+    char *log = NULL;
+    static const char *const stages[] = {"personalize", "generate"};
+    for (int i = 0; i < 2; i++) {
+        o.only = stages[i];
+        int rc = run_logged(&o, &log);
+        CHECK_MSG(rc == ASPIRE_OK, "%s: %s", stages[i], aspire_errmsg());
+        aspire_strfree(log);
+    }
+    CHECK(has(out, "personalize/stage.json", "\"status\":\t\"complete\""));
+    CHECK(has(out, "generate/stage.json", "\"status\":\t\"complete\""));
+    char path[700];
+    snprintf(path, sizeof path, "%s/personalize/embeds.safetensors", out);
+    CHECK(!aspire_file_exists(path));
+    snprintf(path, sizeof path, "%s/generate/images/metadata.csv", out);
+    CHECK(!aspire_file_exists(path));
+}
+
 int main(void) {
     testdir_make(root, sizeof root);
     snprintf(data, sizeof data, "%s/data", root);
@@ -327,6 +352,7 @@ int main(void) {
     RUN(test_status);
     RUN(test_report);
     RUN(test_later_stages);
+    RUN(test_nothing_selected);
     testdir_remove(root);
     return TEST_REPORT();
 }

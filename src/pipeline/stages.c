@@ -11,6 +11,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Whether DIR/metadata.csv lists at least one image: two non-empty lines (the header and a row). */
+static int has_images(const char *dir) {
+    char *p = pl_path(dir, "metadata.csv", NULL), *buf = NULL;
+    size_t n = 0;
+    int lines = 0;
+    if (p && aspire_read_file(p, &buf, &n) == ASPIRE_OK)
+        for (size_t i = 0; i < n; i++) lines += buf[i] != '\n' && buf[i] != '\r' && (i == 0 || buf[i - 1] == '\n');
+    if (buf) aspire_free(buf, n + 1);
+    aspire_strfree(p);
+    aspire_error_clear();
+    return lines >= 2;
+}
+
 static aspire_train_config train_cfg(const pl_ctx *c, aspire_method m, const char *out, const char *extra) {
     const aspire_pipeline_opts *o = c->o;
     aspire_train_config t = aspire_train_config_default();
@@ -100,6 +113,14 @@ static int personalize_options(const pl_ctx *c, cJSON *j) {
 static int run_personalize(pl_ctx *c, const char *dir) {
     char *images = pl_path(c->rundir, "detect", "selected"), *out = pl_path(dir, "embeds.safetensors", NULL);
     int rc = images && out ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    if (!rc && !has_images(images)) {   /* detect flipped nothing: no spurious feature, nothing to learn */
+        if (c->o->progress)
+            fprintf(stderr, "personalize: detect selected no image (no edit flipped the classifier): no token learned, "
+                            "ASPIRE adds no image\n");
+        aspire_strfree(images);
+        aspire_strfree(out);
+        return ASPIRE_OK;
+    }
     if (!rc && !aspire_file_exists(c->generator))
         rc = aspire_error(ASPIRE_ERR_NOTFOUND, "%s: no generator model (models/generator.safetensors is not shipped yet?)",
                           c->generator);
@@ -171,7 +192,7 @@ static int run_generate(pl_ctx *c, const char *dir) {
     char *embeds = pl_path(c->rundir, "personalize", "embeds.safetensors"), *out = pl_path(dir, "images", NULL);
     char *sel = pl_path(c->rundir, "detect", "selected");
     int rc = embeds && out && sel ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    if (!rc) {
+    if (!rc && aspire_file_exists(embeds)) {   /* no embeds: detect selected nothing (see personalize) */
         aspire_generate_opts g;
         generate_common(c, &g, out);
         g.embeds = embeds;
@@ -203,6 +224,11 @@ static int run_retrain(pl_ctx *c, const char *dir) {
     char *extra = pl_path(c->rundir, "generate", "images");
     if (!extra) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     int rc = ASPIRE_OK;
+    if (!has_images(extra)) {   /* nothing generated: "with ASPIRE" is the method alone */
+        if (c->o->progress) fprintf(stderr, "retrain: no generated image; the -aspire runs train without extra images\n");
+        aspire_strfree(extra);
+        extra = NULL;
+    }
     for (int i = 0; !rc && i < c->n_methods; i++) {
         char name[64];
         aspire_method m = c->methods[i];
@@ -216,7 +242,8 @@ static int run_retrain(pl_ctx *c, const char *dir) {
     aspire_strfree(extra);
     for (int a = 0; !rc && c->o->ablations && a < PL_N_ABLATIONS; a++) {
         char *ex = pl_path(c->rundir, pl_ablations[a].extra_stage, pl_ablations[a].extra_dir);
-        rc = ex ? train_one(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, ex) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        rc = ex ? train_one(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, has_images(ex) ? ex : NULL)
+                : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
         aspire_strfree(ex);
     }
     return rc;
