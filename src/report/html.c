@@ -389,15 +389,20 @@ static void commands_section(FILE *f, const char *rundir) {
 }
 
 static void page(FILE *f, const char *rundir) {
-    int done = 0;
-    for (int k = 0; k < pl_n_stages; k++) done += stage_complete(rundir, pl_stages[k].name);
+    int done = 0, work = 0;   /* the stages before the report (this page is the report stage's work) */
+    for (int k = 0; k < pl_n_stages; k++)
+        if (strcmp(pl_stages[k].name, "report") != 0) {
+            work++;
+            done += stage_complete(rundir, pl_stages[k].name);
+        }
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
                "<title>aspire run report</title><style>%s</style></head><body><main>\n"
                "<h1>ASPIRE run report</h1>\n<p class=\"sub\">",
             css);
     esc(f, rundir);
-    fprintf(f, " &middot; %d of %d stages complete &middot; aspire %s</p>\n", done, pl_n_stages, ASPIRE_VERSION);
+    fprintf(f, " &middot; %d of %d stages before this report complete &middot; aspire %s</p>\n", done, work,
+            ASPIRE_VERSION);
     results_section(f, rundir);
     features_section(f, rundir);
     edits_section(f, rundir);
