@@ -34,7 +34,7 @@ typedef struct aspire_pipeline_opts {
     int generate_n;          /* images per class [100] */
     float strength;          /* > 0: each generated image starts from one of detect's selected edits of its
                                 class, noised to this strength and redrawn with the learned token (SDEdit, as
-                                DA-Fusion augments); 0: from the prompt alone */
+                                DA-Fusion augments); 0: from the prompt alone [0.5] */
     int ablations;           /* 1: also ERM with plain-prompt images and with the selected edits alone */
     int progress;            /* 1: progress lines (the stages' own bars) on stderr */
     FILE *log;               /* the run's stage lines (stage k of n, why it runs, ETA): NULL = stderr when

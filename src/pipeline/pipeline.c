@@ -16,6 +16,7 @@
 void aspire_pipeline_opts_default(aspire_pipeline_opts *o) {
     memset(o, 0, sizeof *o);
     o->methods = "erm";
+    o->strength = 0.5f;   /* SDEdit from the selected edits: measured against text-only generation (BENCHMARKS.md) */
     o->progress = 1;
 }
 
