@@ -6,6 +6,8 @@
  *   {"seeds": 3, "methods": {"erm": {"wga": .., "wga_sd": .., "wga_aspire": .., "wga_aspire_sd": ..,
  *    "mean": .., "mean_aspire": .., "weighted_mean": .., "weighted_mean_aspire": ..}, ..},
  *    "ablations": {"erm-plain": {"wga": .., "mean": ..}, ..}, "run_minutes": [..]}
+ * A folder whose run has not completed is named on stderr and left out; a row present in fewer
+ * runs than were read says how many it has (its "*_n" in the JSON).
  * Accuracies in percent; "mean" is plain accuracy over the test examples, "weighted_mean" the group
  * accuracies weighted by the training split's group proportions.
  *   usage: aspire_table RUNDIR... */
@@ -64,7 +66,7 @@ static int add_run(const char *dir, row *rows, int *nrows, double *minutes) {
     snprintf(path, sizeof path, "%s/evaluate/results.json", dir);
     cJSON *j = read_json(path);
     if (!j) {
-        fprintf(stderr, "bench aspire: %s: missing or not JSON (has the run completed?)\n", path);
+        fprintf(stderr, "aspire_table: %s: missing or not JSON (the run has not completed): left out\n", path);
         return 1;
     }
     const cJSON *r;
@@ -95,8 +97,11 @@ static int add_run(const char *dir, row *rows, int *nrows, double *minutes) {
     return 0;
 }
 
+static int g_nruns;   /* runs read: a row with fewer says how many it has */
+
 static void pm(char *buf, size_t n, const double *v, int k) {
-    snprintf(buf, n, "%.1f ± %.1f", avg(v, k), sdev(v, k));
+    if (k == g_nruns) snprintf(buf, n, "%.1f ± %.1f", avg(v, k), sdev(v, k));
+    else snprintf(buf, n, "%.1f ± %.1f (%d run%s)", avg(v, k), sdev(v, k), k, k == 1 ? "" : "s");
 }
 
 static void print_table(const row *rows, int nrows, int nruns) {
@@ -140,6 +145,8 @@ static void print_table(const row *rows, int nrows, int nruns) {
 
 static void add_stats(cJSON *o, const char *key, const double *v, int n) {
     char k[64];
+    snprintf(k, sizeof k, "%s_n", key);
+    if (strstr(key, "wga")) cJSON_AddNumberToObject(o, k, n);
     cJSON_AddNumberToObject(o, key, round(avg(v, n) * 100.0) / 100.0);
     snprintf(k, sizeof k, "%s_sd", key);
     cJSON_AddNumberToObject(o, k, round(sdev(v, n) * 100.0) / 100.0);
@@ -188,12 +195,14 @@ int main(int argc, char **argv) {
     }
     row *rows = calloc(MAX_ROWS, sizeof *rows);
     double minutes[MAX_RUNS];
-    int nrows = 0, nruns = argc - 1, bad = 0;
-    for (int i = 0; rows && i < nruns; i++) bad |= add_run(argv[i + 1], rows, &nrows, &minutes[i]);
-    if (!rows || bad) {
+    int nrows = 0, nruns = 0;
+    for (int i = 0; rows && i < argc - 1; i++) nruns += add_run(argv[i + 1], rows, &nrows, &minutes[nruns]) == 0;
+    if (!rows || nruns == 0) {
+        fprintf(stderr, "aspire_table: no completed run\n");
         free(rows);
         return 1;
     }
+    g_nruns = nruns;
     print_table(rows, nrows, nruns);
     print_json(rows, nrows, nruns, minutes);
     free(rows);
