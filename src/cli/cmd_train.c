@@ -40,6 +40,7 @@ int cmd_train(int argc, char **argv) {
         {"--limit-train", CLI_I64, &c.limit_train, "use only the first N training images (smoke runs)"},
         {"--stop-after", CLI_INT, &c.stop_after, "return after N epochs of this call; --resume continues"},
         {"--resume", CLI_FLAG, &c.resume, "continue RUNDIR's run from its last checkpoint (config from its train.json), or start it"},
+        {"--allow-outside-paths", CLI_FLAG, &c.allow_outside_paths, "metadata.csv may name images outside the dataset folder (absolute, .., symbolic links; also ASPIRE_ALLOW_OUTSIDE_PATHS=1)"},
         {"--quiet", CLI_FLAG, &quiet, "no progress line"},
     };
     int rc = cli_parse("train",
@@ -53,6 +54,7 @@ int cmd_train(int argc, char **argv) {
     c.seed = (uint64_t)seed;
     c.flip = !no_flip;
     c.progress = !quiet;
+    c.allow_outside_paths |= cli_allow_outside_paths();
     c.engine = cli_engine_options(c.threads, 0);
     if (aspire_train_run(&c)) return cli_fail("train", NULL);
     return 0;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +72,16 @@ cJSON *tr_config_to_json(const aspire_train_config *c) {
     if (c->base_run) cJSON_AddStringToObject(o, "base_run", c->base_run);
     else cJSON_AddNullToObject(o, "base_run");
     cJSON_AddNumberToObject(o, "limit_train", (double)c->limit_train);
+    if (c->allow_outside_paths) cJSON_AddBoolToObject(o, "allow_outside_paths", 1);
+    if (c->data_fingerprint) cJSON_AddStringToObject(o, "data_fingerprint", c->data_fingerprint);
     return o;
 }
 
 static int get_num(const cJSON *o, const char *key, double *v, const char *path) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsNumber(it)) return aspire_error(ASPIRE_ERR_FORMAT, "%s: config field '%s' is missing or not a number", path, key);
+    if (!isfinite(it->valuedouble))  /* 1e999 parses as infinity */
+        return aspire_error(ASPIRE_ERR_FORMAT, "%s: config field '%s' is not a finite number", path, key);
     *v = it->valuedouble;
     return ASPIRE_OK;
 }
@@ -117,6 +122,8 @@ int tr_config_from_json(const cJSON *o, aspire_train_config *c, aspire_train_str
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "init");
         if (it) rc = get_str(o, "init", &c->init, 0, st, 6, path);
     }
+    if (!rc && cJSON_GetObjectItemCaseSensitive(o, "data_fingerprint"))  /* runs before it have none */
+        rc = get_str(o, "data_fingerprint", &c->data_fingerprint, 0, st, 7, path);
     if (!rc && aspire_method_parse(method, &c->method)) rc = aspire_error_prefix(ASPIRE_ERR_FORMAT, "%s", path);
     if (!rc) {
         char *end = NULL;
@@ -142,8 +149,79 @@ int tr_config_from_json(const cJSON *o, aspire_train_config *c, aspire_train_str
     if (!rc) rc = get_num(o, "dro_eta", &c->dro_eta, path);
     if (!rc) rc = get_num(o, "dro_adj", &c->dro_adj, path);
     if (!rc) rc = get_int(o, "dfr_retrains", &c->dfr_retrains, path);
-    if (!rc && !(rc = get_num(o, "limit_train", &d, path))) c->limit_train = (int64_t)d;
+    if (!rc && !(rc = get_num(o, "limit_train", &d, path))) {
+        if (d != floor(d) || d < 0 || d > 9.0e15)
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: config field 'limit_train' is not a whole number >= 0", path);
+        c->limit_train = (int64_t)d;
+    }
+    const cJSON *ao = cJSON_GetObjectItemCaseSensitive(o, "allow_outside_paths");
+    if (!rc && ao && !cJSON_IsBool(ao)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: config field 'allow_outside_paths' is not true/false", path);
+    if (!rc) c->allow_outside_paths = cJSON_IsTrue(ao);
+    if (!rc) rc = tr_config_check(c, path);
     return rc;
+}
+
+/* ---- ranges ----------------------------------------------------------------------------------
+ * One table for the command line and train.json, so that what is read back is checked exactly as
+ * strictly as what was typed. */
+typedef struct num_rule {
+    const char *option, *field;  /* "--lr", "lr" */
+    size_t offset;
+    char kind;                   /* 'i' int, 'l' int64_t, 'd' double */
+    double lo, hi;
+    int lo_open;                 /* 1: lo itself is excluded */
+    int hi_open;
+} num_rule;
+
+#define RULE(opt, fld, member, kind, lo, hi, lo_open, hi_open) \
+    {opt, fld, offsetof(aspire_train_config, member), kind, lo, hi, lo_open, hi_open}
+static const num_rule rules[] = {
+    RULE("--size", "image_size", image_size, 'i', 8, 1024, 0, 0),
+    RULE("--epochs", "epochs", epochs, 'i', 1, 1000, 0, 0),
+    RULE("--batch", "batch", batch, 'i', 1, 4096, 0, 0),
+    RULE("--lr", "lr", lr, 'd', 0, 10, 1, 0),
+    RULE("--momentum", "momentum", momentum, 'd', 0, 1, 0, 1),
+    RULE("--wd", "weight_decay", weight_decay, 'd', 0, 1, 0, 0),
+    RULE("--threads", "threads", threads, 'i', 0, 4096, 0, 0),
+    RULE("--jtt-epochs", "jtt_epochs", jtt_epochs, 'i', 1, 1000, 0, 0),
+    RULE("--jtt-up", "jtt_up", jtt_up, 'd', 1, 1e6, 0, 0),
+    RULE("--lff-q", "lff_q", lff_q, 'd', 0, 1, 1, 0),
+    RULE("--lff-ema", "lff_ema", lff_ema, 'd', 0, 1, 0, 1),
+    RULE("--dro-eta", "dro_eta", dro_eta, 'd', 0, 1, 0, 0),
+    RULE("--dro-adj", "dro_adj", dro_adj, 'd', 0, 100, 0, 0),
+    RULE("--dfr-retrains", "dfr_retrains", dfr_retrains, 'i', 1, 1000, 0, 0),
+    RULE("--limit-train", "limit_train", limit_train, 'l', 0, 9.0e15, 0, 0),
+    RULE("--stop-after", NULL, stop_after, 'i', 0, 1e6, 0, 0),
+};
+#undef RULE
+
+static double rule_value(const aspire_train_config *c, const num_rule *r) {
+    const char *base = (const char *)c + r->offset;
+    if (r->kind == 'i') return *(const int *)(const void *)base;
+    if (r->kind == 'l') return (double)*(const int64_t *)(const void *)base;
+    return *(const double *)(const void *)base;
+}
+
+static int rule_check(const aspire_train_config *c, const num_rule *r, const char *path) {
+    double v = rule_value(c, r);
+    int ok = isfinite(v) && (r->lo_open ? v > r->lo : v >= r->lo) && (r->hi_open ? v < r->hi : v <= r->hi);
+    if (ok) return ASPIRE_OK;
+    char range[96];
+    if (r->kind == 'd')
+        snprintf(range, sizeof range, "a finite number in %c%g, %g%c", r->lo_open ? '(' : '[', r->lo, r->hi, r->hi_open ? ')' : ']');
+    else
+        snprintf(range, sizeof range, "a whole number from %.0f to %.0f", r->lo, r->hi);
+    if (path) return aspire_error(ASPIRE_ERR_FORMAT, "%s: config field '%s' must be %s, found %g", path, r->field, range, v);
+    return aspire_error(ASPIRE_ERR_ARG, "%s must be %s, got %g", r->option, range, v);
+}
+
+int tr_config_check(const aspire_train_config *c, const char *path) {
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        if (path && !rules[i].field) continue;  /* not stored */
+        int rc = rule_check(c, &rules[i], path);
+        if (rc) return rc;
+    }
+    return ASPIRE_OK;
 }
 
 int aspire_train_config_load(const char *run_dir, aspire_train_config *cfg, aspire_train_strings *strings) {
