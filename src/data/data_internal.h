@@ -35,6 +35,10 @@ int ds_regular_or_absent(const char *path);
 /* The dataset folder resolved (realpath); *out is freed with free(). */
 int ds_dir_real(const char *dir, char **out);
 
+/* aspire_dataset_index_open with metadata.csv's bytes given (text[0, n)) instead of read from dir;
+ * for the fuzz target fuzz/fuzz_dataset_index.c. */
+int ix_open_text(aspire_dataset_index **out, const char *dir, const char *text, size_t n, const aspire_index_options *opt);
+
 /* Takes one more reference / drops one (the last frees). */
 void ix_retain(aspire_dataset_index *ix);
 void ix_release(aspire_dataset_index *ix);

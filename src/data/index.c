@@ -215,7 +215,9 @@ static int read_names(aspire_dataset_index *ix) {
 }
 
 /* ---- opening --------------------------------------------------------------------------------- */
-int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const aspire_index_options *opt) {
+/* The index of `dir` with metadata.csv read from the file or, when text is not NULL, parsed from
+ * text[0, n) (the fuzz target's way in; classes.txt is still looked for in dir). */
+static int index_open(aspire_dataset_index **out, const char *dir, const char *text, size_t n, const aspire_index_options *opt) {
     *out = NULL;
     aspire_index_options o = {0};
     if (opt) o = *opt;
@@ -226,8 +228,9 @@ int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const
     ix->dir = aspire_strdup(dir);
     ix->meta_path = aspire_path_join(dir, o.metadata ? o.metadata : "metadata.csv");
     int rc = ix->dir && ix->meta_path ? ASPIRE_OK : ASPIRE_ERR_NOMEM;
-    if (!rc) rc = ds_regular_or_absent(ix->meta_path);
-    if (!rc) rc = aspire_csv_read(&ix->csv, ix->meta_path);
+    if (!rc && text) rc = aspire_csv_parse(&ix->csv, text, n, ix->meta_path);
+    if (!rc && !text) rc = ds_regular_or_absent(ix->meta_path);
+    if (!rc && !text) rc = aspire_csv_read(&ix->csv, ix->meta_path);
     if (!rc) rc = read_rows(ix, o.n_places);
     if (!rc) rc = read_names(ix);
     if (rc) {
@@ -236,6 +239,14 @@ int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const
     }
     *out = ix;
     return ASPIRE_OK;
+}
+
+int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const aspire_index_options *opt) {
+    return index_open(out, dir, NULL, 0, opt);
+}
+
+int ix_open_text(aspire_dataset_index **out, const char *dir, const char *text, size_t n, const aspire_index_options *opt) {
+    return index_open(out, dir, text, n, opt);
 }
 
 /* ---- accessors ------------------------------------------------------------------------------- */

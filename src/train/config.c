@@ -224,24 +224,31 @@ int tr_config_check(const aspire_train_config *c, const char *path) {
     return ASPIRE_OK;
 }
 
+int tr_config_parse(const char *text, size_t n, aspire_train_config *cfg, aspire_train_strings *strings, const char *path) {
+    memset(strings, 0, sizeof *strings);
+    cJSON *root = cJSON_ParseWithLength(text, n);
+    const cJSON *conf = root ? cJSON_GetObjectItemCaseSensitive(root, "config") : NULL;
+    int rc;
+    if (!root) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: not valid JSON (near byte %ld)", path,
+                                 (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : 0));
+    else if (!cJSON_IsObject(conf)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: no \"config\" object", path);
+    else rc = tr_config_from_json(conf, cfg, strings, path);
+    cJSON_Delete(root);
+    if (rc) aspire_train_config_strings_free(strings);
+    return rc;
+}
+
 int aspire_train_config_load(const char *run_dir, aspire_train_config *cfg, aspire_train_strings *strings) {
     memset(strings, 0, sizeof *strings);
     char *path = aspire_path_join(run_dir, "train.json");
     if (!path) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     char *buf = NULL;
     size_t n = 0;
-    int rc = aspire_read_file(path, &buf, &n);
+    int rc = aspire_read_file_max(path, &buf, &n, (size_t)64 << 20);
     if (!rc) {
-        cJSON *root = cJSON_ParseWithLength(buf, n);
-        const cJSON *conf = root ? cJSON_GetObjectItemCaseSensitive(root, "config") : NULL;
-        if (!root) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: not valid JSON (near byte %ld)", path,
-                                     (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - buf : 0));
-        else if (!cJSON_IsObject(conf)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: no \"config\" object", path);
-        else rc = tr_config_from_json(conf, cfg, strings, path);
-        cJSON_Delete(root);
+        rc = tr_config_parse(buf, n, cfg, strings, path);
         aspire_free(buf, n + 1);
     }
-    if (rc) aspire_train_config_strings_free(strings);
     aspire_strfree(path);
     return rc;
 }
