@@ -64,10 +64,12 @@ typedef struct trainer {
 } trainer;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
-static char *run_path(const trainer *t, const char *name) {
-    char *p = aspire_path_join(t->cfg.out_dir, name);
-    ASPIRE_ASSERT(p != NULL, "(out of memory)");
-    return p;
+/* RUNDIR/name into buf (RUN_PATH_MAX bytes; check_config keeps RUNDIR short enough), without
+ * allocating: writing a run's files must not fail for want of memory for their names. */
+#define RUN_PATH_MAX 4096
+static char *run_path(const trainer *t, const char *name, char *buf) {
+    snprintf(buf, RUN_PATH_MAX, "%s/%s", t->cfg.out_dir, name);
+    return buf;
 }
 
 static double cpu_now(void) {
@@ -216,9 +218,9 @@ static int save_checkpoint(trainer *t, int next_epoch, int stage) {
         meta_num(w, "best_worst_group", t->best.worst_group);
         meta_num(w, "best_worst_class", t->best.worst_class);
         meta_num(w, "seconds", t->seconds_before + (aspire_now() - t->t0));
-        char *path = run_path(t, "checkpoint.safetensors");
+        char path[RUN_PATH_MAX];
+        run_path(t, "checkpoint.safetensors", path);
         rc = aspire_st_writer_save(w, path);
-        aspire_strfree(path);
     }
     aspire_st_writer_free(w);
     return rc;
@@ -286,9 +288,9 @@ static int save_model(trainer *t, slot *s, const char *name, int epoch, aspire_s
     snprintf(sc, sizeof sc, "%.9g", score);
     const char *meta[] = {"method", aspire_method_name(t->cfg.method), "selection", aspire_select_rule_name(rule),
                           "selection_score", sc};
-    char *path = run_path(t, name);
+    char path[RUN_PATH_MAX];
+    run_path(t, name, path);
     int rc = aspire_classifier_save(s->clf, path, epoch, meta, (int)(sizeof meta / sizeof meta[0]) / 2);
-    aspire_strfree(path);
     return rc;
 }
 
@@ -323,12 +325,12 @@ static int write_train_json(trainer *t, cJSON *result) {
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
     if (!txt) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    char *path = run_path(t, "train.json");
+    char path[RUN_PATH_MAX];
+    run_path(t, "train.json", path);
     size_t len = strlen(txt);
     txt[len] = '\n';  /* cJSON's buffer holds the NUL we overwrite; write len + 1 bytes */
     int rc = aspire_write_file_atomic(path, txt, len + 1);
     cJSON_free(txt);
-    aspire_strfree(path);
     return rc;
 }
 
@@ -343,7 +345,9 @@ static cJSON *summary_json(const aspire_metrics_summary *s) {
 
 /* ---- the per-epoch bookkeeping -------------------------------------------------------------- */
 static int write_logs(trainer *t) {
-    char *csv = run_path(t, "log.csv"), *svg = run_path(t, "curve.svg");
+    char csv[RUN_PATH_MAX], svg[RUN_PATH_MAX];
+    run_path(t, "log.csv", csv);
+    run_path(t, "curve.svg", svg);
     char title[256];
     snprintf(title, sizeof title, "aspire train --method %s (seed %llu): selection by %s", aspire_method_name(t->cfg.method),
              (unsigned long long)t->cfg.seed, aspire_select_rule_name(t->rule));
@@ -351,8 +355,6 @@ static int write_logs(trainer *t) {
     for (int i = 0; i < t->nlog; i++) if (t->have_best && t->log[i].epoch == t->best_epoch) sel = i;
     int rc = tr_log_write_csv(csv, t->log, t->nlog);
     if (!rc) rc = tr_log_write_svg(svg, t->log, t->nlog, sel, title);
-    aspire_strfree(csv);
-    aspire_strfree(svg);
     return rc;
 }
 
@@ -703,10 +705,10 @@ static int dfr_stage(trainer *t, cJSON *result) {
     cJSON_AddStringToObject(d, "note", "the last layer is fitted on the validation split, so validation "
                                        "figures after DFR are not held out; judge it on test");
     char *txt = cJSON_Print(d);
-    char *path = run_path(t, "dfr.json");
+    char path[RUN_PATH_MAX];
+    run_path(t, "dfr.json", path);
     if (txt) rc = aspire_write_file_atomic(path, txt, strlen(txt));
     cJSON_free(txt);
-    aspire_strfree(path);
     cJSON_AddItemToObject(result, "dfr", d);
     return rc;
 }
@@ -715,6 +717,7 @@ static int dfr_stage(trainer *t, cJSON *result) {
 static int check_config(const aspire_train_config *c, int init_from_ckpt) {
     if (!c->data_dir) return aspire_error(ASPIRE_ERR_ARG, "no dataset folder given (--data)");
     if (!c->out_dir) return aspire_error(ASPIRE_ERR_ARG, "no run folder given (--out)");
+    if (strlen(c->out_dir) > RUN_PATH_MAX - 64) return aspire_error(ASPIRE_ERR_ARG, "--out: a path of %zu bytes is too long", strlen(c->out_dir));
     int rc = tr_config_check(c, NULL);  /* every numeric option finite and in range (config.c's table) */
     if (rc) return rc;
     if (c->base_run && c->method != ASPIRE_METHOD_DFR) return aspire_error(ASPIRE_ERR_ARG, "--base is for --method dfr only");
@@ -804,9 +807,9 @@ static int remove_attempt(const trainer *t) {
     static const char *const names[] = {"best.safetensors", "log.csv", "curve.svg", "stage1_best.safetensors",
                                         "stage1_last.safetensors", "dfr.json", "train.json"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char *p = run_path(t, names[i]);
+        char p[RUN_PATH_MAX];
+        run_path(t, names[i], p);
         int bad = remove(p) != 0 && errno != ENOENT;
-        aspire_strfree(p);
         if (bad) return aspire_error(ASPIRE_ERR_IO, "%s: cannot remove %s of the earlier attempt: %s", t->cfg.out_dir, names[i], strerror(errno));
     }
     return ASPIRE_OK;
@@ -823,9 +826,9 @@ static int resume_config(trainer *t, const aspire_train_config *cfg_in, int stat
     t->cfg.allow_outside_paths |= cfg_in->allow_outside_paths;
     t->cfg.resume = 1;
     if (!rc && state == RUN_GOING) {
-        char *p = run_path(t, "checkpoint.safetensors");
+        char p[RUN_PATH_MAX];
+        run_path(t, "checkpoint.safetensors", p);
         rc = aspire_safetensors_open(ckpt, p);
-        aspire_strfree(p);
     }
     if (!rc && state == RUN_STARTED && t->cfg.progress)
         fprintf(stderr, "%s: no epoch of this run finished; starting it again with the options of its train.json\n", cfg_in->out_dir);
@@ -864,10 +867,10 @@ static int train_open(trainer *t, const aspire_train_config *cfg_in, int *resumi
 
 /* The log rows of the epochs before the checkpoint. */
 static int resume_log(trainer *t, int next_epoch) {
-    char *p = run_path(t, "log.csv");
+    char p[RUN_PATH_MAX];
+    run_path(t, "log.csv", p);
     int n = 0, rc = ASPIRE_OK;
     if (aspire_file_exists(p)) rc = tr_log_read_csv(p, t->log, MAX_LOG, &n);
-    aspire_strfree(p);
     t->nlog = 0;
     for (int i = 0; !rc && i < n; i++)
         if (t->log[i].epoch < next_epoch) t->log[t->nlog++] = t->log[i];
@@ -964,9 +967,9 @@ static int run_dfr(trainer *t, cJSON *result, int next_epoch) {
         if (next_epoch < E) rc = run_stage(t, &s1, next_epoch);
         /* the backbone is ERM's selected model (ERM's rule: worst-class validation accuracy) */
         if (!rc) {
-            char *p = run_path(t, "stage1_best.safetensors");
+            char p[RUN_PATH_MAX];
+            run_path(t, "stage1_best.safetensors", p);
             rc = aspire_params_load(aspire_resnet_params(t->main.net), p);
-            aspire_strfree(p);
         }
     }
     return rc ? rc : dfr_stage(t, result);
