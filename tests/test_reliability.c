@@ -3,8 +3,11 @@
  * --seed refused, world preview refusing what world task refuses, a loop of symbolic links named
  * as such, world task/corpus never overwriting silently and never leaving half a dataset (an
  * error, a file-size limit standing in for a full disk, kill -9), and `pretrain captioner`
- * checking its options before making its corpus and removing that corpus on every exit path.
- * Runs the built program, ASPIRE_BIN. */
+ * checking its options before making its corpus and removing that corpus on every exit path;
+ * datasets that name FIFOs, devices or files outside their folder; non-finite and out-of-range
+ * training options; train.json and checkpoint metadata checked when read back; a run that failed
+ * in its first epoch started again; --resume with other options refused; a run's dataset known by
+ * absolute path and fingerprint; a label typo named. Runs the built program, ASPIRE_BIN. */
 #include "aspire/dataset.h"
 #include "aspire/extract.h"
 #include "aspire/fileio.h"
