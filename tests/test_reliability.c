@@ -11,6 +11,7 @@
 #include "aspire/dataset.h"
 #include "aspire/extract.h"
 #include "aspire/fileio.h"
+#include "aspire/image.h"
 #include "aspire/world.h"
 
 #include "test.h"
@@ -408,6 +409,16 @@ static void test_dataset_files(void) {
     CHECK(mkfifo(fifo, 0600) == 0);
     load_refused(d, 0, "is a FIFO, not an image file");
     load_refused(d, 1, "is a FIFO");  /* also where outside paths are allowed */
+    aspire_dataset_index *ix = NULL;  /* one image at a time (for stages that read them so) */
+    CHECK(aspire_dataset_index_open(&ix, d, NULL) == ASPIRE_OK);
+    aspire_image im;
+    alarm(20);
+    CHECK(ix && aspire_dataset_index_load_image(ix, 2, 3, 0, &im) == ASPIRE_ERR_FORMAT && strstr(aspire_errmsg(), "metadata.csv:4:") &&
+          strstr(aspire_errmsg(), "FIFO"));
+    alarm(0);
+    CHECK(ix && aspire_dataset_index_load_image(ix, 0, 3, 0, &im) == ASPIRE_OK && im.w > 0);
+    aspire_image_destroy(&im);
+    aspire_dataset_index_free(ix);
     load_refused(odd_dataset("dsz", "/dev/zero"), 0, "'/dev/zero' is an absolute path");
     load_refused(odd_dataset("dsz", "/dev/zero"), 1, "a character device");
     load_refused(odd_dataset("dsa", outside), 0, "is an absolute path; images must be inside the dataset folder");

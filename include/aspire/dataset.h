@@ -75,6 +75,14 @@ ASPIRE_API int aspire_dataset_index_require(const aspire_dataset_index *ix, cons
  * lines) when two rows share an img_filename, which the first call checks. */
 ASPIRE_API int aspire_dataset_index_find(aspire_dataset_index *ix, const char *path, int64_t *row);
 
+struct aspire_image;
+/* Row r's image decoded to `channels` (0 = as stored), under the rules aspire_dataset_load_split
+ * follows (a regular file of at most ASPIRE_DATASET_IMAGE_MAX bytes, inside the dataset folder
+ * unless allow_outside_paths); errors are prefixed with "DIR/metadata.csv:LINE". For stages that
+ * read a dataset's images one at a time (captioning). *out is destroyed with aspire_image_destroy. */
+ASPIRE_API int aspire_dataset_index_load_image(const aspire_dataset_index *ix, int64_t r, int channels, int allow_outside_paths,
+                                               struct aspire_image *out);
+
 /* "train", "val", "test", "all" ↔ ASPIRE_SPLIT_*. */
 ASPIRE_API int aspire_split_parse(const char *name, int *split);
 ASPIRE_API const char *aspire_split_name(int split);

@@ -87,7 +87,7 @@ static aspire_dataset *ds_new(int size, int channels) {
 
 /* Decodes examples [0, ds->n) from their files in parallel. The error reported is the one of the
  * lowest failing example, whatever the thread count. */
-/* Example k's image, read under the dataset's file rules (imagefile.c) and decoded to C channels. */
+/* Row `row`'s image, read under the dataset's file rules (imagefile.c) and decoded to C channels. */
 static int load_one(const aspire_dataset_index *s, int64_t row, const char *dir_real, int allow_outside, int C, aspire_image *im) {
     const char *fn = aspire_dataset_index_filename(s, row);
     char *path = aspire_path_join(s->dir, fn), *buf = NULL;
@@ -97,6 +97,16 @@ static int load_one(const aspire_dataset_index *s, int64_t row, const char *dir_
     if (buf) aspire_free(buf, n + 1);
     aspire_strfree(path);
     return rc;
+}
+
+int aspire_dataset_index_load_image(const aspire_dataset_index *ix, int64_t r, int channels, int allow_outside_paths, aspire_image *out) {
+    memset(out, 0, sizeof *out);
+    char *dir_real = NULL;
+    int rc = allow_outside_paths ? ASPIRE_OK : ds_dir_real(ix->dir, &dir_real);
+    if (!rc) rc = load_one(ix, r, dir_real, allow_outside_paths, channels, out);
+    free(dir_real);
+    if (rc) return aspire_error_prefix(rc, "%s:%d", ix->meta_path, aspire_dataset_index_line(ix, r));
+    return ASPIRE_OK;
 }
 
 static int decode_all(aspire_dataset *ds, int progress, const char *dir_real, int allow_outside) {
