@@ -564,7 +564,8 @@ static void test_run_files_checked(void) {
                                {"lr", "1e999", "config field 'lr' is not a finite number"},
                                {"epochs", "-3", "'epochs' must be"},
                                {"momentum", "1", "'momentum' must be"},
-                               {"limit_train", "-1", "'limit_train'"}};
+                               {"limit_train", "-1", "'limit_train'"},
+                               {"limit_train", "1e90", "'limit_train'"}};  /* found by fuzz_train_json: UB */
     char *tj = NULL;
     size_t tn = 0;
     char tjp[700];

@@ -152,7 +152,7 @@ int tr_config_from_json(const cJSON *o, aspire_train_config *c, aspire_train_str
     if (!rc && !(rc = get_num(o, "limit_train", &d, path))) {
         if (d != floor(d) || d < 0 || d > 9.0e15)
             rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: config field 'limit_train' is not a whole number >= 0", path);
-        c->limit_train = (int64_t)d;
+        else c->limit_train = (int64_t)d;  /* converted only once in range (1e90 would be undefined) */
     }
     const cJSON *ao = cJSON_GetObjectItemCaseSensitive(o, "allow_outside_paths");
     if (!rc && ao && !cJSON_IsBool(ao)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: config field 'allow_outside_paths' is not true/false", path);
