@@ -805,7 +805,7 @@ static const char *absolute(trainer *t, const char *path, int k) {
 /* Files of an earlier attempt that never finished an epoch, removed before starting again. */
 static int remove_attempt(const trainer *t) {
     static const char *const names[] = {"best.safetensors", "log.csv", "curve.svg", "stage1_best.safetensors",
-                                        "stage1_last.safetensors", "dfr.json", "train.json"};
+                                        "stage1_last.safetensors", "dfr.json"};  /* train.json: rewritten once set up */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[RUN_PATH_MAX];
         run_path(t, names[i], p);
