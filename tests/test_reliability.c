@@ -660,6 +660,40 @@ static void test_label_typo(void) {
     FAILS(rc, 1, "dsy/metadata.csv:4: column 'y': label 7 leaves class 2 without any image");
 }
 
+/* kill -9 at any point of `aspire train` (the delays fall before, inside and between epochs, on
+ * either side of a checkpoint's rename), then `--resume` with the same command: the selected model
+ * is the uninterrupted run's, byte for byte. */
+static void test_train_killed_and_resumed(void) {
+    char run[512], ref_run[512], best[700];
+    snprintf(ref_run, sizeof ref_run, "%s", P("rk_ref"));
+    const char *opts = "--size 16 --batch 4 --epochs 4 --threads 1 --quiet";
+    int rc = aspire("train --data '%s' --out '%s' %s", tds, ref_run, opts);
+    CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
+    snprintf(best, sizeof best, "%s/best.safetensors", ref_run);
+    size_t ref_n = 0;
+    char *ref = NULL;
+    CHECK(aspire_read_file(best, &ref, &ref_n) == 0);
+    const int delays_ms[] = {5, 60, 200, 450, 700, 1000};
+    for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++) {
+        snprintf(run, sizeof run, "%s/rk%zu", dir, i);
+        char *argv[] = {"aspire", "train", "--data", tds, "--out", run, "--size", "16", "--batch", "4", "--epochs", "4",
+                        "--threads", "1", "--quiet", NULL};
+        pid_t a = spawn(argv);
+        sleep_ms(delays_ms[i]);
+        kill_and_reap(a);
+        rc = aspire("train --data '%s' --out '%s' %s --resume", tds, run, opts);
+        CHECK_MSG(rc == 0, "killed after %d ms: %s", delays_ms[i], err_s ? err_s : "");
+        snprintf(best, sizeof best, "%s/best.safetensors", run);
+        char *got = NULL;
+        size_t n = 0;
+        CHECK_MSG(aspire_read_file(best, &got, &n) == 0 && n == ref_n && memcmp(got, ref, n) == 0,
+                  "killed after %d ms: another model", delays_ms[i]);
+        CHECK(entries_with(run, ".tmp.") == 0);
+        aspire_free(got, n + 1);
+    }
+    aspire_free(ref, ref_n + 1);
+}
+
 int main(void) {
     testdir_make(dir, sizeof dir);
     snprintf(out_txt, sizeof out_txt, "%s/.out", dir);
@@ -682,6 +716,7 @@ int main(void) {
     RUN(test_restart_and_resume_options);
     RUN(test_dataset_identity);
     RUN(test_label_typo);
+    RUN(test_train_killed_and_resumed);
     aspire_free(out_s, 0);
     aspire_free(err_s, 0);
     testdir_remove(dir);
