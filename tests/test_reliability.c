@@ -12,6 +12,7 @@
 #include "aspire/extract.h"
 #include "aspire/fileio.h"
 #include "aspire/image.h"
+#include "aspire/train.h"
 #include "aspire/world.h"
 
 #include "test.h"
@@ -476,6 +477,13 @@ static void test_train_options(void) {
         FAILS(rc, 1, bad[i][1]);
     }
     CHECK(!aspire_file_exists(P("rbad")));
+    /* legal but wild options that make the weights NaN within the first epoch: an error, no model */
+    int rc = aspire("train --data '%s' --out '%s' --size 16 --epochs 5 --lr 10 --momentum 0.99 --wd 1 --batch 1 --threads 1 --quiet",
+                    tds, P("rdiv"));
+    FAILS(rc, 1, "diverged");
+    CHECK(err_s && strstr(err_s, "try a smaller --lr"));
+    CHECK(!aspire_file_exists(P("rdiv/best.safetensors")) && !aspire_file_exists(P("rdiv/checkpoint.safetensors")) &&
+          !aspire_train_finished(P("rdiv")));
 }
 
 /* Rewrites a safetensors file with __metadata__[key] = value (key NULL: none) and, if nan, the
