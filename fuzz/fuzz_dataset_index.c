@@ -13,11 +13,14 @@
 
 static char dir[64];
 
+static void remove_dir(void) { rmdir(dir); }
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     snprintf(dir, sizeof dir, "/tmp/aspire-fuzz-ix-XXXXXX");  /* empty: no classes.txt to find */
     if (!mkdtemp(dir)) abort();
+    atexit(remove_dir);
     return 0;
 }
 
