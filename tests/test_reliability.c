@@ -589,6 +589,21 @@ static void test_run_files_checked(void) {
         CHECK(testdir_write(tjp, tj, tn) == 0);
     }
     aspire_free(tj, tn + 1);
+    /* the selected model's own metadata, as aspire eval reads it */
+    char bp[700], *best = NULL;
+    size_t bn = 0;
+    snprintf(bp, sizeof bp, "%s/best.safetensors", run);
+    CHECK(aspire_read_file(bp, &best, &bn) == 0);
+    const char *sizes[] = {"0", "4", "4096", "99999999999"};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        patch_checkpoint(bp, "image_size", sizes[i], NULL);
+        rc = aspire("eval --run '%s' --split val --quiet --threads 1", run);
+        FAILS(rc, 1, "best.safetensors: metadata ");
+        CHECK(testdir_write(bp, best, bn) == 0);
+    }
+    aspire_free(best, bn + 1);
+    rc = aspire("eval --run '%s' --split val --quiet --threads 1", run);
+    CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
     rc = aspire("train --out '%s' --resume --quiet --threads 1", run);  /* the untouched files still resume */
     CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
 }
