@@ -611,7 +611,8 @@ static void test_run_files_checked(void) {
 /* Defect 4: a run that failed before finishing an epoch blocked its folder ("already holds a
  * run") and --resume reused its bad config. Defect 11: --resume ignored options silently. */
 static void test_restart_and_resume_options(void) {
-    const char *run = P("r4");
+    char run[512];
+    snprintf(run, sizeof run, "%s", P("r4"));
     int rc = aspire("train --data '%s' --out '%s' --size 16 --batch 64 --epochs 1 --quiet --threads 1", tds, run);
     FAILS(rc, 1, "16 training images are fewer than one batch of 64");
     rc = aspire("train --out '%s' --resume --threads 1", run);  /* no --data: train.json's options, said so */
@@ -633,6 +634,19 @@ static void test_restart_and_resume_options(void) {
     FAILS(rc, 1, "--resume: --method jtt differs from the run's erm");
     rc = aspire("train --out '%s' --data '%s' --resume --quiet --threads 1", run, P("dsx"));
     FAILS(rc, 1, "--resume: --data");
+    /* a value with 17 significant digits is stored exactly (found by fuzz_train_json: cJSON dropped the
+     * last bit), so repeating it resumes and the recorded command repeats it */
+    char r17[512];
+    snprintf(r17, sizeof r17, "%s", P("r17"));
+    rc = aspire("train --data '%s' --out '%s' --size 16 --batch 8 --epochs 2 --stop-after 1 --momentum 0.91111111111111109 --quiet "
+                "--threads 1", tds, r17);
+    CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
+    tj = slurp(P("r17/train.json"));
+    CHECK(tj && strstr(tj, "--momentum 0.9111111111111111 ") && strstr(tj, "\"momentum\":\t0.9111111111111111,"));
+    aspire_free(tj, 0);
+    rc = aspire("train --data '%s' --out '%s' --size 16 --batch 8 --epochs 2 --momentum 0.91111111111111109 --resume --quiet --threads 1",
+                tds, r17);
+    CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
     /* the same options (the command that started it, repeated) resume */
     rc = aspire("train --data '%s/' --out '%s' --size 16 --batch 8 --epochs 2 --resume --quiet --threads 1", tds, run);
     CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");

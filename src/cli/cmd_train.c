@@ -45,7 +45,13 @@ static int differs(const cli_opt *o, const aspire_train_config *c, const aspire_
         snprintf(a, n, "%lld", (long long)*(const int64_t *)pa);
         snprintf(b, n, "%lld", (long long)*(const int64_t *)pb);
         return *(const int64_t *)pa != *(const int64_t *)pb;
-    case CLI_DOUBLE: snprintf(a, n, "%g", *(const double *)pa); snprintf(b, n, "%g", *(const double *)pb); return *(const double *)pa != *(const double *)pb;
+    case CLI_DOUBLE: {  /* %g, or all 17 digits where %g would show two different values alike */
+        double x = *(const double *)pa, y = *(const double *)pb;
+        snprintf(a, n, "%g", x);
+        snprintf(b, n, "%g", y);
+        if (x != y && strcmp(a, b) == 0) { snprintf(a, n, "%.17g", x); snprintf(b, n, "%.17g", y); }
+        return x != y;
+    }
     default: return 0;
     }
 }

@@ -40,6 +40,23 @@ aspire_train_config aspire_train_config_default(void) {
     return c;
 }
 
+/* The shortest text that reads back as exactly v (%.15g, %.16g or %.17g): cJSON's own number
+ * printing may drop the last bit (found by fuzz_train_json), and the repeat command used %g. */
+static const char *exact(double v, char *buf, size_t n) {
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, n, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
+/* A real-valued field written exactly (cJSON_AddNumberToObject may round it). */
+static void add_real(cJSON *o, const char *key, double v) {
+    char buf[40];
+    if (isfinite(v)) cJSON_AddRawToObject(o, key, exact(v, buf, sizeof buf));
+    else cJSON_AddNullToObject(o, key);  /* never stored by a checked config */
+}
+
 cJSON *tr_config_to_json(const aspire_train_config *c) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -52,9 +69,9 @@ cJSON *tr_config_to_json(const aspire_train_config *c) {
     cJSON_AddNumberToObject(o, "image_size", c->image_size);
     cJSON_AddNumberToObject(o, "epochs", c->epochs);
     cJSON_AddNumberToObject(o, "batch", c->batch);
-    cJSON_AddNumberToObject(o, "lr", c->lr);
-    cJSON_AddNumberToObject(o, "momentum", c->momentum);
-    cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay);
+    add_real(o, "lr", c->lr);
+    add_real(o, "momentum", c->momentum);
+    add_real(o, "weight_decay", c->weight_decay);
     cJSON_AddStringToObject(o, "schedule", "cosine");
     cJSON_AddBoolToObject(o, "flip", c->flip);
     cJSON_AddStringToObject(o, "normalize", "(x/255 - 0.5) / 0.25");
@@ -63,11 +80,11 @@ cJSON *tr_config_to_json(const aspire_train_config *c) {
     cJSON_AddStringToObject(o, "seed", seed);  /* a string: JSON numbers lose 64-bit integers */
     cJSON_AddNumberToObject(o, "threads", c->threads);
     cJSON_AddNumberToObject(o, "jtt_epochs", c->jtt_epochs);
-    cJSON_AddNumberToObject(o, "jtt_up", c->jtt_up);
-    cJSON_AddNumberToObject(o, "lff_q", c->lff_q);
-    cJSON_AddNumberToObject(o, "lff_ema", c->lff_ema);
-    cJSON_AddNumberToObject(o, "dro_eta", c->dro_eta);
-    cJSON_AddNumberToObject(o, "dro_adj", c->dro_adj);
+    add_real(o, "jtt_up", c->jtt_up);
+    add_real(o, "lff_q", c->lff_q);
+    add_real(o, "lff_ema", c->lff_ema);
+    add_real(o, "dro_eta", c->dro_eta);
+    add_real(o, "dro_adj", c->dro_adj);
     cJSON_AddNumberToObject(o, "dfr_retrains", c->dfr_retrains);
     if (c->base_run) cJSON_AddStringToObject(o, "base_run", c->base_run);
     else cJSON_AddNullToObject(o, "base_run");
@@ -303,13 +320,16 @@ int tr_config_command(const aspire_train_config *c, char *buf, size_t n) {
     cl_arg(&cl, "--out", c->out_dir ? c->out_dir : "RUNDIR");
     cl_arg(&cl, "--arch", c->arch);
     cl_arg(&cl, "--init", c->init ? c->init : "torchvision");
-    cl_raw(&cl, " --size %d --epochs %d --batch %d --lr %g --momentum %g --wd %g%s --seed %llu", c->image_size, c->epochs,
-           c->batch, c->lr, c->momentum, c->weight_decay, c->flip ? "" : " --no-flip", (unsigned long long)c->seed);
+    char a[40], b[40], d[40];
+    cl_raw(&cl, " --size %d --epochs %d --batch %d --lr %s --momentum %s --wd %s%s --seed %llu", c->image_size, c->epochs,
+           c->batch, exact(c->lr, a, sizeof a), exact(c->momentum, b, sizeof b), exact(c->weight_decay, d, sizeof d),
+           c->flip ? "" : " --no-flip", (unsigned long long)c->seed);
     if (c->extra_dir) cl_arg(&cl, "--extra", c->extra_dir);
     if (c->threads) cl_raw(&cl, " --threads %d", c->threads);
-    if (c->method == ASPIRE_METHOD_JTT) cl_raw(&cl, " --jtt-epochs %d --jtt-up %g", c->jtt_epochs, c->jtt_up);
-    if (c->method == ASPIRE_METHOD_LFF) cl_raw(&cl, " --lff-q %g --lff-ema %g", c->lff_q, c->lff_ema);
-    if (c->method == ASPIRE_METHOD_GROUPDRO) cl_raw(&cl, " --dro-eta %g --dro-adj %g", c->dro_eta, c->dro_adj);
+    if (c->method == ASPIRE_METHOD_JTT) cl_raw(&cl, " --jtt-epochs %d --jtt-up %s", c->jtt_epochs, exact(c->jtt_up, a, sizeof a));
+    if (c->method == ASPIRE_METHOD_LFF) cl_raw(&cl, " --lff-q %s --lff-ema %s", exact(c->lff_q, a, sizeof a), exact(c->lff_ema, b, sizeof b));
+    if (c->method == ASPIRE_METHOD_GROUPDRO)
+        cl_raw(&cl, " --dro-eta %s --dro-adj %s", exact(c->dro_eta, a, sizeof a), exact(c->dro_adj, b, sizeof b));
     if (c->method == ASPIRE_METHOD_DFR) {
         cl_raw(&cl, " --dfr-retrains %d", c->dfr_retrains);
         if (c->base_run) cl_arg(&cl, "--base", c->base_run);
