@@ -481,7 +481,7 @@ static void test_task_deterministic(void) {
     CHECK(lines == 100 && rerender_ok == 100 && meta_ok == 100);
     /* The project's dataset loader reads it as Waterbirds layout, pixels and all. */
     aspire_dataset *ds = NULL;
-    aspire_dataset_options dopt = {ASPIRE_SPLIT_TEST, 40, 3, ASPIRE_LAYOUT_WATERBIRDS, 0, 0, NULL};
+    aspire_dataset_options dopt = {ASPIRE_SPLIT_TEST, 40, 3, ASPIRE_LAYOUT_WATERBIRDS, 0, 0, NULL, 0};
     CHECK(aspire_dataset_load(&ds, out1, &dopt) == ASPIRE_OK);
     if (ds) {
         CHECK(aspire_dataset_count(ds) == 20 && aspire_dataset_n_classes(ds) == 2 && aspire_dataset_n_places(ds) == 2);

@@ -75,6 +75,14 @@ ASPIRE_API int aspire_dataset_index_require(const aspire_dataset_index *ix, cons
  * lines) when two rows share an img_filename, which the first call checks. */
 ASPIRE_API int aspire_dataset_index_find(aspire_dataset_index *ix, const char *path, int64_t *row);
 
+struct aspire_image;
+/* Row r's image decoded to `channels` (0 = as stored), under the rules aspire_dataset_load_split
+ * follows (a regular file of at most ASPIRE_DATASET_IMAGE_MAX bytes, inside the dataset folder
+ * unless allow_outside_paths); errors are prefixed with "DIR/metadata.csv:LINE". For stages that
+ * read a dataset's images one at a time (captioning). *out is destroyed with aspire_image_destroy. */
+ASPIRE_API int aspire_dataset_index_load_image(const aspire_dataset_index *ix, int64_t r, int channels, int allow_outside_paths,
+                                               struct aspire_image *out);
+
 /* "train", "val", "test", "all" ↔ ASPIRE_SPLIT_*. */
 ASPIRE_API int aspire_split_parse(const char *name, int *split);
 ASPIRE_API const char *aspire_split_name(int split);
@@ -88,13 +96,21 @@ typedef struct aspire_dataset_options {
     int n_places;           /* 0 = 1 + the largest place in metadata.csv (all splits) */
     int progress;           /* 1 = a progress line on stderr while decoding */
     const char *metadata;   /* file name inside the folder; NULL = "metadata.csv" */
+    int allow_outside_paths; /* 1: img_filename may be absolute, hold "..", or be a symbolic link
+                                resolving outside the folder (refused by default) */
 } aspire_dataset_options;
+
+/* The largest image file a dataset may name (256 MiB; a PNG of 8192² RGBA is ~200 MB). Only
+ * regular files are read: a FIFO, a device (/dev/zero) or a socket is refused, naming the row. */
+#define ASPIRE_DATASET_IMAGE_MAX ((uint64_t)256 << 20)
 
 typedef struct aspire_dataset aspire_dataset;
 
 /* Decodes the images of opt->split of an open index in parallel (opt's layout, n_places and
  * metadata are the index's). opt may be NULL (train split, 64 px, RGB). A missing or corrupt
- * image is named with the metadata line ("data/metadata.csv:17: x.png: ..."). */
+ * image is named with the metadata line ("data/metadata.csv:17: x.png: ..."), and so is a file
+ * that is not a regular file, larger than ASPIRE_DATASET_IMAGE_MAX, or outside the dataset folder
+ * (an absolute path, "..", a symbolic link resolving outside) without opt->allow_outside_paths. */
 ASPIRE_API int aspire_dataset_load_split(aspire_dataset **out, aspire_dataset_index *ix, const aspire_dataset_options *opt);
 /* aspire_dataset_index_open + aspire_dataset_load_split in one call. */
 ASPIRE_API int aspire_dataset_load(aspire_dataset **out, const char *dir, const aspire_dataset_options *opt);

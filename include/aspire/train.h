@@ -81,6 +81,12 @@ typedef struct aspire_train_config {
     int progress;             /* 1: progress line on stderr; 0: quiet */
     int64_t limit_train;      /* > 0: use only the first N training images (tests, smoke runs) */
     int stop_after;           /* > 0: return after this many epochs in this call (--resume goes on) */
+    int allow_outside_paths;  /* 1: the datasets' metadata may name images outside their folders
+                                 (aspire_dataset_options.allow_outside_paths); kept in train.json */
+    const char *data_fingerprint; /* set by aspire_train_run (any value given is ignored) and kept
+                                 in train.json: "fnv1a64:HEX" of data_dir's metadata.csv, so that a
+                                 changed dataset is noticed by --resume and aspire eval; NULL in
+                                 runs written before it */
     aspire_ctx_options engine; /* engine settings (reference path, Winograd, batch-norm kernel,
                                   profiling); its threads and seed are training's own; kept on --resume */
 } aspire_train_config;
@@ -102,7 +108,7 @@ ASPIRE_API int aspire_train_finished(const char *run_dir);
 
 /* Reads RUNDIR/train.json's config into *cfg (strings are owned by *strings, free with
  * aspire_train_config_strings_free). */
-typedef struct aspire_train_strings { char *s[8]; } aspire_train_strings;
+typedef struct aspire_train_strings { char *s[12]; } aspire_train_strings;
 ASPIRE_API int aspire_train_config_load(const char *run_dir, aspire_train_config *cfg, aspire_train_strings *strings);
 ASPIRE_API void aspire_train_config_strings_free(aspire_train_strings *strings);
 
@@ -111,7 +117,8 @@ typedef struct aspire_eval_options {
     const char *run_dir;
     const char *split;        /* "train", "val" or "test" */
     const char *checkpoint;   /* NULL / "best": best.safetensors; "last": checkpoint.safetensors */
-    const char *data_dir;     /* NULL: the run's own dataset */
+    const char *data_dir;     /* NULL: the run's own dataset (images outside its folder are read
+                                 when the run was trained with allow_outside_paths, for any dataset) */
     int threads;
     int progress;
     aspire_ctx_options engine; /* engine settings (threads: the field above) */

@@ -24,3 +24,5 @@ const char *cli_models_dir(void) {
     const char *d = getenv("ASPIRE_MODELS");
     return d && *d ? d : NULL;
 }
+
+int cli_allow_outside_paths(void) { return env_is("ASPIRE_ALLOW_OUTSIDE_PATHS", "1"); }

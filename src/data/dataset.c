@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct aspire_dataset {
@@ -86,7 +87,29 @@ static aspire_dataset *ds_new(int size, int channels) {
 
 /* Decodes examples [0, ds->n) from their files in parallel. The error reported is the one of the
  * lowest failing example, whatever the thread count. */
-static int decode_all(aspire_dataset *ds, int progress) {
+/* Row `row`'s image, read under the dataset's file rules (imagefile.c) and decoded to C channels. */
+static int load_one(const aspire_dataset_index *s, int64_t row, const char *dir_real, int allow_outside, int C, aspire_image *im) {
+    const char *fn = aspire_dataset_index_filename(s, row);
+    char *path = aspire_path_join(s->dir, fn), *buf = NULL;
+    size_t n = 0;
+    int rc = path ? ds_image_read(path, fn, dir_real, allow_outside, &buf, &n) : ASPIRE_ERR_NOMEM;
+    if (!rc) rc = aspire_image_decode(im, buf, n, C, path);
+    if (buf) aspire_free(buf, n + 1);
+    aspire_strfree(path);
+    return rc;
+}
+
+int aspire_dataset_index_load_image(const aspire_dataset_index *ix, int64_t r, int channels, int allow_outside_paths, aspire_image *out) {
+    memset(out, 0, sizeof *out);
+    char *dir_real = NULL;
+    int rc = allow_outside_paths ? ASPIRE_OK : ds_dir_real(ix->dir, &dir_real);
+    if (!rc) rc = load_one(ix, r, dir_real, allow_outside_paths, channels, out);
+    free(dir_real);
+    if (rc) return aspire_error_prefix(rc, "%s:%d", ix->meta_path, aspire_dataset_index_line(ix, r));
+    return ASPIRE_OK;
+}
+
+static int decode_all(aspire_dataset *ds, int progress, const char *dir_real, int allow_outside) {
     const aspire_dataset_index *s = ds->sources[0];
     int64_t n = ds->n;
     int S = ds->size, C = ds->channels;
@@ -101,10 +124,8 @@ static int decode_all(aspire_dataset *ds, int progress) {
     for (int64_t k = 0; k < n; k++) {
         /* chunks are handed out in order, so every example below a failure is still decoded */
         if (k > __atomic_load_n(&err_idx, __ATOMIC_RELAXED)) continue;
-        const char *fn = aspire_dataset_index_filename(s, ds->row[k]);
-        char *path = aspire_path_join(s->dir, fn);
         aspire_image im = {0}, rs = {0};
-        int rc = path ? aspire_image_load(&im, path, C) : ASPIRE_ERR_NOMEM;
+        int rc = load_one(s, ds->row[k], dir_real, allow_outside, C, &im);
         if (!rc && (im.w != S || im.h != S)) {
             rc = aspire_image_resize(&rs, &im, S, S, ASPIRE_RESIZE_AUTO);
             if (!rc) memcpy(ds->pix + (size_t)k * ib, rs.data, ib);
@@ -123,7 +144,6 @@ static int decode_all(aspire_dataset *ds, int progress) {
         }
         aspire_image_destroy(&im);
         aspire_image_destroy(&rs);
-        aspire_strfree(path);
         aspire_progress_add(&pg, 1);
     }
     if (err_rc) {
@@ -161,7 +181,10 @@ int aspire_dataset_load_split(aspire_dataset **out, aspire_dataset_index *ix, co
         ds->row[k] = r;
         ds->n = ++k;
     }
-    rc = decode_all(ds, o.progress);
+    char *dir_real = NULL;  /* images must resolve inside it (unless allowed) */
+    rc = o.allow_outside_paths ? ASPIRE_OK : ds_dir_real(dir, &dir_real);
+    if (!rc) rc = decode_all(ds, o.progress, dir_real, o.allow_outside_paths);
+    free(dir_real);
     if (rc) { aspire_dataset_free(ds); return rc; }
     *out = ds;
     return ASPIRE_OK;

@@ -76,6 +76,27 @@ static int check_row(aspire_dataset_index *ix, int64_t r, const int *cols) {
     return ASPIRE_OK;
 }
 
+/* Waterbirds layout: every class 0..max_y has a row. A label typo (one y = 7 among 0s and 1s) would
+ * otherwise make 8 classes, 6 of them empty; the message names the first row of the largest label. */
+static int check_classes(const aspire_dataset_index *ix) {
+    if (ix->layout != ASPIRE_LAYOUT_WATERBIRDS || ix->n_classes <= 0) return ASPIRE_OK;
+    size_t nb = sizeof(int64_t) * (size_t)ix->n_classes;
+    int64_t *count = aspire_calloc(1, nb);
+    if (!count) return ASPIRE_ERR_NOMEM;
+    for (int64_t r = 0; r < ix->n; r++) count[ix->y[r]]++;
+    int empty = -1, rc = ASPIRE_OK;
+    for (int k = 0; k < ix->n_classes && empty < 0; k++) if (!count[k]) empty = k;
+    aspire_free(count, nb);
+    for (int64_t r = 0; empty >= 0 && r < ix->n; r++)
+        if (ix->y[r] == ix->n_classes - 1) {
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: column 'y': label %d leaves class %d without any image (classes are y = 0..%d, "
+                              "each with at least one row); a typo?", ix->meta_path, aspire_csv_line(ix->csv, r), (int)ix->y[r], empty,
+                              ix->n_classes - 1);
+            break;
+        }
+    return rc;
+}
+
 /* Every row, all splits, so that a bad row anywhere is found; counts classes and places. */
 static int read_rows(aspire_dataset_index *ix, int n_places) {
     int cols[NCOLS], rc = ASPIRE_OK;
@@ -142,7 +163,8 @@ static int names_from_file(aspire_dataset_index *ix, char **names, int *found) {
     size_t len = 0;
     if (!path) return ASPIRE_ERR_NOMEM;
     *found = aspire_file_exists(path);
-    int rc = *found ? aspire_read_file(path, &buf, &len) : ASPIRE_OK;
+    int rc = *found ? ds_regular_or_absent(path) : ASPIRE_OK;
+    if (!rc && *found) rc = aspire_read_file_max(path, &buf, &len, (size_t)16 << 20);
     int k = 0, line = 0;
     for (char *p = buf; !rc && p && p < buf + len && k < ix->n_classes; line++) {
         char *e = memchr(p, '\n', (size_t)(buf + len - p));
@@ -184,6 +206,7 @@ static int read_names(aspire_dataset_index *ix) {
     if (!ix->class_names || !ix->place_names) return ASPIRE_ERR_NOMEM;
     int found = 0;
     int rc = names_from_column(ix, "class_name", ix->y, ix->n_classes, ix->class_names, &found);
+    if (!rc) rc = check_classes(ix);  /* before classes.txt, which would only see a count off */
     if (!rc && !found) rc = names_from_file(ix, ix->class_names, &found);
     if (!rc) rc = default_names(ix->class_names, ix->n_classes, 0);
     if (!rc && ix->n_places) rc = names_from_column(ix, "place_name", ix->place, ix->n_places, ix->place_names, &found);
@@ -192,7 +215,9 @@ static int read_names(aspire_dataset_index *ix) {
 }
 
 /* ---- opening --------------------------------------------------------------------------------- */
-int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const aspire_index_options *opt) {
+/* The index of `dir` with metadata.csv read from the file or, when text is not NULL, parsed from
+ * text[0, n) (the fuzz target's way in; classes.txt is still looked for in dir). */
+static int index_open(aspire_dataset_index **out, const char *dir, const char *text, size_t n, const aspire_index_options *opt) {
     *out = NULL;
     aspire_index_options o = {0};
     if (opt) o = *opt;
@@ -203,7 +228,9 @@ int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const
     ix->dir = aspire_strdup(dir);
     ix->meta_path = aspire_path_join(dir, o.metadata ? o.metadata : "metadata.csv");
     int rc = ix->dir && ix->meta_path ? ASPIRE_OK : ASPIRE_ERR_NOMEM;
-    if (!rc) rc = aspire_csv_read(&ix->csv, ix->meta_path);
+    if (!rc && text) rc = aspire_csv_parse(&ix->csv, text, n, ix->meta_path);
+    if (!rc && !text) rc = ds_regular_or_absent(ix->meta_path);
+    if (!rc && !text) rc = aspire_csv_read(&ix->csv, ix->meta_path);
     if (!rc) rc = read_rows(ix, o.n_places);
     if (!rc) rc = read_names(ix);
     if (rc) {
@@ -212,6 +239,14 @@ int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const
     }
     *out = ix;
     return ASPIRE_OK;
+}
+
+int aspire_dataset_index_open(aspire_dataset_index **out, const char *dir, const aspire_index_options *opt) {
+    return index_open(out, dir, NULL, 0, opt);
+}
+
+int ix_open_text(aspire_dataset_index **out, const char *dir, const char *text, size_t n, const aspire_index_options *opt) {
+    return index_open(out, dir, text, n, opt);
 }
 
 /* ---- accessors ------------------------------------------------------------------------------- */

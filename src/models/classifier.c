@@ -8,6 +8,8 @@
 #include "aspire/safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,8 +223,9 @@ typedef struct file_info {
 static int meta_int(const aspire_safetensors *st, const char *key, int *out) {
     const char *v = aspire_safetensors_meta(st, key);
     char *end = NULL;
+    errno = 0;
     long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end)
+    if (!v || !*v || *end || errno == ERANGE || x < INT_MIN || x > INT_MAX)
         return aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata '%s' is %s (not a classifier weights file?)", aspire_safetensors_path(st),
                             key, v ? "not an integer" : "missing");
     *out = (int)x;
@@ -256,8 +259,10 @@ static int read_info(const aspire_safetensors *st, const char *run_dir, file_inf
     rc = meta_int(st, "num_classes", &fi->K);
     if (!rc && aspire_safetensors_meta(st, "image_size")) rc = meta_int(st, "image_size", &fi->S);
     if (!rc && aspire_safetensors_meta(st, "epoch")) rc = meta_int(st, "epoch", &fi->epoch);
-    if (!rc && (fi->K < 1 || fi->S < 1))
-        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata num_classes %d / image_size %d", aspire_safetensors_path(st), fi->K, fi->S);
+    /* as strictly as training's options: a file saying image_size 0 or 4096 would abort or exhaust memory */
+    if (!rc && (fi->K < 1 || fi->K > 65536 || fi->S < 8 || fi->S > 1024))
+        rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata num_classes %d / image_size %d out of range (1..65536 / 8..1024)",
+                          aspire_safetensors_path(st), fi->K, fi->S);
     return rc;
 }
 

@@ -4,6 +4,8 @@
  * images. */
 #include "train/train_data.h"
 
+#include "aspire/fileio.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -36,12 +38,13 @@ static int keep_first(aspire_dataset **ds, int64_t limit) {
     return ASPIRE_OK;
 }
 
-static int load_split(tr_images *im, aspire_dataset_index *ix, int split, int S, int64_t limit, int progress) {
+static int load_split(tr_images *im, aspire_dataset_index *ix, int split, int S, int64_t limit, int progress, int outside) {
     aspire_dataset_options o = {0};
     o.split = split;
     o.size = S;
     o.channels = 3;
     o.progress = progress;
+    o.allow_outside_paths = outside;
     aspire_dataset *ds = NULL;
     int rc = aspire_dataset_load_split(&ds, ix, &o);
     if (!rc && limit > 0 && limit < aspire_dataset_count(ds)) rc = keep_first(&ds, limit);
@@ -54,11 +57,11 @@ static int load_split(tr_images *im, aspire_dataset_index *ix, int split, int S,
 }
 
 /* Extra labelled images (labels only): each label must be one of the dataset's classes. */
-static int load_extra(tr_data *d, const char *extra_dir, int S, int progress) {
+static int load_extra(tr_data *d, const char *extra_dir, int S, int progress, int outside) {
     aspire_index_options io = {.layout = ASPIRE_LAYOUT_EXTRA};
     aspire_dataset_index *ix = NULL;
     int rc = aspire_dataset_index_open(&ix, extra_dir, &io);
-    if (!rc) rc = load_split(&d->extra, ix, ASPIRE_SPLIT_ALL, S, 0, progress);
+    if (!rc) rc = load_split(&d->extra, ix, ASPIRE_SPLIT_ALL, S, 0, progress, outside);
     aspire_dataset_index_free(ix);
     for (int64_t i = 0; !rc && i < d->extra.n; i++)
         if (d->extra.y[i] >= d->K) {
@@ -71,7 +74,7 @@ static int load_extra(tr_data *d, const char *extra_dir, int S, int progress) {
 }
 
 int tr_data_load(tr_data *d, const char *data_dir, const char *extra_dir, int S, int which, int64_t limit_train,
-                 int progress) {
+                 int progress, int outside) {
     memset(d, 0, sizeof *d);
     int rc = aspire_dataset_index_open(&d->index, data_dir, NULL);
     if (!rc) {
@@ -81,12 +84,24 @@ int tr_data_load(tr_data *d, const char *data_dir, const char *extra_dir, int S,
         if (!d->train_group_n) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     }
     if (!rc) aspire_dataset_index_group_counts(d->index, ASPIRE_SPLIT_TRAIN, d->train_group_n);
-    if (!rc && (which & TR_SPLIT_TRAIN)) rc = load_split(&d->train, d->index, ASPIRE_SPLIT_TRAIN, S, limit_train, progress);
-    if (!rc && (which & TR_SPLIT_VAL)) rc = load_split(&d->val, d->index, ASPIRE_SPLIT_VAL, S, 0, progress);
-    if (!rc && (which & TR_SPLIT_TEST)) rc = load_split(&d->test, d->index, ASPIRE_SPLIT_TEST, S, 0, progress);
-    if (!rc && (which & TR_SPLIT_EXTRA) && extra_dir) rc = load_extra(d, extra_dir, S, progress);
+    if (!rc && (which & TR_SPLIT_TRAIN)) rc = load_split(&d->train, d->index, ASPIRE_SPLIT_TRAIN, S, limit_train, progress, outside);
+    if (!rc && (which & TR_SPLIT_VAL)) rc = load_split(&d->val, d->index, ASPIRE_SPLIT_VAL, S, 0, progress, outside);
+    if (!rc && (which & TR_SPLIT_TEST)) rc = load_split(&d->test, d->index, ASPIRE_SPLIT_TEST, S, 0, progress, outside);
+    if (!rc && (which & TR_SPLIT_EXTRA) && extra_dir) rc = load_extra(d, extra_dir, S, progress, outside);
     if (rc) tr_data_destroy(d);
     return rc;
+}
+
+int tr_data_fingerprint(const char *path, char *out, size_t n) {
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = aspire_read_file_max(path, &buf, &len, (size_t)1 << 30);
+    if (rc) return rc;
+    uint64_t h = 0xcbf29ce484222325ull;  /* FNV-1a, 64 bits: notices a change, is no defence against forgery */
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)buf[i]) * 0x100000001b3ull;
+    aspire_free(buf, len + 1);
+    snprintf(out, n, "fnv1a64:%016llx", (unsigned long long)h);
+    return ASPIRE_OK;
 }
 
 void tr_data_destroy(tr_data *d) {

@@ -69,6 +69,18 @@ static int split_bit(const char *split) {
          : strcmp(split, "test") == 0  ? TR_SPLIT_TEST : 0;
 }
 
+/* The run's own dataset must be the one it was trained on: a metadata.csv that changed since
+ * (train.json's fingerprint) is refused; another dataset is evaluated only when asked for (--data). */
+static int same_dataset(const aspire_train_config *cfg, const tr_data *data, const char *run_dir) {
+    if (!cfg->data_fingerprint) return ASPIRE_OK;  /* a run written before fingerprints */
+    char fp[40];
+    const char *meta = aspire_dataset_index_path(data->index);
+    int rc = tr_data_fingerprint(meta, fp, sizeof fp);
+    if (rc || strcmp(fp, cfg->data_fingerprint) == 0) return rc;
+    return aspire_error(ASPIRE_ERR_FORMAT, "%s changed since the run in %s was trained (fingerprint %s, its train.json has %s); "
+                        "to evaluate on it anyway, name it with --data", meta, run_dir, fp, cfg->data_fingerprint);
+}
+
 int aspire_train_evaluate(const aspire_eval_options *opt, aspire_eval_result *out) {
     memset(out, 0, sizeof *out);
     aspire_train_config cfg;
@@ -83,7 +95,8 @@ int aspire_train_evaluate(const aspire_eval_options *opt, aspire_eval_result *ou
     size_t pb = 0;
     int prev = aspire_threads_enter(opt->threads);
     if (!which) rc = aspire_error(ASPIRE_ERR_ARG, "unknown split '%s' (train, val or test)", split);
-    if (!rc) rc = tr_data_load(&data, dir, NULL, cfg.image_size, which, 0, opt->progress);
+    if (!rc) rc = tr_data_load(&data, dir, NULL, cfg.image_size, which, 0, opt->progress, cfg.allow_outside_paths);
+    if (!rc && !opt->data_dir) rc = same_dataset(&cfg, &data, opt->run_dir);
     tr_images *im = rc ? NULL : tr_data_split(&data, split);
     if (!rc && im->n == 0) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: the %s split is empty", aspire_dataset_index_path(data.index), split);
     if (!rc) rc = open_model(&clf, opt, data.K);

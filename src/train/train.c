@@ -17,11 +17,13 @@
 #include "aspire/safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_LOG 4096
 #define TR_STOPPED 1  /* run_stage's "stopped early on request" (not an error) */
@@ -58,13 +60,16 @@ typedef struct trainer {
     aspire_metrics_summary best;
     double seconds_before;          /* wall time of the epochs before a resume */
     double t0, cpu0;                /* wall and process CPU clock at the start of this call */
+    char fingerprint[40];           /* of the dataset's metadata.csv (cfg.data_fingerprint) */
 } trainer;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
-static char *run_path(const trainer *t, const char *name) {
-    char *p = aspire_path_join(t->cfg.out_dir, name);
-    ASPIRE_ASSERT(p != NULL, "(out of memory)");
-    return p;
+/* RUNDIR/name into buf (RUN_PATH_MAX bytes; check_config keeps RUNDIR short enough), without
+ * allocating: writing a run's files must not fail for want of memory for their names. */
+#define RUN_PATH_MAX 4096
+static char *run_path(const trainer *t, const char *name, char *buf) {
+    snprintf(buf, RUN_PATH_MAX, "%s/%s", t->cfg.out_dir, name);
+    return buf;
 }
 
 static double cpu_now(void) {
@@ -100,6 +105,30 @@ static void slot_free(slot *s) {
     s->opt = NULL;
     s->clf = NULL;
     s->net = NULL;
+}
+
+/* The first parameter of s's network (weights, running statistics) holding a value that is not
+ * finite, named with `where`; ASPIRE_OK when every value is finite. */
+static int check_finite(const slot *s, const char *where) {
+    if (!s->net) return ASPIRE_OK;
+    aspire_params *p = aspire_resnet_params(s->net);
+    for (int i = 0; i < aspire_params_count(p); i++) {
+        const aspire_tensor *x = aspire_params_at(p, i);
+        for (int64_t j = 0; j < x->numel; j++)
+            if (!isfinite(x->data[j]))
+                return aspire_error(ASPIRE_ERR_FORMAT, "%s: weight '%s' is %g (not finite)", where, x->name ? x->name : "?",
+                                    (double)x->data[j]);
+    }
+    return ASPIRE_OK;
+}
+
+/* After an epoch: a model whose weights are no longer finite stops the run (an error, the
+ * checkpoint of the last good epoch kept), instead of being saved as a result. */
+static int check_epoch_weights(const trainer *t, int e) {
+    char where[96];
+    snprintf(where, sizeof where, "training diverged in epoch %d (try a smaller --lr)", e + 1);
+    int rc = check_finite(&t->main, where);
+    return rc ? rc : check_finite(&t->biased, where);
 }
 
 /* The cosine rate of an epoch of a stage (PyTorch's CosineAnnealingLR stepped per epoch, as the
@@ -189,39 +218,51 @@ static int save_checkpoint(trainer *t, int next_epoch, int stage) {
         meta_num(w, "best_worst_group", t->best.worst_group);
         meta_num(w, "best_worst_class", t->best.worst_class);
         meta_num(w, "seconds", t->seconds_before + (aspire_now() - t->t0));
-        char *path = run_path(t, "checkpoint.safetensors");
+        char path[RUN_PATH_MAX];
+        run_path(t, "checkpoint.safetensors", path);
         rc = aspire_st_writer_save(w, path);
-        aspire_strfree(path);
     }
     aspire_st_writer_free(w);
     return rc;
 }
 
-static double meta_get(const aspire_safetensors *st, const char *key, int *rc) {
+/* A number of the checkpoint's metadata, checked like train.json's fields: a whole number (or
+ * any finite one when !whole) in [lo, hi], or NaN where nan_ok. The first error goes to *rc. */
+static double meta_get(const aspire_safetensors *st, const char *key, double lo, double hi, int whole, int nan_ok, int *rc) {
     const char *v = aspire_safetensors_meta(st, key);
+    if (*rc) return 0;
     if (!v) {
-        if (!*rc) *rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata has no '%s'", aspire_safetensors_path(st), key);
+        *rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata has no '%s'", aspire_safetensors_path(st), key);
         return 0;
     }
-    return strtod(v, NULL);
+    char *end = NULL;
+    double d = strtod(v, &end);
+    int ok = *v && end && !*end && (isnan(d) ? nan_ok : isfinite(d) && d >= lo && d <= hi && (!whole || d == floor(d)));
+    if (!ok)
+        *rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: metadata '%s' is '%.40s', expected %s from %.17g to %.17g%s", aspire_safetensors_path(st),
+                           key, v, whole ? "a whole number" : "a number", lo, hi, nan_ok ? " (or nan)" : "");
+    return ok ? d : 0;
 }
 
-/* Reads the checkpoint's bookkeeping: next epoch and stage (and the incumbent best). */
+/* Reads the checkpoint's bookkeeping: next epoch and stage (and the incumbent best), each checked
+ * against the run's config (a next_epoch of 999 in a run of 8 epochs, or NaN, is refused). */
 static int read_checkpoint_meta(trainer *t, const aspire_safetensors *st, int *next_epoch, int *stage) {
     int rc = ASPIRE_OK;
     const char *fmt = aspire_safetensors_meta(st, "format");
     if (!fmt || strcmp(fmt, ASPIRE_CHECKPOINT_FORMAT) != 0)
         return aspire_error(ASPIRE_ERR_FORMAT, "%s: not a training checkpoint (format '%s')", aspire_safetensors_path(st),
                             fmt ? fmt : "none");
-    *next_epoch = (int)meta_get(st, ASPIRE_CHECKPOINT_EPOCHS_KEY, &rc);
-    *stage = (int)meta_get(st, "stage", &rc);
-    t->jtt_errors = (int64_t)meta_get(st, "jtt_errors", &rc);
-    t->have_best = (int)meta_get(st, "have_best", &rc);
-    t->best_epoch = (int)meta_get(st, "best_epoch", &rc);
-    t->best.mean = meta_get(st, "best_mean", &rc);
-    t->best.worst_group = meta_get(st, "best_worst_group", &rc);
-    t->best.worst_class = meta_get(st, "best_worst_class", &rc);
-    t->seconds_before = meta_get(st, "seconds", &rc);
+    const int jtt = t->cfg.method == ASPIRE_METHOD_JTT, T = jtt ? t->cfg.jtt_epochs : 0, E = t->cfg.epochs;
+    *stage = (int)meta_get(st, "stage", 1, jtt ? 2 : 1, 1, 0, &rc);
+    double lo = *stage == 2 ? T : 0, hi = jtt && *stage == 1 ? T : T + E;
+    *next_epoch = (int)meta_get(st, ASPIRE_CHECKPOINT_EPOCHS_KEY, lo, hi, 1, 0, &rc);
+    t->jtt_errors = (int64_t)meta_get(st, "jtt_errors", 0, (double)t->n_pool, 1, 0, &rc);
+    t->have_best = (int)meta_get(st, "have_best", 0, 1, 1, 0, &rc);
+    t->best_epoch = (int)meta_get(st, "best_epoch", 0, t->have_best && *next_epoch > 0 ? *next_epoch - 1 : 0, 1, 0, &rc);
+    t->best.mean = meta_get(st, "best_mean", 0, 1, 0, 1, &rc);
+    t->best.worst_group = meta_get(st, "best_worst_group", 0, 1, 0, 1, &rc);
+    t->best.worst_class = meta_get(st, "best_worst_class", 0, 1, 0, 1, &rc);
+    t->seconds_before = meta_get(st, "seconds", 0, 1e9, 0, 0, &rc);
     return rc;
 }
 
@@ -247,9 +288,9 @@ static int save_model(trainer *t, slot *s, const char *name, int epoch, aspire_s
     snprintf(sc, sizeof sc, "%.9g", score);
     const char *meta[] = {"method", aspire_method_name(t->cfg.method), "selection", aspire_select_rule_name(rule),
                           "selection_score", sc};
-    char *path = run_path(t, name);
+    char path[RUN_PATH_MAX];
+    run_path(t, name, path);
     int rc = aspire_classifier_save(s->clf, path, epoch, meta, (int)(sizeof meta / sizeof meta[0]) / 2);
-    aspire_strfree(path);
     return rc;
 }
 
@@ -284,12 +325,12 @@ static int write_train_json(trainer *t, cJSON *result) {
     char *txt = cJSON_Print(root);
     cJSON_Delete(root);
     if (!txt) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    char *path = run_path(t, "train.json");
+    char path[RUN_PATH_MAX];
+    run_path(t, "train.json", path);
     size_t len = strlen(txt);
     txt[len] = '\n';  /* cJSON's buffer holds the NUL we overwrite; write len + 1 bytes */
     int rc = aspire_write_file_atomic(path, txt, len + 1);
     cJSON_free(txt);
-    aspire_strfree(path);
     return rc;
 }
 
@@ -304,7 +345,9 @@ static cJSON *summary_json(const aspire_metrics_summary *s) {
 
 /* ---- the per-epoch bookkeeping -------------------------------------------------------------- */
 static int write_logs(trainer *t) {
-    char *csv = run_path(t, "log.csv"), *svg = run_path(t, "curve.svg");
+    char csv[RUN_PATH_MAX], svg[RUN_PATH_MAX];
+    run_path(t, "log.csv", csv);
+    run_path(t, "curve.svg", svg);
     char title[256];
     snprintf(title, sizeof title, "aspire train --method %s (seed %llu): selection by %s", aspire_method_name(t->cfg.method),
              (unsigned long long)t->cfg.seed, aspire_select_rule_name(t->rule));
@@ -312,8 +355,6 @@ static int write_logs(trainer *t) {
     for (int i = 0; i < t->nlog; i++) if (t->have_best && t->log[i].epoch == t->best_epoch) sel = i;
     int rc = tr_log_write_csv(csv, t->log, t->nlog);
     if (!rc) rc = tr_log_write_svg(svg, t->log, t->nlog, sel, title);
-    aspire_strfree(csv);
-    aspire_strfree(svg);
     return rc;
 }
 
@@ -522,6 +563,7 @@ static int run_stage(trainer *t, const stage *sg, int start_epoch) {
         tr_epoch_log row = {0};
         row.lr = lr;
         if (!rc) rc = train_epoch(t, sg, e, &b, &row);
+        if (!rc) rc = check_epoch_weights(t, e);
         if (!rc) rc = end_epoch(t, &row, &t->main, sg->select, sg->rule, sg->best_name);
         if (rc) break;
         t->log[t->nlog - 1].seconds = aspire_now() - t_epoch;
@@ -663,10 +705,10 @@ static int dfr_stage(trainer *t, cJSON *result) {
     cJSON_AddStringToObject(d, "note", "the last layer is fitted on the validation split, so validation "
                                        "figures after DFR are not held out; judge it on test");
     char *txt = cJSON_Print(d);
-    char *path = run_path(t, "dfr.json");
+    char path[RUN_PATH_MAX];
+    run_path(t, "dfr.json", path);
     if (txt) rc = aspire_write_file_atomic(path, txt, strlen(txt));
     cJSON_free(txt);
-    aspire_strfree(path);
     cJSON_AddItemToObject(result, "dfr", d);
     return rc;
 }
@@ -675,17 +717,9 @@ static int dfr_stage(trainer *t, cJSON *result) {
 static int check_config(const aspire_train_config *c, int init_from_ckpt) {
     if (!c->data_dir) return aspire_error(ASPIRE_ERR_ARG, "no dataset folder given (--data)");
     if (!c->out_dir) return aspire_error(ASPIRE_ERR_ARG, "no run folder given (--out)");
-    if (c->epochs < 1 || c->epochs > 1000) return aspire_error(ASPIRE_ERR_ARG, "--epochs must be 1..1000 (got %d)", c->epochs);
-    if (c->batch < 1 || c->batch > 4096) return aspire_error(ASPIRE_ERR_ARG, "--batch must be 1..4096 (got %d)", c->batch);
-    if (c->image_size < 8 || c->image_size > 1024) return aspire_error(ASPIRE_ERR_ARG, "--size must be 8..1024 (got %d)", c->image_size);
-    if (!(c->lr > 0)) return aspire_error(ASPIRE_ERR_ARG, "--lr must be > 0");
-    if (c->method == ASPIRE_METHOD_JTT && (c->jtt_epochs < 1 || c->jtt_epochs > 1000 || !(c->jtt_up >= 1)))
-        return aspire_error(ASPIRE_ERR_ARG, "jtt needs --jtt-epochs >= 1 and --jtt-up >= 1");
-    if (c->method == ASPIRE_METHOD_LFF && (!(c->lff_q > 0) || !(c->lff_ema >= 0 && c->lff_ema < 1)))
-        return aspire_error(ASPIRE_ERR_ARG, "lff needs --lff-q > 0 and 0 <= --lff-ema < 1");
-    if (c->method == ASPIRE_METHOD_GROUPDRO && (!(c->dro_eta >= 0) || !(c->dro_adj >= 0)))
-        return aspire_error(ASPIRE_ERR_ARG, "groupdro needs --dro-eta >= 0 and --dro-adj >= 0");
-    if (c->method == ASPIRE_METHOD_DFR && c->dfr_retrains < 1) return aspire_error(ASPIRE_ERR_ARG, "--dfr-retrains must be >= 1");
+    if (strlen(c->out_dir) > RUN_PATH_MAX - 64) return aspire_error(ASPIRE_ERR_ARG, "--out: a path of %zu bytes is too long", strlen(c->out_dir));
+    int rc = tr_config_check(c, NULL);  /* every numeric option finite and in range (config.c's table) */
+    if (rc) return rc;
     if (c->base_run && c->method != ASPIRE_METHOD_DFR) return aspire_error(ASPIRE_ERR_ARG, "--base is for --method dfr only");
     if (c->init && !init_from_ckpt && aspire_classifier_check_init(c->init)) return aspire_error_prefix(ASPIRE_ERR_ARG, "--init");
     return aspire_classifier_check_arch(c->arch);
@@ -740,38 +774,92 @@ int aspire_train_finished(const char *run_dir) {
     return finished;
 }
 
+/* What a run folder holds: nothing (no train.json), a run that never finished an epoch (train.json
+ * without a checkpoint: it may be started again, with new options), a run under way (a
+ * checkpoint), or a finished run. */
+enum { RUN_NONE, RUN_STARTED, RUN_GOING, RUN_FINISHED };
+
+static int file_in(const char *dir, const char *name) {
+    char *p = aspire_path_join(dir, name);
+    int e = p && aspire_file_exists(p);
+    aspire_strfree(p);
+    return e;
+}
+
+static int run_state(const char *dir) {
+    if (!dir || !file_in(dir, "train.json")) return RUN_NONE;
+    if (aspire_train_finished(dir)) return RUN_FINISHED;
+    return file_in(dir, "checkpoint.safetensors") ? RUN_GOING : RUN_STARTED;
+}
+
+/* A relative path made absolute (the working folder before it; symbolic links are kept as named)
+ * into strings slot k, so that train.json names the same files from any folder. */
+static const char *absolute(trainer *t, const char *path, int k) {
+    if (!path || !*path || path[0] == '/') return path;
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return path;  /* kept as given: the run then works from here only */
+    t->strings.s[k] = aspire_path_join(cwd, strncmp(path, "./", 2) == 0 ? path + 2 : path);
+    return t->strings.s[k] ? t->strings.s[k] : path;
+}
+
+/* Files of an earlier attempt that never finished an epoch, removed before starting again. */
+static int remove_attempt(const trainer *t) {
+    static const char *const names[] = {"best.safetensors", "log.csv", "curve.svg", "stage1_best.safetensors",
+                                        "stage1_last.safetensors", "dfr.json"};  /* train.json: rewritten once set up */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[RUN_PATH_MAX];
+        run_path(t, names[i], p);
+        int bad = remove(p) != 0 && errno != ENOENT;
+        if (bad) return aspire_error(ASPIRE_ERR_IO, "%s: cannot remove %s of the earlier attempt: %s", t->cfg.out_dir, names[i], strerror(errno));
+    }
+    return ASPIRE_OK;
+}
+
+/* --resume: the config from RUNDIR's train.json (checked as strictly as the command line) and the
+ * checkpoint to continue from (*ckpt NULL when no epoch finished: the run starts again). */
+static int resume_config(trainer *t, const aspire_train_config *cfg_in, int state, aspire_safetensors **ckpt) {
+    int rc = aspire_train_config_load(cfg_in->out_dir, &t->cfg, &t->strings);
+    t->cfg.out_dir = cfg_in->out_dir;
+    t->cfg.progress = cfg_in->progress;
+    t->cfg.stop_after = cfg_in->stop_after;
+    t->cfg.engine = cfg_in->engine;
+    t->cfg.allow_outside_paths |= cfg_in->allow_outside_paths;
+    t->cfg.resume = 1;
+    if (!rc && state == RUN_GOING) {
+        char p[RUN_PATH_MAX];
+        run_path(t, "checkpoint.safetensors", p);
+        rc = aspire_safetensors_open(ckpt, p);
+    }
+    if (!rc && state == RUN_STARTED && t->cfg.progress)
+        fprintf(stderr, "%s: no epoch of this run finished; starting it again with the options of its train.json\n", cfg_in->out_dir);
+    return rc;
+}
+
 /* The configuration (from RUNDIR's train.json when resuming) and the checkpoint to resume from
- * (*ckpt NULL when none); creates RUNDIR. */
+ * (*ckpt NULL when none); locks and creates RUNDIR. A run that never finished an epoch is started
+ * again: with the options given, or with --resume and no --data, with those of its train.json. */
 static int train_open(trainer *t, const aspire_train_config *cfg_in, int *resuming, aspire_safetensors **ckpt,
                       aspire_rundir_lock **lock) {
-    int rc = ASPIRE_OK;
-    *resuming = 0;
-    if (cfg_in->resume && cfg_in->out_dir) {  /* --resume on a folder without a run starts one */
-        char *p = aspire_path_join(cfg_in->out_dir, "train.json");
-        *resuming = p && aspire_file_exists(p);
-        aspire_strfree(p);
-    }
+    int rc = ASPIRE_OK, state = run_state(cfg_in->out_dir);
+    *resuming = cfg_in->resume && (state == RUN_GOING || state == RUN_FINISHED || (state == RUN_STARTED && !cfg_in->data_dir));
     if (*resuming) {
-        rc = aspire_train_config_load(cfg_in->out_dir, &t->cfg, &t->strings);
-        t->cfg.out_dir = cfg_in->out_dir;
-        t->cfg.progress = cfg_in->progress;
-        t->cfg.stop_after = cfg_in->stop_after;
-        t->cfg.engine = cfg_in->engine;
-        t->cfg.resume = 1;
-        if (!rc) {
-            char *p = run_path(t, "checkpoint.safetensors");
-            if (aspire_file_exists(p)) rc = aspire_safetensors_open(ckpt, p);
-            aspire_strfree(p);
-        }
+        rc = resume_config(t, cfg_in, state, ckpt);
+    } else {  /* a new run names its files absolutely (train.json may be read from anywhere) */
+        t->cfg.data_dir = absolute(t, t->cfg.data_dir, 8);
+        t->cfg.extra_dir = absolute(t, t->cfg.extra_dir, 9);
+        t->cfg.base_run = absolute(t, t->cfg.base_run, 10);
+        if (t->cfg.init && strcmp(t->cfg.init, "torchvision") != 0 && strcmp(t->cfg.init, "pytorch") != 0)
+            t->cfg.init = absolute(t, t->cfg.init, 11);
+        t->cfg.data_fingerprint = NULL;  /* computed from the dataset in train_setup */
     }
     if (!rc) rc = check_config(&t->cfg, *ckpt != NULL);
     if (!rc) rc = aspire_rundir_lock_take(lock, t->cfg.out_dir, "aspire train");  /* one process per run folder */
-    if (!rc && !*resuming) {
-        char *p = run_path(t, "train.json");
-        if (aspire_file_exists(p))
-            rc = aspire_error(ASPIRE_ERR_ARG, "%s already holds a run (--resume continues it; or choose another --out)",
-                              t->cfg.out_dir);
-        aspire_strfree(p);
+    if (!rc && !*resuming && (state == RUN_GOING || state == RUN_FINISHED))
+        rc = aspire_error(ASPIRE_ERR_ARG, "%s already holds a run (--resume continues it; or choose another --out)", t->cfg.out_dir);
+    if (!rc && state == RUN_STARTED) {
+        if (!*resuming && t->cfg.progress)
+            fprintf(stderr, "%s: no epoch of the run there finished; starting again with the options given\n", t->cfg.out_dir);
+        rc = remove_attempt(t);
     }
     if (!rc) rc = aspire_mkdir_p(t->cfg.out_dir);
     return rc;
@@ -779,10 +867,10 @@ static int train_open(trainer *t, const aspire_train_config *cfg_in, int *resumi
 
 /* The log rows of the epochs before the checkpoint. */
 static int resume_log(trainer *t, int next_epoch) {
-    char *p = run_path(t, "log.csv");
+    char p[RUN_PATH_MAX];
+    run_path(t, "log.csv", p);
     int n = 0, rc = ASPIRE_OK;
     if (aspire_file_exists(p)) rc = tr_log_read_csv(p, t->log, MAX_LOG, &n);
-    aspire_strfree(p);
     t->nlog = 0;
     for (int i = 0; !rc && i < n; i++)
         if (t->log[i].epoch < next_epoch) t->log[t->nlog++] = t->log[i];
@@ -794,10 +882,17 @@ static int train_setup(trainer *t, aspire_safetensors *ckpt, int *next_epoch, in
     t->rule = aspire_method_select_rule(t->cfg.method);
     int which = TR_SPLIT_TRAIN | TR_SPLIT_VAL | (t->cfg.extra_dir ? TR_SPLIT_EXTRA : 0);
     int rc = tr_data_load(&t->data, t->cfg.data_dir, t->cfg.extra_dir, t->cfg.image_size, which, t->cfg.limit_train,
-                          t->cfg.progress);
+                          t->cfg.progress, t->cfg.allow_outside_paths);
     if (rc) return rc;
     t->K = t->data.K;
     t->P = t->data.P;
+    rc = tr_data_fingerprint(aspire_dataset_index_path(t->data.index), t->fingerprint, sizeof t->fingerprint);
+    if (rc) return rc;
+    if (t->cfg.data_fingerprint && strcmp(t->cfg.data_fingerprint, t->fingerprint) != 0)
+        return aspire_error(ASPIRE_ERR_FORMAT, "%s changed since the run in %s started (fingerprint %s, train.json has %s); a run "
+                            "cannot go on with another dataset: start a new run", aspire_dataset_index_path(t->data.index),
+                            t->cfg.out_dir, t->fingerprint, t->cfg.data_fingerprint);
+    t->cfg.data_fingerprint = t->fingerprint;
     if (t->data.val.n == 0) return aspire_error(ASPIRE_ERR_FORMAT, "%s: the validation split (split 1) is empty", t->cfg.data_dir);
     rc = build_pool(t);
     aspire_ctx_options co = t->cfg.engine;
@@ -825,6 +920,10 @@ static int train_setup(trainer *t, aspire_safetensors *ckpt, int *next_epoch, in
         if (!t->jtt_w) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     }
     if (!rc && ckpt) rc = load_checkpoint_state(t, ckpt);
+    /* NaN or infinite initial weights (a --init file, a checkpoint) would train into a NaN model */
+    const char *from = ckpt ? aspire_safetensors_path(ckpt) : t->cfg.init ? t->cfg.init : "initialisation";
+    if (!rc) rc = check_finite(&t->main, from);
+    if (!rc) rc = check_finite(&t->biased, from);
     return rc;
 }
 
@@ -868,9 +967,9 @@ static int run_dfr(trainer *t, cJSON *result, int next_epoch) {
         if (next_epoch < E) rc = run_stage(t, &s1, next_epoch);
         /* the backbone is ERM's selected model (ERM's rule: worst-class validation accuracy) */
         if (!rc) {
-            char *p = run_path(t, "stage1_best.safetensors");
+            char p[RUN_PATH_MAX];
+            run_path(t, "stage1_best.safetensors", p);
             rc = aspire_params_load(aspire_resnet_params(t->main.net), p);
-            aspire_strfree(p);
         }
     }
     return rc ? rc : dfr_stage(t, result);

@@ -27,10 +27,13 @@ typedef struct tr_data {
 
 /* Loads the splits in `which` (TR_SPLIT_* bits) of data_dir, resized to S×S, and, with
  * TR_SPLIT_EXTRA, the images of extra_dir. limit_train > 0 keeps the first limit_train training
- * images. Messages name the file, line and column at fault. */
+ * images. allow_outside: images may lie outside their dataset folder. Messages name the file, line and column at fault. */
 int tr_data_load(tr_data *d, const char *data_dir, const char *extra_dir, int S, int which, int64_t limit_train,
-                 int progress);
+                 int progress, int allow_outside);
 void tr_data_destroy(tr_data *d);
+/* "fnv1a64:HEX" of a file's bytes (a metadata.csv) into out (n >= 25), so that a run notices that
+ * its dataset changed. */
+int tr_data_fingerprint(const char *path, char *out, size_t n);
 /* The images of split "train" / "val" / "test" (NULL for another name). */
 tr_images *tr_data_split(tr_data *d, const char *name);
 
