@@ -76,4 +76,4 @@ echo "bench-detect: $seeds seed(s) + $obj_seeds object-only world(s), $epochs ep
 for s in $(seq 0 $((seeds - 1))); do prepare --case "seed$s" "$s"; done
 for s in $(seq 0 $((obj_seeds - 1))); do prepare --obj-case "objonly$s" "$s" "${objonly_opts[@]}"; done
 [ "$prepare" = 1 ] && exit 0
-"$build/bench/detect" --threads "$threads" "${cases[@]}"
+long "$build/bench/detect" --threads "$threads" "${cases[@]}"
