@@ -119,3 +119,15 @@ SEG_THREADS ?= 1
 bench-segment: deps build
 	@test -f $(SEG_CORPUS)/scenes.jsonl || $(BUILD)/bin/aspire world corpus --out $(SEG_CORPUS) --quiet
 	@$(BUILD)/bench/segment --corpus $(SEG_CORPUS) --threads $(SEG_THREADS) --sheet docs/segmenter-sheet.png
+
+# The discovery bench (scripts/bench-detect.sh, docs/DETECT.md): for DETECT_SEEDS world seeds and
+# DETECT_OBJ_SEEDS object-only worlds, the world task dataset, ERM, `aspire detect`, then
+# build/bench/detect scores detect against the world's counterfactual oracle; one JSON line last. Worlds, runs and detections
+# are cached in $(BUILD)/bench-data/detect/ and reused; LOCK=FILE runs ERM and detect under flock.
+DETECT_SEEDS ?= 5
+DETECT_EPOCHS ?= 8
+DETECT_THREADS ?= 1
+DETECT_OBJ_SEEDS ?= 1
+.PHONY: bench-detect
+bench-detect: deps build
+	@BUILD=$(BUILD) scripts/bench-detect.sh --seeds $(DETECT_SEEDS) --obj-seeds $(DETECT_OBJ_SEEDS) --epochs $(DETECT_EPOCHS) --threads $(DETECT_THREADS)
