@@ -271,19 +271,24 @@ static int has_text(const char *dir, const char *name, const char *text) {
     return found;
 }
 
-static void test_generate(void) {
-    char dir[256], model[512], emb[512], out1[512], out2[512], a[600], b[600];
-    testdir_make(dir, sizeof dir);
-    snprintf(model, sizeof model, "%s/g.safetensors", dir);
-    snprintf(emb, sizeof emb, "%s/e.safetensors", dir);
-    snprintf(out1, sizeof out1, "%s/out1", dir);
-    snprintf(out2, sizeof out2, "%s/out2", dir);
+/* A tiny model file DIR/g.safetensors and learned embeds DIR/e.safetensors with <a> and <b>. */
+static void model_and_embeds(const char *dir, char *model, size_t nm, char *emb, size_t ne) {
+    snprintf(model, nm, "%s/g.safetensors", dir);
+    snprintf(emb, ne, "%s/e.safetensors", dir);
     aspire_generator *g = tiny_model();
     CHECK(aspire_generator_save(g, model, NULL) == ASPIRE_OK);
     CHECK(aspire_generator_add_token(g, "<a>", "duck", NULL) == ASPIRE_OK);
     CHECK(aspire_generator_add_token(g, "<b>", "owl", NULL) == ASPIRE_OK);
     CHECK(aspire_generator_embeds_save(g, emb) == ASPIRE_OK);
     aspire_generator_free(g);
+}
+
+static void test_generate(void) {
+    char dir[256], model[512], emb[512], out1[512], out2[512], a[600], b[600];
+    testdir_make(dir, sizeof dir);
+    snprintf(out1, sizeof out1, "%s/out1", dir);
+    snprintf(out2, sizeof out2, "%s/out2", dir);
+    model_and_embeds(dir, model, sizeof model, emb, sizeof emb);
     aspire_generate_opts o;
     aspire_generate_opts_default(&o);
     o.model = model;
@@ -355,14 +360,7 @@ static void test_generate_from(void) {
     char dir[256], model[512], emb[512], out[512], a[600], b[600];
     testdir_make(dir, sizeof dir);
     write_images(dir);   /* im0..2: y = 0, im3..5: y = 1, 16 px */
-    snprintf(model, sizeof model, "%s/g.safetensors", dir);
-    snprintf(emb, sizeof emb, "%s/e.safetensors", dir);
-    aspire_generator *g = tiny_model();
-    CHECK(aspire_generator_save(g, model, NULL) == ASPIRE_OK);
-    CHECK(aspire_generator_add_token(g, "<a>", "duck", NULL) == ASPIRE_OK);
-    CHECK(aspire_generator_add_token(g, "<b>", "owl", NULL) == ASPIRE_OK);
-    CHECK(aspire_generator_embeds_save(g, emb) == ASPIRE_OK);
-    aspire_generator_free(g);
+    model_and_embeds(dir, model, sizeof model, emb, sizeof emb);
     aspire_generate_opts o;
     aspire_generate_opts_default(&o);
     o.model = model;
