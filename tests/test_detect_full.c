@@ -139,6 +139,22 @@ static void test_outputs_and_resume(void) {
     static const char *const outs[] = {"captions.csv", "extracted.jsonl", "detections.jsonl", "features.json",
                                        "features.svg", "selected/metadata.csv", "plates/plates.csv", ASPIRE_DETECT_DONE};
     for (int i = 0; i < 8; i++) CHECK_MSG(exists_in(o.out, outs[i]), "missing %s", outs[i]);
+    /* alternative backgrounds are drawn per image from the plates of the other kind: the fresh
+     * classifier gets only the waterbirds right, so the hold-out is the six training waterbirds
+     * (lake, ocean); both land scenes serve as their alternates, no water scene does */
+    {
+        char *txt;
+        size_t n;
+        snprintf(p, sizeof p, "%s/detections.jsonl", o.out);
+        CHECK(aspire_read_file(p, &txt, &n) == ASPIRE_OK);
+        static const char *const scene[4] = {"forest", "field", "lake", "ocean"};
+        for (int s = 0; s < 4; s++) {
+            char key[96];
+            snprintf(key, sizeof key, "\"alternate_background\":[\"%s\"]", scene[s]);
+            CHECK_MSG((strstr(txt, key) != NULL) == (s < 2), "%s as an alternate: %s", scene[s], txt);
+        }
+        aspire_free(txt, n + 1);
+    }
     uint64_t files, files2;
     uint64_t h = digest(o.out, &files);
     /* interrupted: the marker, the records, one image's flips, the plate bank's list gone */

@@ -250,18 +250,55 @@ static void test_dfr(void) {
     CHECK(aspire_dfr_fit(&dfr2, NULL, &d, xv, yv, gv, NV, 4, NULL, NULL, 0, FD, 2) == ASPIRE_OK);
     for (int j = 0; j < FD; j++) CHECK(dfr.w[j] == dfr2.w[j]);
     aspire_logreg_destroy(&dfr2);
-    /* extra examples join every retraining set: 60 extras carrying only the spurious feature's
-     * sign as label drag the model towards x1 */
+    /* extra examples join every retraining set: 600 extras labelled by the spurious feature's
+     * sign, against the core feature, drag the model towards x1 */
     enum { NE = 600 };
     static float xe[NE * FD];
     static int32_t ye[NE], ge[NE];
     make_features(xe, ye, ge, NE, 1.0, &r);  /* place == y always */
-    for (int i = 0; i < NE; i++) xe[i * FD + 0] = 0;  /* no core signal */
+    for (int i = 0; i < NE; i++) xe[i * FD + 0] = -xe[i * FD + 0];  /* the core signal reversed */
     aspire_dfr_report rep2;
-    CHECK(aspire_dfr_fit(&dfr2, &rep2, &d, xv, yv, gv, NV, 4, xe, ye, NE, FD, 2) == ASPIRE_OK);
+    /* at a fixed weight of 1 they all join, weighing per class as one balanced group */
+    static const double w_one[] = {1.0};
+    aspire_dfr_options d1 = d;
+    d1.w_grid = w_one;
+    d1.nw = 1;
+    CHECK(aspire_dfr_fit(&dfr2, &rep2, &d1, xv, yv, gv, NV, 4, xe, ye, NE, FD, 2) == ASPIRE_OK);
     CHECK(rep2.balanced_n == rep.balanced_n + NE);
+    CHECK(rep2.extra_weight == 1.0 && rep2.nw == 1);
     CHECK(fabs(dfr2.w[1]) > fabs(dfr.w[1]));
     aspire_logreg_destroy(&dfr2);
+    /* with the default weight grid the validation halves see that they hurt, and the chosen
+     * weight is one of the best there */
+    CHECK(aspire_dfr_fit(&dfr2, &rep2, &d, xv, yv, gv, NV, 4, xe, ye, NE, FD, 2) == ASPIRE_OK);
+    CHECK(rep2.nw == 4 && rep2.w_grid[0] == 1.0 && rep2.w_grid[3] == 0.0);
+    CHECK_MSG(rep2.tune_worst_w[3] > rep2.tune_worst_w[0] + 0.2, "tuning %.3f %.3f %.3f %.3f", rep2.tune_worst_w[0],
+              rep2.tune_worst_w[1], rep2.tune_worst_w[2], rep2.tune_worst_w[3]);
+    CHECK(rep2.extra_weight < 1.0);
+    for (int w = 0; w < rep2.nw; w++)
+        if (rep2.w_grid[w] == rep2.extra_weight)
+            for (int v = 0; v < rep2.nw; v++) CHECK(rep2.tune_worst_w[w] >= rep2.tune_worst_w[v]);
+    aspire_logreg_destroy(&dfr2);
+    /* weight 0 is the model without extras, bit for bit */
+    static const double w_zero[] = {0.0};
+    d1.w_grid = w_zero;
+    CHECK(aspire_dfr_fit(&dfr2, &rep2, &d1, xv, yv, gv, NV, 4, xe, ye, NE, FD, 2) == ASPIRE_OK);
+    CHECK(rep2.balanced_n == rep.balanced_n);
+    for (int j = 0; j < FD; j++) CHECK(dfr.w[j] == dfr2.w[j]);
+    aspire_logreg_destroy(&dfr2);
+    /* extras that carry the core feature against the spurious one (the minority groups, as
+     * ASPIRE's images should) are kept: a weight above 0 wins */
+    static float xh[NE * FD];
+    static int32_t yh[NE], gh[NE];
+    make_features(xh, yh, gh, NE, 0.0, &r);  /* place != y always */
+    CHECK(aspire_dfr_fit(&dfr2, &rep2, &d, xv, yv, gv, NV, 4, xh, yh, NE, FD, 2) == ASPIRE_OK);
+    CHECK_MSG(rep2.extra_weight > 0.0, "dropped helpful extras (tuning %.3f %.3f %.3f %.3f)", rep2.tune_worst_w[0],
+              rep2.tune_worst_w[1], rep2.tune_worst_w[2], rep2.tune_worst_w[3]);
+    aspire_logreg_destroy(&dfr2);
+    /* a negative weight is refused */
+    static const double w_bad[] = {-1.0};
+    d1.w_grid = w_bad;
+    CHECK(aspire_dfr_fit(&dfr2, NULL, &d1, xv, yv, gv, NV, 4, xe, ye, NE, FD, 2) == ASPIRE_ERR_ARG);
     /* errors: out-of-range group, too few examples */
     gv[3] = 9;
     CHECK(aspire_dfr_fit(&dfr2, NULL, &d, xv, yv, gv, NV, 4, NULL, NULL, 0, FD, 2) == ASPIRE_ERR_ARG);

@@ -70,7 +70,11 @@ ASPIRE_API void aspire_standardizer_fold(const aspire_standardizer *s, aspire_lo
  * wins ties). Final fit, as DFR's code does it: `retrains` models, each on a fresh group-balanced
  * subsample of the whole validation set plus the extra examples, standardised on its own set,
  * folded back to raw features and averaged (weights and intercepts). Empty groups are ignored
- * when balancing. */
+ * when balancing. Extra examples (ASPIRE's images) join every fit with a weight: those of a class
+ * weigh together w times one balanced group; w is tuned with C on the held-out halves from
+ * `w_grid` (default {1, .5, .25, 0}: 0 leaves them out where they do not help the validation
+ * split's worst group). */
+#define ASPIRE_DFR_MAX_W 8
 typedef struct aspire_dfr_options {
     const double *c_grid;  /* NULL: {1, .7, .3, .1, .07, .03, .01} */
     int nc;
@@ -78,6 +82,8 @@ typedef struct aspire_dfr_options {
     int retrains;          /* 0: 10 (the paper's count) */
     uint64_t seed;
     double tol;            /* 0: 1e-6 */
+    const double *w_grid;  /* NULL: {1, .5, .25, 0}; weights of the extra examples (see above) */
+    int nw;
 } aspire_dfr_options;
 
 typedef struct aspire_dfr_report {
@@ -86,6 +92,10 @@ typedef struct aspire_dfr_report {
     double c_grid[16];
     double tune_worst[16]; /* mean worst-group accuracy on the held-out halves per C */
     int64_t balanced_n;    /* examples per final retraining set (balanced validation + extra) */
+    double extra_weight;   /* the chosen weight of the extra examples */
+    int nw;                /* 0 without extra examples */
+    double w_grid[ASPIRE_DFR_MAX_W];
+    double tune_worst_w[ASPIRE_DFR_MAX_W]; /* per weight, the best mean worst-group accuracy over C */
 } aspire_dfr_report;
 
 /* x (n, D) features of the validation split with labels y[n] and group ids g[n] in [0, ngroups);

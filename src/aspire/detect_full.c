@@ -254,11 +254,26 @@ static int full_plates(full_job *j, aspire_extractor *ex) {
     return aspire_edit_plates_run(&po);
 }
 
-/* The most frequent plate phrase of each kind (ties: the smaller bytes) into best[0] (land) and
- * best[1] (water); NULL when the bank has none of a kind. Borrowed from the bank. */
-static int bank_best(const aspire_plate_bank *b, aspire_extractor *ex, const char *best[2]) {
-    int n = aspire_plate_bank_count(b), bestn[2] = {0, 0};
-    best[0] = best[1] = NULL;
+/* The distinct plate phrases of each kind with their plate counts: the bank's own backgrounds. */
+typedef struct kind_phrases {
+    const char **phrase[2];   /* borrowed from the bank */
+    int *count[2];
+    int n[2], total[2];
+} kind_phrases;
+
+static void kind_phrases_free(kind_phrases *kp) {
+    for (int k = 0; k < 2; k++) { aspire_free(kp->phrase[k], 0); aspire_free(kp->count[k], 0); }
+    memset(kp, 0, sizeof *kp);
+}
+
+static int kind_phrases_make(const aspire_plate_bank *b, aspire_extractor *ex, kind_phrases *kp) {
+    memset(kp, 0, sizeof *kp);
+    int n = aspire_plate_bank_count(b);
+    for (int k = 0; k < 2; k++) {
+        kp->phrase[k] = aspire_calloc((size_t)n + 1, sizeof(const char *));
+        kp->count[k] = aspire_calloc((size_t)n + 1, sizeof(int));
+        if (!kp->phrase[k] || !kp->count[k]) { kind_phrases_free(kp); return ASPIRE_ERR_NOMEM; }
+    }
     for (int i = 0; i < n; i++) {
         const char *p = aspire_plate_bank_phrase(b, i);
         int kind = -1, count = 0, seen = 0;
@@ -267,43 +282,61 @@ static int bank_best(const aspire_plate_bank *b, aspire_extractor *ex, const cha
             count += same;
             seen |= same && k < i;
         }
-        if (seen) continue;   /* each phrase once */
+        if (seen) continue;   /* each phrase once, in bank order */
         int rc = aspire_background_kind(ex, p, &kind);
-        if (rc) return rc;
+        if (rc) { kind_phrases_free(kp); return rc; }
         if (kind < 0) continue;
-        if (count > bestn[kind] || (count == bestn[kind] && best[kind] && strcmp(p, best[kind]) < 0)) {
-            best[kind] = p;
-            bestn[kind] = count;
-        }
+        kp->phrase[kind][kp->n[kind]] = p;
+        kp->count[kind][kp->n[kind]++] = count;
+        kp->total[kind] += count;
     }
     return ASPIRE_OK;
 }
 
-/* Each (background, alternate) pair whose alternate is not of the other kind than the background
- * (water ↔ land) gets the bank's most frequent phrase of the other kind. A background of unknown
- * kind keeps the extractor's alternate. *changed counts the pairs changed. */
+/* One phrase of `kind`, drawn with probability proportional to its plate count by a hash of the
+ * image's file name and the background's position: the same record always gets the same phrase
+ * (resumable, thread-independent), and a class's swaps spread over the scenes the dataset has of
+ * that kind instead of all going to one. */
+static const char *draw_phrase(const kind_phrases *kp, int kind, const char *file, int k) {
+    uint64_t h = aspire_replace_key(file) ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(k + 1));
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+    int64_t t = (int64_t)(h % (uint64_t)kp->total[kind]);
+    for (int i = 0; i < kp->n[kind]; i++) {
+        if (t < kp->count[kind][i]) return kp->phrase[kind][i];
+        t -= kp->count[kind][i];
+    }
+    return kp->phrase[kind][kp->n[kind] - 1];
+}
+
+/* Each (background, alternate) pair whose background is of a known kind (water or land) gets an
+ * alternate of the other kind drawn from the bank's phrases of that kind (draw_phrase). A
+ * background of unknown kind keeps the extractor's alternate. *changed counts the pairs changed. */
 static int full_alternates(full_job *j, aspire_extractor *ex, int *changed) {
     aspire_plate_bank *b;
     int rc = aspire_plate_bank_load(&b, j->path[P_PLATES]);
     if (rc) return rc;
-    const char *best[2];
-    rc = bank_best(b, ex, best);
+    kind_phrases kp;
+    rc = kind_phrases_make(b, ex, &kp);
     *changed = 0;
     for (int64_t i = 0; i < j->rs.n && !rc; i++) {
         aspire_record *r = &j->rs.items[i];
         int n = r->background.n < r->alternate_background.n ? r->background.n : r->alternate_background.n;
         for (int k = 0; k < n && !rc; k++) {
-            int kb = -1, ka = -1;
+            int kb = -1;
             if ((rc = aspire_background_kind(ex, r->background.s[k], &kb))) break;
-            if ((rc = aspire_background_kind(ex, r->alternate_background.s[k], &ka))) break;
-            if (kb < 0 || ka == 1 - kb || !best[1 - kb]) continue;
-            char *s = aspire_strdup(best[1 - kb]);
+            if (kb < 0 || !kp.n[1 - kb]) continue;
+            const char *pick = draw_phrase(&kp, 1 - kb, r->img_filename, k);
+            if (strcmp(pick, r->alternate_background.s[k]) == 0) continue;
+            char *s = aspire_strdup(pick);
             if (!s) { rc = ASPIRE_ERR_NOMEM; break; }
             aspire_strfree(r->alternate_background.s[k]);
             r->alternate_background.s[k] = s;
             ++*changed;
         }
     }
+    kind_phrases_free(&kp);
     aspire_plate_bank_free(b);
     return rc;
 }
@@ -378,7 +411,7 @@ static int full_flips(full_job *j, aspire_extractor *ex) {
     int changed = 0;
     int rc = full_alternates(j, ex, &changed);
     if (!rc && !j->o->quiet)
-        fprintf(stderr, "detect: %d alternative backgrounds set to the other kind (water/land)\n", changed);
+        fprintf(stderr, "detect: %d alternative backgrounds drawn from the plates of the other kind (water/land)\n", changed);
     detect_full_models *fm = NULL;
     aspire_detect_models m;
     detect_full_models_spec spec = {j->clf, j->o->segmenter, j->o->inpainter, j->path[P_PLATES], j->o->dilate,

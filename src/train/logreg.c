@@ -314,29 +314,35 @@ void aspire_standardizer_fold(const aspire_standardizer *s, aspire_logreg *m) {
 /* ---- DFR ------------------------------------------------------------------------------------ */
 static const double default_grid[] = {1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01};
 
+static const double default_w_grid[] = {1.0, 0.5, 0.25, 0.0};
+
 typedef struct dfr_set {
     float *x;    /* (cap, D) */
     int32_t *y;  /* (cap) */
+    float *w;    /* (cap) sample weights */
     int64_t n, cap;
 } dfr_set;
 
 static int set_reserve(dfr_set *s, int64_t cap, int D) {
     s->x = aspire_malloc((size_t)cap * (size_t)D * sizeof(float));
     s->y = aspire_malloc((size_t)cap * sizeof(int32_t));
+    s->w = aspire_malloc((size_t)cap * sizeof(float));
     s->n = 0;
     s->cap = cap;
-    return s->x && s->y ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "dfr: out of memory");
+    return s->x && s->y && s->w ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "dfr: out of memory");
 }
 
 static void set_free(dfr_set *s, int D) {
     aspire_free(s->x, (size_t)s->cap * (size_t)D * sizeof(float));
     aspire_free(s->y, (size_t)s->cap * sizeof(int32_t));
+    aspire_free(s->w, (size_t)s->cap * sizeof(float));
     memset(s, 0, sizeof *s);
 }
 
-static void set_push(dfr_set *s, const float *row, int32_t y, int D) {
+static void set_push(dfr_set *s, const float *row, int32_t y, float w, int D) {
     ASPIRE_ASSERT(s->n < s->cap);
     memcpy(s->x + (size_t)s->n * (size_t)D, row, (size_t)D * sizeof(float));
+    s->w[s->n] = w;
     s->y[s->n++] = y;
 }
 
@@ -344,14 +350,14 @@ static void set_copy(dfr_set *dst, const dfr_set *src, int D) {
     ASPIRE_ASSERT(dst->cap >= src->n);
     memcpy(dst->x, src->x, (size_t)src->n * (size_t)D * sizeof(float));
     memcpy(dst->y, src->y, (size_t)src->n * sizeof(int32_t));
+    memcpy(dst->w, src->w, (size_t)src->n * sizeof(float));
     dst->n = src->n;
 }
 
 /* Appends to out a group-balanced subsample of the examples idx[0, m) (every non-empty group cut
- * to the smallest non-empty group's size, members chosen at random), then all extra examples. */
+ * to the smallest non-empty group's size, *group_n, members chosen at random), weight 1 each. */
 static int push_balanced(dfr_set *out, const int64_t *idx, int64_t m, const float *x, const int32_t *y,
-                         const int32_t *g, int ngroups, const float *xe, const int32_t *ye, int64_t ne, int D,
-                         aspire_rng *rng) {
+                         const int32_t *g, int ngroups, int64_t *group_n, int D, aspire_rng *rng) {
     size_t cb = (size_t)ngroups * sizeof(int64_t), sb = ((size_t)ngroups + 1) * sizeof(int64_t);
     size_t mb = (size_t)(m > 0 ? m : 1) * sizeof(int64_t);
     int64_t *cnt = aspire_calloc((size_t)ngroups, sizeof(int64_t));
@@ -375,15 +381,23 @@ static int push_balanced(dfr_set *out, const int64_t *idx, int64_t m, const floa
             aspire_rng_shuffle(rng, members + start[q], cnt[q]);
             for (int64_t k = 0; k < ming; k++) {
                 int64_t i = members[start[q] + k];
-                set_push(out, x + (size_t)i * (size_t)D, y[i], D);
+                set_push(out, x + (size_t)i * (size_t)D, y[i], 1.0f, D);
             }
         }
-        for (int64_t k = 0; k < ne; k++) set_push(out, xe + (size_t)k * (size_t)D, ye[k], D);
+        *group_n = ming > 0 ? ming : 0;
     }
     aspire_free(cnt, cb);
     aspire_free(start, sb);
     aspire_free(members, mb);
     return rc;
+}
+
+/* Appends the extra examples, those of each class weighing together wx times one balanced group
+ * of group_n examples (wx = 0: none appended). ne_class[c]: the extra examples of class c. */
+static void push_extra(dfr_set *out, const float *xe, const int32_t *ye, int64_t ne, const int64_t *ne_class,
+                       double wx, int64_t group_n, int D) {
+    for (int64_t k = 0; k < ne && wx > 0 && group_n > 0; k++)
+        set_push(out, xe + (size_t)k * (size_t)D, ye[k], (float)(wx * (double)group_n / (double)ne_class[ye[k]]), D);
 }
 
 /* Worst-group accuracy of pred[k] for the examples idx[k], k < m (0 if no group is present). */
@@ -408,7 +422,7 @@ static int fit_standardised(aspire_logreg *m, dfr_set *set, int D, double C, dou
     if (rc) return rc;
     aspire_standardizer_apply(&st, set->x, set->n);
     aspire_logreg_options o = {C, tol, 200};
-    rc = aspire_logreg_fit(m, set->x, set->y, NULL, set->n, &o, NULL);
+    rc = aspire_logreg_fit(m, set->x, set->y, set->w, set->n, &o, NULL);
     if (!rc) aspire_standardizer_fold(&st, m);
     aspire_standardizer_destroy(&st);
     return rc;
@@ -425,6 +439,11 @@ int aspire_dfr_fit(aspire_logreg *out, aspire_dfr_report *report, const aspire_d
     const double *grid = opt->c_grid ? opt->c_grid : default_grid;
     int nc = opt->c_grid ? opt->nc : (int)(sizeof default_grid / sizeof default_grid[0]);
     ASPIRE_ASSERT(nc >= 1 && nc <= 16, "(1 to 16 values of C)");
+    /* without extra examples their weight does not matter: one value, the fit as before */
+    const double *wgrid = opt->w_grid ? opt->w_grid : default_w_grid;
+    int nw = opt->w_grid ? opt->nw : (int)(sizeof default_w_grid / sizeof default_w_grid[0]);
+    ASPIRE_ASSERT(nw >= 1 && nw <= ASPIRE_DFR_MAX_W, "(1 to 8 extra weights)");
+    if (ne == 0) nw = 1;
     int splits = opt->tune_splits > 0 ? opt->tune_splits : 3;
     int retrains = opt->retrains > 0 ? opt->retrains : 10;
     double tol = opt->tol > 0 ? opt->tol : 1e-6;
@@ -437,20 +456,25 @@ int aspire_dfr_fit(aspire_logreg *out, aspire_dfr_report *report, const aspire_d
     for (int64_t k = 0; k < ne; k++)
         if (ye[k] < 0 || ye[k] >= nclasses)
             return aspire_error(ASPIRE_ERR_ARG, "dfr: extra example %lld has label %d out of range", (long long)k, ye[k]);
+    for (int w = 0; w < nw; w++)
+        if (!(wgrid[w] >= 0 && wgrid[w] <= 1e6))
+            return aspire_error(ASPIRE_ERR_ARG, "dfr: extra weight %g out of range [0, 1e6]", wgrid[w]);
     aspire_rng rng;
     aspire_rng_seed(&rng, opt->seed ^ 0xDF5ull);
-    double score[16] = {0};
+    double score[ASPIRE_DFR_MAX_W][16] = {{0}};
     size_t ib = (size_t)n * sizeof(int64_t), pb = (size_t)n * sizeof(int32_t), hb = (size_t)n * (size_t)dim * sizeof(float);
-    int64_t *idx = aspire_malloc(ib);
+    size_t cb = (size_t)nclasses * sizeof(int64_t);
+    int64_t *idx = aspire_malloc(ib), *ne_class = aspire_calloc((size_t)nclasses, sizeof(int64_t));
     int32_t *pred = aspire_malloc(pb);
     float *held = aspire_malloc(hb);
     dfr_set set = {0}, base = {0};
     aspire_logreg m = {0};
-    int rc = idx && pred && held ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "dfr: out of memory");
+    int rc = idx && pred && held && ne_class ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "dfr: out of memory");
+    for (int64_t k = 0; !rc && k < ne; k++) ne_class[ye[k]]++;
     if (!rc) rc = set_reserve(&set, n + ne, dim);
     if (!rc) rc = set_reserve(&base, n + ne, dim);
     if (!rc) rc = aspire_logreg_init(&m, dim, nclasses);
-    /* tuning on random halves */
+    /* tuning on random halves: every (extra weight, C) on the same balanced subsample */
     for (int sp = 0; !rc && sp < splits; sp++) {
         for (int64_t i = 0; i < n; i++) idx[i] = i;
         aspire_rng_shuffle(&rng, idx, n);
@@ -458,26 +482,34 @@ int aspire_dfr_fit(aspire_logreg *out, aspire_dfr_report *report, const aspire_d
         for (int64_t k = 0; k < half; k++)
             memcpy(held + (size_t)k * (size_t)dim, x + (size_t)idx[k] * (size_t)dim, (size_t)dim * sizeof(float));
         base.n = 0;
-        rc = push_balanced(&base, idx + half, n - half, x, y, g, ngroups, xe, ye, ne, dim, &rng);
-        for (int c = 0; !rc && c < nc; c++) {
-            set_copy(&set, &base, dim);
-            logreg_zero(&m);
-            rc = fit_standardised(&m, &set, dim, grid[c], tol);
-            if (rc) break;
-            aspire_logreg_predict(&m, held, half, pred);
-            score[c] += worst_group_acc(pred, y, g, idx, half, ngroups) / splits;
-        }
+        int64_t group_n = 0;
+        rc = push_balanced(&base, idx + half, n - half, x, y, g, ngroups, &group_n, dim, &rng);
+        for (int w = 0; !rc && w < nw; w++)
+            for (int c = 0; !rc && c < nc; c++) {
+                set_copy(&set, &base, dim);
+                push_extra(&set, xe, ye, ne, ne_class, wgrid[w], group_n, dim);
+                logreg_zero(&m);
+                rc = fit_standardised(&m, &set, dim, grid[c], tol);
+                if (rc) break;
+                aspire_logreg_predict(&m, held, half, pred);
+                score[w][c] += worst_group_acc(pred, y, g, idx, half, ngroups) / splits;
+            }
     }
-    int best = 0;
-    for (int c = 1; c < nc; c++) if (score[c] > score[best]) best = c;
+    /* the best (weight, C); ties: the earlier weight, then the earlier C */
+    int bw = 0, best = 0;
+    for (int w = 0; w < nw; w++)
+        for (int c = 0; c < nc; c++)
+            if (score[w][c] > score[bw][best]) { bw = w; best = c; }
     /* final: average of `retrains` fits on balanced subsamples of the whole validation set */
     if (!rc) rc = aspire_logreg_init(out, dim, nclasses);
     int64_t bal_n = 0;
     for (int r = 0; !rc && r < retrains; r++) {
         for (int64_t i = 0; i < n; i++) idx[i] = i;
         set.n = 0;
-        rc = push_balanced(&set, idx, n, x, y, g, ngroups, xe, ye, ne, dim, &rng);
+        int64_t group_n = 0;
+        rc = push_balanced(&set, idx, n, x, y, g, ngroups, &group_n, dim, &rng);
         if (rc) break;
+        push_extra(&set, xe, ye, ne, ne_class, wgrid[bw], group_n, dim);
         bal_n = set.n;
         logreg_zero(&m);
         rc = fit_standardised(&m, &set, dim, grid[best], tol);
@@ -492,13 +524,22 @@ int aspire_dfr_fit(aspire_logreg *out, aspire_dfr_report *report, const aspire_d
         memset(report, 0, sizeof *report);
         report->c = grid[best];
         report->nc = nc;
-        for (int c = 0; c < nc; c++) { report->c_grid[c] = grid[c]; report->tune_worst[c] = score[c]; }
+        for (int c = 0; c < nc; c++) { report->c_grid[c] = grid[c]; report->tune_worst[c] = score[bw][c]; }
         report->balanced_n = bal_n;
+        report->extra_weight = wgrid[bw];
+        report->nw = ne ? nw : 0;
+        for (int w = 0; w < report->nw; w++) {
+            report->w_grid[w] = wgrid[w];
+            double top = 0;
+            for (int c = 0; c < nc; c++) if (score[w][c] > top) top = score[w][c];
+            report->tune_worst_w[w] = top;
+        }
     }
     aspire_logreg_destroy(&m);
     set_free(&set, dim);
     set_free(&base, dim);
     aspire_free(idx, ib);
+    aspire_free(ne_class, cb);
     aspire_free(pred, pb);
     aspire_free(held, hb);
     return rc;

@@ -702,6 +702,16 @@ static int dfr_stage(trainer *t, cJSON *result) {
     cJSON_AddNumberToObject(d, "retrains", t->cfg.dfr_retrains);
     cJSON_AddNumberToObject(d, "retraining_set_size", (double)rep.balanced_n);
     cJSON_AddNumberToObject(d, "extra_images", (double)t->data.extra.n);
+    if (rep.nw > 0) {
+        cJSON_AddNumberToObject(d, "extra_weight", rep.extra_weight);
+        cJSON *wg = cJSON_AddArrayToObject(d, "extra_weight_grid"), *ws = cJSON_AddArrayToObject(d, "tune_worst_group_by_weight");
+        for (int w = 0; w < rep.nw; w++) {
+            cJSON_AddItemToArray(wg, cJSON_CreateNumber(rep.w_grid[w]));
+            cJSON_AddItemToArray(ws, cJSON_CreateNumber(rep.tune_worst_w[w]));
+        }
+        cJSON_AddStringToObject(d, "extra_weight_note", "the extra images of a class weigh together extra_weight "
+                                                        "times one balanced validation group; tuned with C");
+    }
     cJSON_AddStringToObject(d, "note", "the last layer is fitted on the validation split, so validation "
                                        "figures after DFR are not held out; judge it on test");
     char *txt = cJSON_Print(d);
