@@ -335,7 +335,12 @@ static void oracle_flips(const aspire_world *w, const bench_case *c, const aspir
 }
 
 /* The per-class oracle rates and the per-image flag counts of a case. */
-static void tally(const aspire_records *rs, const oracle_image *oi, case_result *res) {
+/* --pairs FILE: one CSV row per hold-out image's first background pair (case, image, class,
+ * background, alternative, detect flipped, oracle flipped, scene on detect's alternative flipped or
+ * -1), to look at the disagreements. */
+static FILE *g_pairs_out;
+
+static void tally(const char *case_name, const aspire_records *rs, const oracle_image *oi, case_result *res) {
     for (int64_t i = 0; i < rs->n; i++) {
         const aspire_record *r = &rs->items[i];
         const oracle_image *o = &oi[i];
@@ -352,6 +357,10 @@ static void tally(const aspire_records *rs, const oracle_image *oi, case_result 
         }
         for (int j = 0; j < MAX_PAIRS; j++)
             if (o->same_valid[j]) aspire_dscore_count(&res->same, r->pred_alt_background[j] != r->cls, o->same_flipped[j]);
+        if (g_pairs_out && r->background.n > 0 && r->n_pred_alt > 0)
+            fprintf(g_pairs_out, "%s,%s,%d,%s,%s,%d,%d,%d\n", case_name, r->img_filename, r->cls, r->background.s[0],
+                    r->alternate_background.n ? r->alternate_background.s[0] : "", r->pred_alt_background[0] != r->cls,
+                    o->bg_feature >= 0 && o->flipped[o->bg_feature], o->same_valid[0] ? o->same_flipped[0] : -1);
     }
 }
 
@@ -405,7 +414,7 @@ static void run_case(const aspire_world *w, const bench_case *c, int threads, ca
     if (!oi) { aspire_error(ASPIRE_ERR_NOMEM, "out of memory"); die(path); }
     res->n_images = (int)rs.n;
     oracle_flips(w, c, &rs, threads, oi, res);
-    tally(&rs, oi, res);
+    tally(c->name, &rs, oi, res);
     compare_rankings(c, &rs, res);
     free(oi);
     aspire_records_destroy(&rs);
@@ -613,11 +622,15 @@ static int parse_args(int argc, char **argv, bench_case *cases, int *threads) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if ((!strcmp(a, "--case") || !strcmp(a, "--obj-case")) && v && n < MAX_CASES) parse_case(&cases[n++], v, a[2] == 'o');
         else if (!strcmp(a, "--threads") && v) *threads = atoi(v);
+        else if (!strcmp(a, "--pairs") && v) {
+            if (!(g_pairs_out = fopen(v, "w"))) { aspire_error(ASPIRE_ERR_IO, "cannot write"); die(v); }
+            fprintf(g_pairs_out, "case,img_filename,class,background,alternate,detect_flip,oracle_flip,samealt_flip\n");
+        }
         else if (!strcmp(a, "--min-count") && v) min_count = atoi(v);
         else if (!strcmp(a, "--top1-min") && v) top1_min = atof(v);
         else {
             fprintf(stderr, "usage: %s --case NAME,W,R,D [--case …] [--obj-case NAME,W,R,D …] [--threads N] "
-                            "[--min-count 5] [--top1-min 0.1]\n", argv[0]);
+                            "[--min-count 5] [--top1-min 0.1] [--pairs FILE.csv]\n", argv[0]);
             exit(2);
         }
         i++;
@@ -667,5 +680,6 @@ int main(int argc, char **argv) {
     cJSON_free(line);
     cJSON_Delete(out);
     aspire_world_free(w);
+    if (g_pairs_out && fclose(g_pairs_out) != 0) { aspire_error(ASPIRE_ERR_IO, "cannot write"); die("--pairs"); }
     return 0;
 }

@@ -648,7 +648,19 @@ static int fake_replace(void *ctx, const aspire_image *img, const char *bg, cons
 }
 
 static aspire_detect_models fake_models(fake *f) {
-    return (aspire_detect_models){f, fake_classify, fake_segment, fake_dilate, fake_inpaint, fake_replace, NULL};
+    return (aspire_detect_models){f, fake_classify, fake_segment, fake_dilate, fake_inpaint, fake_replace, NULL, NULL, 0};
+}
+
+/* The sample-th other replacement: samples whose bit in g_flip_samples is clear leave the image
+ * as it is (a scene that does not flip it), the others replace as fake_replace does. */
+static unsigned g_flip_samples;
+
+static int fake_replace_sample(void *ctx, const aspire_image *img, const char *bg, const char *alt, int sample,
+                               aspire_image *out) {
+    if (g_flip_samples >> sample & 1u) return fake_replace(ctx, img, bg, alt, out);
+    int rc = aspire_image_init(out, img->w, img->h, 3);
+    if (!rc) memcpy(out->data, img->data, (size_t)img->w * img->h * 3);
+    return rc;
 }
 
 static void free_list(aspire_strlist *l) {
@@ -696,6 +708,51 @@ static void make_scenes(const char *dir, aspire_records *rs) {
         r->img_filename = aspire_strdup(p);
         r->has_flips = 0;
     }
+}
+
+/* votes > 1: a pair's prediction is the majority of its replacements, ties to the original. */
+static void test_votes(void) {
+    char dir[256], path[1024];
+    testdir_make(dir, sizeof dir);
+    aspire_records rs;
+    make_scenes(dir, &rs);
+    aspire_image img;
+    snprintf(path, sizeof path, "%s/img/0.png", dir);
+    CHECK(aspire_image_load(&img, path, 3) == ASPIRE_OK);
+    /* sample 0 always flips (fake_replace); the bits say which further samples flip */
+    static const struct { int votes; unsigned bits; int flipped, calls; } c[] = {
+        {1, 0x0, 1, 3},   /* one replacement: the reference's rule */
+        {3, 0x5, 1, 5},   /* flip, no, flip: flipped */
+        {3, 0x1, 0, 5},   /* flip, no, no: not flipped */
+        {2, 0x1, 0, 4},   /* flip, no: a tie goes to the original */
+        {5, 0x1d, 1, 7},  /* flip, no, flip, flip, flip */
+    };
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        fake f = {0, -1, 0};
+        aspire_detect_models m = fake_models(&f);
+        m.replace_background_sample = fake_replace_sample;
+        m.votes = c[k].votes;
+        g_flip_samples = c[k].bits;
+        aspire_record *r = &rs.items[0];
+        CHECK_MSG(aspire_detect_flip_one(&m, &img, r, dir) == ASPIRE_OK, "%s", aspire_errmsg());
+        CHECK_MSG((r->wp_background.n == 1) == c[k].flipped, "case %zu: %d flagged", k, r->wp_background.n);
+        CHECK(r->n_pred_alt == 1 && r->pred_alt_background[0] == (c[k].flipped ? 0 : 1));
+        CHECK_MSG(f.calls == c[k].calls, "case %zu: %d classifications", k, f.calls);   /* original, votes, boat */
+        /* a flagged pair's saved edit is one that flipped */
+        if (c[k].flipped) {
+            aspire_image e;
+            snprintf(path, sizeof path, "%s/0_bg_lake.png", dir);
+            CHECK(aspire_image_load(&e, path, 3) == ASPIRE_OK);
+            int p = -1;
+            fake g = {0, -1, 0};
+            CHECK(fake_classify(&g, &e, &p) == ASPIRE_OK && p == 0);
+            aspire_image_destroy(&e);
+            remove(path);
+        }
+    }
+    aspire_image_destroy(&img);
+    aspire_records_destroy(&rs);
+    testdir_remove(dir);
 }
 
 static void test_flip_one(void) {
@@ -870,6 +927,7 @@ int main(void) {
     RUN(test_stage_bad_input);
     RUN(test_cli);
     RUN(test_flip_one);
+    RUN(test_votes);
     RUN(test_flips_resume);
     RUN(test_out_of_memory);
     RUN(test_flip_out_of_memory);

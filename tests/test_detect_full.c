@@ -171,6 +171,14 @@ static void test_outputs_and_resume(void) {
     o.captions = NULL;
     CHECK_MSG(aspire_detect_run(&o) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK(digest(o.out, &files2) == h);
+    /* other edit options on the same folder are refused, naming the file; nothing is touched */
+    o.votes = 3;
+    CHECK(aspire_detect_run(&o) == ASPIRE_ERR_ARG);
+    CHECK_MSG(strstr(aspire_errmsg(), "edits.settings") && strstr(aspire_errmsg(), "votes 1"), "%s", aspire_errmsg());
+    CHECK(digest(o.out, &files2) == h);
+    o.votes = 0;
+    CHECK(aspire_detect_run(&o) == ASPIRE_ERR_ARG);
+    o.votes = 1;
     testdir_remove(dir);
 }
 

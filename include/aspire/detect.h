@@ -155,6 +155,8 @@ ASPIRE_API void aspire_detect_selection_destroy(aspire_detect_selection *s);
 
 /* ---- edits and flips ---------------------------------------------------------------------- */
 
+#define ASPIRE_DETECT_MAX_VOTES 15  /* replacements per background pair at most */
+
 /* The models discovery calls (DESIGN.md §5), as a table so that the built-in models and real ones
  * plug in alike; the stage never knows which answered. Each returns ASPIRE_OK or a status with
  * aspire_error's message, and must be deterministic (same input, same output). Images are 8-bit
@@ -178,6 +180,12 @@ typedef struct aspire_detect_models {
      * record (foreground phrases, file name), e.g. to segment every phrase once and to keep the
      * foreground that replace_background must not touch */
     int (*begin)(void *ctx, const aspire_image *img, const aspire_record *rec);
+    /* optional (NULL or votes <= 1: one replacement per pair): the sample-th of `votes` different
+     * replacements (sample 0 is replace_background's); a pair's prediction is then the class most
+     * of them get (ties: the original prediction), so that a flip does not hang on one scene */
+    int (*replace_background_sample)(void *ctx, const aspire_image *img, const char *background,
+                                     const char *alternate, int sample, aspire_image *out);
+    int votes;
 } aspire_detect_models;
 
 /* Edits one hold-out image and classifies every edit (REFERENCE.md §5, §6). rec holds the
@@ -219,6 +227,10 @@ typedef struct aspire_detect_opts {
     const char *segmenter;    /* full mode: segmenter model (NULL = the shipped one) */
     const char *inpainter;    /* full mode: inpainter model (NULL = the shipped one, else Telea) */
     int dilate;               /* full mode: mask dilation radius in px, -1 = scaled (1 px at 64, 5 at 512) */
+    int votes;                /* full mode: background replacements per pair, each on another plate; the
+                               * pair's prediction is their majority (1: one replacement, the reference's) */
+    int seam;                 /* full mode: feathered seam of a replacement in px at 64 px, -1 = the
+                               * replacer's default (1), 0 = none */
     int threads;              /* full mode: 0 = all cores */
     int sheet_rows;           /* full mode: rows per class in flips.png: 4 */
     uint64_t seed;            /* 0 */

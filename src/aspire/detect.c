@@ -31,6 +31,8 @@ void aspire_detect_opts_init(aspire_detect_opts *o) {
     o->next_quota = 10;
     o->svg_top = 10;
     o->dilate = -1;
+    o->votes = 1;
+    o->seam = -1;
     o->sheet_rows = 4;
 }
 

@@ -415,7 +415,7 @@ static int full_flips(full_job *j, aspire_extractor *ex) {
     detect_full_models *fm = NULL;
     aspire_detect_models m;
     detect_full_models_spec spec = {j->clf, j->o->segmenter, j->o->inpainter, j->path[P_PLATES], j->o->dilate,
-                                    j->o->threads};
+                                    j->o->threads, j->o->votes, j->o->seam};
     if (!rc) rc = detect_full_models_open(&spec, &fm, &m);
     if (!rc) rc = aspire_detect_flips(&m, &j->rs, j->o->data, j->o->out, j->o->quiet);
     detect_full_models_free(fm);
@@ -431,8 +431,36 @@ static void job_free(full_job *j) {
     aspire_classifier_free(j->clf);
 }
 
+/* DETDIR/edits.settings: the options the edits and flips were made with. The per-image flip files
+ * resume by their extraction alone, so a DETDIR made with other edit options is refused rather than
+ * silently mixed. Written before the first edit; a DETDIR without it (older) takes the current. */
+static int edit_settings(const aspire_detect_opts *o) {
+    char want[128], path[4200];
+    snprintf(want, sizeof want, "dilate %d votes %d seam %d\n", o->dilate, o->votes, o->seam);
+    snprintf(path, sizeof path, "%s/edits.settings", o->out);
+    if (aspire_file_exists(path)) {
+        char *have = NULL;
+        size_t n = 0;
+        int rc = aspire_read_file(path, &have, &n);
+        if (rc) return rc;
+        int same = n == strlen(want) && memcmp(have, want, n) == 0;
+        if (!same) {
+            size_t k = strcspn(have, "\n");
+            rc = aspire_error(ASPIRE_ERR_ARG, "detect: %s: this folder's edits were made with '%.*s', this run asks for "
+                              "'%.*s': give a new --out, or delete the folder", path, (int)k, have,
+                              (int)strcspn(want, "\n"), want);
+        }
+        aspire_free(have, n + 1);
+        return rc;
+    }
+    return aspire_write_file_atomic(path, want, strlen(want));
+}
+
 int detect_full_run(const aspire_detect_opts *o) {
     if (!o->data || !o->run) return aspire_error(ASPIRE_ERR_ARG, "detect: full mode needs --data and --run");
+    if (o->votes < 1 || o->votes > ASPIRE_DETECT_MAX_VOTES)
+        return aspire_error(ASPIRE_ERR_ARG, "detect: --votes %d out of range [1, %d]", o->votes, ASPIRE_DETECT_MAX_VOTES);
+    if (o->seam < -1 || o->seam > 16) return aspire_error(ASPIRE_ERR_ARG, "detect: --seam %d out of range [-1, 16]", o->seam);
     if (!aspire_file_exists(o->run))
         return aspire_error(ASPIRE_ERR_NOTFOUND, "detect: --run %s: no such run folder or weights file", o->run);
     full_job j = {.o = o};
@@ -446,6 +474,7 @@ int detect_full_run(const aspire_detect_opts *o) {
     if (!rc) rc = aspire_extractor_new_wordnet(aspire_dataset_index_class_names(aspire_dataset_get_index(j.ds)),
                                                j.n_classes, &ex);
     if (!rc) rc = full_plates(&j, ex);
+    if (!rc) rc = edit_settings(o);
     if (!rc) rc = full_flips(&j, ex);
     aspire_detect_opts fo = *o;
     fo.edits = j.path[P_EDITS];

@@ -20,6 +20,8 @@ typedef struct detect_full_models_spec {
     const char *plates;              /* plate bank folder (plates.csv) */
     int dilate;                      /* mask dilation radius, -1 = scaled to the image (mask.h) */
     int threads;                     /* 0 = all cores */
+    int votes;                       /* replacements per background pair (aspire_detect_models.votes) */
+    int seam;                        /* the replacer's seam, -1 = its default */
 } detect_full_models_spec;
 
 typedef struct detect_full_models detect_full_models;

@@ -15,6 +15,7 @@
 #include "aspire/detect_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_CACHED 24
@@ -134,6 +135,16 @@ static int cb_replace(void *ctx, const aspire_image *img, const char *background
     return aspire_replacer_run(fm->rep, img, fm->fg, background, alternate, fm->key, out);
 }
 
+/* The sample-th other plate: the replacer draws its plate from the key, so a different key. */
+static int cb_replace_sample(void *ctx, const aspire_image *img, const char *background, const char *alternate,
+                             int sample, aspire_image *out) {
+    detect_full_models *fm = ctx;
+    if (!fm->fg || fm->w != img->w || fm->h != img->h)
+        return aspire_error(ASPIRE_ERR_ARG, "detect: background replacement without the image's foreground masks");
+    uint64_t key = fm->key + 0x632be59bd9b4e019ULL * (uint64_t)sample;
+    return aspire_replacer_run(fm->rep, img, fm->fg, background, alternate, key, out);
+}
+
 int detect_full_models_open(const detect_full_models_spec *spec, detect_full_models **out, aspire_detect_models *m) {
     memset(m, 0, sizeof *m);
     *out = NULL;
@@ -144,14 +155,16 @@ int detect_full_models_open(const detect_full_models_spec *spec, detect_full_mod
     int rc = aspire_segmenter_open(&fm->seg, spec->segmenter, spec->threads);
     if (!rc) rc = spec->inpainter ? aspire_inpainter_new_learned(spec->inpainter, spec->threads, 0, &fm->inp)
                                   : aspire_inpainter_new_default(NULL, spec->threads, &fm->inp);
-    if (!rc) rc = aspire_replacer_new_plates(spec->plates, -1, &fm->rep);
+    if (!rc) rc = aspire_replacer_new_plates(spec->plates, spec->seam, &fm->rep);
     if (rc) {
         detect_full_models_free(fm);
         return rc;
     }
     *out = fm;
     *m = (aspire_detect_models){.ctx = fm, .begin = cb_begin, .classify = cb_classify, .segment = cb_segment,
-                                .dilate = cb_dilate, .inpaint = cb_inpaint, .replace_background = cb_replace};
+                                .dilate = cb_dilate, .inpaint = cb_inpaint, .replace_background = cb_replace,
+                                .replace_background_sample = cb_replace_sample,
+                                .votes = spec->votes};
     return ASPIRE_OK;
 }
 

@@ -61,6 +61,45 @@ static int save_edit(const aspire_image *img, const char *dir, int64_t row, aspi
     return rc;
 }
 
+/* One (background, alternate) pair: *p the prediction on the replacement, or with m->votes > 1 the
+ * class most of the replacements get (ties: the original prediction); *edit the first replacement
+ * on the winning side (flipped or not). */
+static int replace_voted(const aspire_detect_models *m, const aspire_image *img, int orig, const char *bg,
+                         const char *alt, aspire_image *edit, int *p) {
+    int votes = m->replace_background_sample && m->votes > 1 ? m->votes : 1;
+    if (votes > ASPIRE_DETECT_MAX_VOTES) votes = ASPIRE_DETECT_MAX_VOTES;
+    int pred[ASPIRE_DETECT_MAX_VOTES], rc = ASPIRE_OK;
+    aspire_image first[2] = {{0}, {0}};   /* the first replacement predicted orig / other than orig */
+    int kept[2] = {-1, -1};
+    for (int s = 0; s < votes && !rc; s++) {
+        aspire_image e = {0};
+        rc = s == 0 ? m->replace_background(m->ctx, img, bg, alt, &e)
+                    : m->replace_background_sample(m->ctx, img, bg, alt, s, &e);
+        if (!rc) rc = m->classify(m->ctx, &e, &pred[s]);
+        int slot = !rc && pred[s] != orig;
+        if (!rc && kept[slot] < 0) { first[slot] = e; kept[slot] = pred[s]; }
+        else aspire_image_destroy(&e);
+    }
+    if (!rc) {
+        /* the majority class; ties go to the original prediction */
+        int best = orig, bestn = 0;
+        for (int s = 0; s < votes; s++) if (pred[s] == orig) bestn++;
+        for (int s = 0; s < votes; s++) {
+            int c = pred[s], n = 0;
+            for (int t = 0; t < votes; t++) n += pred[t] == c;
+            if (n > bestn) { best = c; bestn = n; }
+        }
+        *p = best;
+        /* the edit shown for the pair: the first replacement of the winning side */
+        int slot = best != orig;
+        *edit = first[slot];
+        first[slot] = (aspire_image){0};
+    }
+    aspire_image_destroy(&first[0]);
+    aspire_image_destroy(&first[1]);
+    return rc;
+}
+
 static int flip_backgrounds(const aspire_detect_models *m, const aspire_image *img, int orig, aspire_record *r,
                             const char *dir) {
     int n = r->background.n < r->alternate_background.n ? r->background.n : r->alternate_background.n;
@@ -69,8 +108,7 @@ static int flip_backgrounds(const aspire_detect_models *m, const aspire_image *i
         const char *bg = r->background.s[j], *alt = r->alternate_background.s[j];
         aspire_image edit = {0};
         int p = -1;
-        rc = m->replace_background(m->ctx, img, bg, alt, &edit);
-        if (!rc) rc = m->classify(m->ctx, &edit, &p);
+        rc = replace_voted(m, img, orig, bg, alt, &edit, &p);
         if (!rc) rc = push_int(&r->pred_alt_background, &r->n_pred_alt, p);
         if (!rc && p != orig && !(rc = push_str(&r->wp_background, bg)) &&
             !(rc = push_str(&r->wp_alternate_background, alt)))

@@ -23,6 +23,8 @@ int cmd_detect(int argc, char **argv) {
         {"--segmenter", CLI_STR, &o.segmenter, "segmenter model file (full mode; default: the shipped one)"},
         {"--inpainter", CLI_STR, &o.inpainter, "inpainter model file (full mode; default: the shipped one, else Telea)"},
         {"--dilate", CLI_INT, &o.dilate, "mask dilation radius in px (-1 = 5 px per 512 px of side, at least 1)"},
+        {"--votes", CLI_INT, &o.votes, "background replacements per pair, each on another plate; majority decides (full mode)"},
+        {"--seam", CLI_INT, &o.seam, "feathered seam of a replacement in px at 64 px (-1 = 1, 0 = none; full mode)"},
         {"--sheet-rows", CLI_INT, &o.sheet_rows, "rows per class in the contact sheet flips.png (full mode)"},
         {"--threads", CLI_INT, &o.threads, "threads (0 = all cores)"},
         {"--seed", CLI_I64, &seed, "seed of the draws"},
