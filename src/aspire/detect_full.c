@@ -392,12 +392,17 @@ static int sheet_class(full_job *j, aspire_sheet *sh, int c, int *rows) {
     return rc;
 }
 
+/* Two (original | edit) pairs side by side per sheet row; each class starts on a new row. */
 static int full_sheet(full_job *j) {
     aspire_sheet *sh;
-    int rc = aspire_sheet_new(&sh, 2, 96, 1), rows = 0;
-    if (!rc) rc = aspire_sheet_header(sh, 0, "ORIGINAL");
-    if (!rc) rc = aspire_sheet_header(sh, 1, "EDIT: BEFORE->AFTER");
-    for (int c = 0; c < j->n_classes && !rc && j->o->sheet_rows > 0; c++) rc = sheet_class(j, sh, c, &rows);
+    int rc = aspire_sheet_new(&sh, 4, 96, 1), rows = 0;
+    for (int k = 0; k < 4 && !rc; k++) rc = aspire_sheet_header(sh, k, k % 2 ? "EDIT: BEFORE->AFTER" : "ORIGINAL");
+    for (int c = 0; c < j->n_classes && !rc && j->o->sheet_rows > 0; c++) {
+        int before = rows;
+        rc = sheet_class(j, sh, c, &rows);
+        if (!rc && (rows - before) % 2) rc = aspire_sheet_skip(sh);   /* an odd class ends its row */
+        if (!rc && (rows - before) % 2) rc = aspire_sheet_skip(sh);
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/flips.png", j->o->out);
     if (!rc && rows > 0) rc = aspire_sheet_save(sh, path);

@@ -100,7 +100,7 @@ static const char css[] =
     "border:1px solid #e2e4ea}.gallery{display:flex;flex-wrap:wrap;gap:10px}"
     "figure{margin:0;background:#fff;border:1px solid #e2e4ea;padding:6px;text-align:center;font-size:11px;"
     "max-width:150px;overflow-wrap:anywhere}"
-    "img.tile{width:128px;height:128px;image-rendering:pixelated;display:block}img.sheet{max-width:100%}"
+    "img.tile{width:128px;height:128px;image-rendering:pixelated;display:block}img.sheet{max-width:100%;width:768px;image-rendering:pixelated}"
     "pre{background:#1f2430;color:#e6e6e6;padding:12px 14px;border-radius:4px;overflow-x:auto;font-size:13px}"
     "span.ok{color:#16794a;font-weight:600}span.no{color:#a40e00;font-weight:600}";
 
