@@ -156,6 +156,9 @@ ASPIRE_API void aspire_detect_selection_destroy(aspire_detect_selection *s);
 /* ---- edits and flips ---------------------------------------------------------------------- */
 
 #define ASPIRE_DETECT_MAX_VOTES 15  /* replacements per background pair at most */
+/* Alternative backgrounds in full mode: one scene of the other kind per class (the extractor's
+ * proposal), or one drawn per image from the plates of the other kind. */
+enum { ASPIRE_DETECT_ALT_CLASS = 0, ASPIRE_DETECT_ALT_IMAGE = 1 };
 
 /* The models discovery calls (DESIGN.md §5), as a table so that the built-in models and real ones
  * plug in alike; the stage never knows which answered. Each returns ASPIRE_OK or a status with
@@ -231,6 +234,7 @@ typedef struct aspire_detect_opts {
                                * pair's prediction is their majority (1: one replacement, the reference's) */
     int seam;                 /* full mode: feathered seam of a replacement in px at 64 px, -1 = the
                                * replacer's default (1), 0 = none */
+    int alternatives;         /* full mode: ASPIRE_DETECT_ALT_CLASS (default) or _IMAGE (docs/DETECT.md) */
     int threads;              /* full mode: 0 = all cores */
     int sheet_rows;           /* full mode: rows per class in flips.png: 4 */
     uint64_t seed;            /* 0 */

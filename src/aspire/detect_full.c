@@ -310,9 +310,24 @@ static const char *draw_phrase(const kind_phrases *kp, int kind, const char *fil
     return kp->phrase[kind][kp->n[kind] - 1];
 }
 
-/* Each (background, alternate) pair whose background is of a known kind (water or land) gets an
- * alternate of the other kind drawn from the bank's phrases of that kind (draw_phrase). A
- * background of unknown kind keeps the extractor's alternate. *changed counts the pairs changed. */
+/* The bank's most frequent phrase of `kind` (ties: the smaller bytes). */
+static const char *top_phrase(const kind_phrases *kp, int kind) {
+    int best = 0;
+    for (int i = 1; i < kp->n[kind]; i++)
+        if (kp->count[kind][i] > kp->count[kind][best] ||
+            (kp->count[kind][i] == kp->count[kind][best] && strcmp(kp->phrase[kind][i], kp->phrase[kind][best]) < 0))
+            best = i;
+    return kp->phrase[kind][best];
+}
+
+/* Alternatives of the other kind, for each (background, alternate) pair whose background is of a
+ * known kind (water or land); a background of unknown kind keeps the extractor's alternate.
+ *   ASPIRE_DETECT_ALT_CLASS (default): the extractor's alternate (the other classes' most frequent
+ *     background) stays when it is of the other kind, else it becomes the bank's most frequent
+ *     phrase of the other kind: one scene per class, as the extractor proposes;
+ *   ASPIRE_DETECT_ALT_IMAGE: drawn per image from the bank's phrases of the other kind
+ *     (draw_phrase), spreading a class's swaps over the scenes of that kind.
+ * *changed counts the pairs changed. */
 static int full_alternates(full_job *j, aspire_extractor *ex, int *changed) {
     aspire_plate_bank *b;
     int rc = aspire_plate_bank_load(&b, j->path[P_PLATES]);
@@ -324,10 +339,17 @@ static int full_alternates(full_job *j, aspire_extractor *ex, int *changed) {
         aspire_record *r = &j->rs.items[i];
         int n = r->background.n < r->alternate_background.n ? r->background.n : r->alternate_background.n;
         for (int k = 0; k < n && !rc; k++) {
-            int kb = -1;
+            int kb = -1, ka = -1;
             if ((rc = aspire_background_kind(ex, r->background.s[k], &kb))) break;
             if (kb < 0 || !kp.n[1 - kb]) continue;
-            const char *pick = draw_phrase(&kp, 1 - kb, r->img_filename, k);
+            const char *pick;
+            if (j->o->alternatives == ASPIRE_DETECT_ALT_IMAGE) {
+                pick = draw_phrase(&kp, 1 - kb, r->img_filename, k);
+            } else {
+                if ((rc = aspire_background_kind(ex, r->alternate_background.s[k], &ka))) break;
+                if (ka == 1 - kb) continue;
+                pick = top_phrase(&kp, 1 - kb);
+            }
             if (strcmp(pick, r->alternate_background.s[k]) == 0) continue;
             char *s = aspire_strdup(pick);
             if (!s) { rc = ASPIRE_ERR_NOMEM; break; }
@@ -416,7 +438,8 @@ static int full_flips(full_job *j, aspire_extractor *ex) {
     int changed = 0;
     int rc = full_alternates(j, ex, &changed);
     if (!rc && !j->o->quiet)
-        fprintf(stderr, "detect: %d alternative backgrounds drawn from the plates of the other kind (water/land)\n", changed);
+        fprintf(stderr, "detect: %d alternative backgrounds set to the other kind (water/land), %s\n", changed,
+                j->o->alternatives == ASPIRE_DETECT_ALT_IMAGE ? "drawn per image" : "one per class");
     detect_full_models *fm = NULL;
     aspire_detect_models m;
     detect_full_models_spec spec = {j->clf, j->o->segmenter, j->o->inpainter, j->path[P_PLATES], j->o->dilate,
@@ -441,7 +464,8 @@ static void job_free(full_job *j) {
  * silently mixed. Written before the first edit; a DETDIR without it (older) takes the current. */
 static int edit_settings(const aspire_detect_opts *o) {
     char want[128], path[4200];
-    snprintf(want, sizeof want, "dilate %d votes %d seam %d\n", o->dilate, o->votes, o->seam);
+    snprintf(want, sizeof want, "dilate %d votes %d seam %d alternatives %s\n", o->dilate, o->votes, o->seam,
+             o->alternatives == ASPIRE_DETECT_ALT_IMAGE ? "image" : "class");
     snprintf(path, sizeof path, "%s/edits.settings", o->out);
     if (aspire_file_exists(path)) {
         char *have = NULL;
@@ -466,6 +490,8 @@ int detect_full_run(const aspire_detect_opts *o) {
     if (o->votes < 1 || o->votes > ASPIRE_DETECT_MAX_VOTES)
         return aspire_error(ASPIRE_ERR_ARG, "detect: --votes %d out of range [1, %d]", o->votes, ASPIRE_DETECT_MAX_VOTES);
     if (o->seam < -1 || o->seam > 16) return aspire_error(ASPIRE_ERR_ARG, "detect: --seam %d out of range [-1, 16]", o->seam);
+    if (o->alternatives != ASPIRE_DETECT_ALT_CLASS && o->alternatives != ASPIRE_DETECT_ALT_IMAGE)
+        return aspire_error(ASPIRE_ERR_ARG, "detect: alternatives mode %d unknown", o->alternatives);
     if (!aspire_file_exists(o->run))
         return aspire_error(ASPIRE_ERR_NOTFOUND, "detect: --run %s: no such run folder or weights file", o->run);
     full_job j = {.o = o};

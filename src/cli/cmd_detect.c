@@ -6,11 +6,13 @@
 #include "aspire/detect.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int cmd_detect(int argc, char **argv) {
     aspire_detect_opts o;
     aspire_detect_opts_init(&o);
     int64_t seed = 0;
+    const char *alternatives = NULL;
     const cli_opt opts[] = {
         {"--records", CLI_STR, &o.records, "per-image records with the flips (JSON lines: wp_*, pred_* fields)"},
         {"--edits", CLI_STR, &o.edits, "folder of the flagged edits {row}_fg_{phrase}.png / {row}_bg_{phrase}.png"},
@@ -25,6 +27,7 @@ int cmd_detect(int argc, char **argv) {
         {"--dilate", CLI_INT, &o.dilate, "mask dilation radius in px (-1 = 5 px per 512 px of side, at least 1)"},
         {"--votes", CLI_INT, &o.votes, "background replacements per pair, each on another plate; majority decides (full mode)"},
         {"--seam", CLI_INT, &o.seam, "feathered seam of a replacement in px at 64 px (-1 = 1, 0 = none; full mode)"},
+        {"--alternatives", CLI_STR, &alternatives, "alternative backgrounds: class (one scene of the other kind per class) or image (drawn per image; full mode) [class]"},
         {"--sheet-rows", CLI_INT, &o.sheet_rows, "rows per class in the contact sheet flips.png (full mode)"},
         {"--threads", CLI_INT, &o.threads, "threads (0 = all cores)"},
         {"--seed", CLI_I64, &seed, "seed of the draws"},
@@ -53,6 +56,11 @@ int cmd_detect(int argc, char **argv) {
         return 2;
     }
     o.seed = (uint64_t)seed;
+    if (alternatives && strcmp(alternatives, "class") != 0 && strcmp(alternatives, "image") != 0) {
+        fprintf(stderr, "aspire detect: --alternatives '%s': give class or image\n", alternatives);
+        return 2;
+    }
+    o.alternatives = alternatives && strcmp(alternatives, "image") == 0 ? ASPIRE_DETECT_ALT_IMAGE : ASPIRE_DETECT_ALT_CLASS;
     aspire_set_threads(o.threads);
     if (aspire_detect_run(&o)) return cli_fail("detect", NULL);
     return 0;
