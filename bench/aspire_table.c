@@ -97,7 +97,8 @@ static int add_run(const char *dir, row *rows, int *nrows, double *minutes) {
     return 0;
 }
 
-static int g_nruns;   /* runs read: a row with fewer says how many it has */
+static int g_nruns;   /* values of the fullest row (the seeds, when each method ran once per seed):
+                       * a row with fewer says how many it has */
 
 static void pm(char *buf, size_t n, const double *v, int k) {
     if (k == g_nruns) snprintf(buf, n, "%.1f ± %.1f", avg(v, k), sdev(v, k));
@@ -139,8 +140,8 @@ static void print_table(const row *rows, int nrows, int nruns) {
         pm(c[2], 40, a->wmean, a->n);
         printf("| %s | %s | %s | %s |\n", a->label, c[0], c[1], c[2]);
     }
-    printf("\n%d runs; accuracies in percent on the test split, mean ± sample standard deviation over the runs.\n",
-           nruns);
+    printf("\n%d run folders, %d seeds; accuracies in percent on the test split, mean ± sample standard deviation "
+           "over the seeds.\n", nruns, g_nruns);
 }
 
 static void add_stats(cJSON *o, const char *key, const double *v, int n) {
@@ -155,7 +156,8 @@ static void add_stats(cJSON *o, const char *key, const double *v, int n) {
 static void print_json(const row *rows, int nrows, int nruns, const double *minutes) {
     cJSON *j = cJSON_CreateObject(), *m = cJSON_AddObjectToObject(j, "methods"),
           *ab = cJSON_AddObjectToObject(j, "ablations");
-    cJSON_AddNumberToObject(j, "seeds", nruns);
+    cJSON_AddNumberToObject(j, "seeds", g_nruns);
+    cJSON_AddNumberToObject(j, "run_folders", nruns);
     for (int i = 0; i < nrows; i++) {
         const row *a = &rows[i];
         const char *dash = strchr(a->name, '-');
@@ -202,7 +204,8 @@ int main(int argc, char **argv) {
         free(rows);
         return 1;
     }
-    g_nruns = nruns;
+    g_nruns = 0;   /* sibling folders of one seed (other methods) add rows, not values */
+    for (int i = 0; i < nrows; i++) if (rows[i].n > g_nruns) g_nruns = rows[i].n;
     print_table(rows, nrows, nruns);
     print_json(rows, nrows, nruns, minutes);
     free(rows);
