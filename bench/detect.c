@@ -364,12 +364,27 @@ static void tally(const char *case_name, const aspire_records *rs, const oracle_
     }
 }
 
+/* The --min-occurrences D was ranked with (its detect.done marker's config; 1 when absent). */
+static int detect_min_occ(const char *d) {
+    char *path = aspire_path_join(d, "detect.done"), *text = NULL;
+    size_t n = 0;
+    if (!path || aspire_read_file(path, &text, &n)) die(path ? path : "detect.done");
+    cJSON *j = cJSON_Parse(text);
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "config"), "min_occurrences");
+    int m = cJSON_IsNumber(v) ? (int)v->valuedouble : 1;
+    cJSON_Delete(j);
+    aspire_free(text, n + 1);
+    aspire_strfree(path);
+    return m;
+}
+
 /* Detect's ranking (as D/features.json: the same function over the same records; its #1 names are
  * checked against the file) against the oracle, per class. */
 static void compare_rankings(const bench_case *c, const aspire_records *rs, case_result *res) {
     aspire_detect_rank_opts ro;
     aspire_detect_rank_opts_init(&ro);
     ro.n_classes = MAX_CLASSES;
+    ro.min_occ = detect_min_occ(c->d);
     aspire_ranking rk = {0};
     if (aspire_detect_rank(rs, &ro, &rk)) die("ranking");
     char *path = aspire_path_join(c->d, "features.json"), *text = NULL;

@@ -12,21 +12,22 @@
 #      last, one JSON line.
 # Finished steps are reused: the cache is build/bench-data/detect/{seedS,objonlyS}/{W,W_truth,R,D}
 # (R-eE, D-eE for a non-default epoch count; D-vV-sS for detect's --votes V --seam S other than 1, -1;
-# D…-aimage for --alternatives image). ERM and detect are the long steps: with LOCK set (e.g.
+# D…-aimage for --alternatives image, D…-mN for --min-occurrences N). ERM and detect are the long steps: with LOCK set (e.g.
 # LOCK=/work/cpu-long.lock) each runs under `flock $LOCK`, so that they queue behind other long jobs.
 #
 #   scripts/bench-detect.sh [--seeds N] [--obj-seeds N] [--epochs E] [--threads T] [--prepare]
-#                           [--votes V] [--seam S] [--alternatives class|image] [--pairs FILE.csv]
+#                           [--votes V] [--seam S] [--alternatives class|image] [--min-occurrences N]
+#                           [--pairs FILE.csv]
 #   environment: BUILD (build), CACHE (BUILD/bench-data/detect), LOCK (none)
-# --prepare makes the data, runs and detections and stops before scoring; --votes, --seam and
-# --alternatives are passed to aspire detect; --pairs writes each hold-out image's first background pair (detect's flip, the
+# --prepare makes the data, runs and detections and stops before scoring; --votes, --seam,
+# --alternatives and --min-occurrences are passed to aspire detect; --pairs writes each hold-out image's first background pair (detect's flip, the
 # oracle's, the scene on detect's alternative) as CSV.
 set -euo pipefail
 root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 build="$root/${BUILD:-build}"
 cache="${CACHE:-$build/bench-data/detect}"
 bin="$build/bin/aspire"
-seeds=5 obj_seeds=1 epochs=8 threads=1 prepare=0 votes=1 seam=-1 alternatives=class pairs=""
+seeds=5 obj_seeds=1 epochs=8 threads=1 prepare=0 votes=1 seam=-1 alternatives=class min_occ=1 pairs=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --seeds) seeds="$2"; shift 2 ;;
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
         --votes) votes="$2"; shift 2 ;;
         --seam) seam="$2"; shift 2 ;;
         --alternatives) alternatives="$2"; shift 2 ;;
+        --min-occurrences) min_occ="$2"; shift 2 ;;
         --pairs) pairs="$2"; shift 2 ;;
         -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-detect: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -50,6 +52,7 @@ long() { if [ -n "${LOCK:-}" ]; then flock "$LOCK" "$@"; else "$@"; fi; }
 suffix=""; [ "$epochs" = 8 ] || suffix="-e$epochs"
 dsuffix="$suffix"; [ "$votes" = 1 ] && [ "$seam" = -1 ] || dsuffix="$suffix-v$votes-s$seam"
 [ "$alternatives" = class ] || dsuffix="$dsuffix-a$alternatives"
+[ "$min_occ" = 1 ] || dsuffix="$dsuffix-m$min_occ"
 objonly_opts=(--rho-bg 0.5 --spurious sailboat=1 --p-obj 1 --rho-obj 0.99)
 
 # prepare FLAG NAME SEED [world options...]: world, ERM run and detection of one case, each reused when done.
@@ -74,7 +77,7 @@ prepare() {
         # whole run's, so D.seconds ("wall_s load_at_start") is kept only for a run from scratch
         long bash -c 't0=$(date +%s.%N); l=$(cut -d" " -f1 /proc/loadavg); "$@" || exit;
                       echo "$t0 $(date +%s.%N) $l" | awk "{printf \"%.1f %s\\n\", \$2 - \$1, \$3}" >"$0.wall"' \
-            "$d" "$bin" detect --data "$w" --run "$r" --out "$d" --threads "$threads" --votes "$votes" --seam "$seam" --alternatives "$alternatives" >"$d.log" 2>&1 ||
+            "$d" "$bin" detect --data "$w" --run "$r" --out "$d" --threads "$threads" --votes "$votes" --seam "$seam" --alternatives "$alternatives" --min-occurrences "$min_occ" >"$d.log" 2>&1 ||
             { tail -n 5 "$d.log" >&2; exit 1; }
         if [ "$fresh" = 1 ]; then mv "$d.wall" "$d.seconds"; else rm -f "$d.wall"; fi
     fi

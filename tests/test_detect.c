@@ -164,6 +164,36 @@ static void test_rank_clusters_and_ties(void) {
     aspire_records_destroy(&rs);
 }
 
+/* min_occ: a cluster seen on 2 images with 1 flip (0.5) outranks one with 3 flips of 8 (0.375)
+ * in the reference's order, and ranks after it with min_occ 5; clusters without flips stay last. */
+static void test_rank_min_occurrences(void) {
+    aspire_records rs = {0};
+    for (int i = 0; i < 8; i++) add(&rs, i, 0, "boat", i < 3 ? "boat" : "", "", "");
+    add(&rs, 8, 0, "kite", "kite", "", "");
+    add(&rs, 9, 0, "kite|shell", "", "", "");
+    aspire_ranking rk;
+    CHECK(aspire_detect_rank(&rs, NULL, &rk) == ASPIRE_OK);
+    CHECK(rk.classes[0].n_clusters == 3 && strcmp(rk.classes[0].clusters[0].name, "kite") == 0);
+    aspire_ranking_destroy(&rk);
+    aspire_detect_rank_opts o;
+    aspire_detect_rank_opts_init(&o);
+    CHECK(o.min_occ == 1);
+    o.min_occ = 5;
+    CHECK(aspire_detect_rank(&rs, &o, &rk) == ASPIRE_OK);
+    const aspire_class_ranking *c = &rk.classes[0];
+    CHECK(c->n_clusters == 3);
+    if (c->n_clusters == 3) {
+        CHECK(strcmp(c->clusters[0].name, "boat") == 0 && c->clusters[0].rank == 1);
+        CHECK(strcmp(c->clusters[1].name, "kite") == 0 && c->clusters[1].rank == 2);
+        CHECK_CLOSE(c->clusters[1].score, 0.5, 1e-12);   /* the score itself is unchanged */
+        CHECK(strcmp(c->clusters[2].name, "shell") == 0 && c->clusters[2].rank == 3);
+    }
+    aspire_ranking_destroy(&rk);
+    o.min_occ = 0;
+    CHECK(aspire_detect_rank(&rs, &o, &rk) == ASPIRE_ERR_ARG);
+    aspire_records_destroy(&rs);
+}
+
 static void test_rank_empty_and_no_flips(void) {
     aspire_records rs = {0};
     add(&rs, 0, 0, "boat", "", "lake", "");        /* class 0: images, no flips */
@@ -917,6 +947,7 @@ int main(void) {
     RUN(test_lemma);
     RUN(test_rank_reference_fixture);
     RUN(test_rank_clusters_and_ties);
+    RUN(test_rank_min_occurrences);
     RUN(test_rank_empty_and_no_flips);
     RUN(test_rank_bad_input);
     RUN(test_select_quotas_and_rows);

@@ -74,7 +74,8 @@ typedef struct aspire_class_ranking {
     int n_flipped_images;         /* records with at least one flagged edit */
     int n_flips;                  /* flagged edits */
     aspire_cluster *clusters;     /* n_clusters, in rank order (score, flips descending, then name,
-                                   * then kind, foreground first); clusters without flips come last */
+                                   * then kind, foreground first); clusters without flips come last;
+                                   * with min_occ > 1, those seen less often after those seen enough */
     int n_clusters;
 } aspire_class_ranking;
 
@@ -89,6 +90,10 @@ typedef struct aspire_detect_rank_opts {
     int n_classes;       /* report classes 0..n_classes-1 even without records; 0 = 1 + the largest class */
     /* lemmatiser: the phrase's base form into out[0..n); NULL = aspire_wordnet_lemma (extract.h) */
     int (*lemma)(const char *phrase, char *out, size_t n);
+    /* aspire's addition: a cluster seen on fewer hold-out images than this ranks after every
+     * cluster seen on at least this many (flips/occ of 1 of 2 images outranks 38 of 135 otherwise);
+     * 1 (the default) = the reference's order */
+    int min_occ;
 } aspire_detect_rank_opts;
 
 ASPIRE_API void aspire_detect_rank_opts_init(aspire_detect_rank_opts *o);
@@ -239,6 +244,7 @@ typedef struct aspire_detect_opts {
     int sheet_rows;           /* full mode: rows per class in flips.png: 4 */
     uint64_t seed;            /* 0 */
     double similarity;        /* 0.7 */
+    int min_occ;              /* clusters on fewer images rank after the rest (aspire_detect_rank_opts): 1 */
     int n_classes;            /* 0 = from the records */
     int max_per_class, top_quota, next_quota;   /* 35, 15, 10 */
     int svg_top;              /* bars per class in features.svg: 10 */

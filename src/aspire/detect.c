@@ -26,6 +26,7 @@ void aspire_detect_opts_init(aspire_detect_opts *o) {
     memset(o, 0, sizeof *o);
     o->holdout_frac = 0.2;
     o->similarity = 0.7;
+    o->min_occ = 1;
     o->max_per_class = 35;
     o->top_quota = 15;
     o->next_quota = 10;
@@ -84,6 +85,7 @@ static char *marker_text(const aspire_detect_opts *o, uint64_t records_h, const 
         cJSON_AddStringToObject(c, "edits", o->edits);
         cJSON_AddNumberToObject(c, "seed", (double)o->seed);
         cJSON_AddNumberToObject(c, "similarity", o->similarity);
+        if (o->min_occ != 1) cJSON_AddNumberToObject(c, "min_occurrences", o->min_occ);
         cJSON_AddNumberToObject(c, "n_classes", o->n_classes);
         cJSON_AddNumberToObject(c, "max_per_class", o->max_per_class);
         cJSON_AddNumberToObject(c, "top_quota", o->top_quota);
@@ -332,6 +334,7 @@ int aspire_detect_finish(const aspire_detect_opts *o, const aspire_records *rs) 
     aspire_detect_rank_opts_init(&ro);
     ro.similarity = o->similarity;
     ro.n_classes = o->n_classes;
+    ro.min_occ = o->min_occ;
     aspire_detect_select_opts so = {o->max_per_class, o->top_quota, o->next_quota, o->seed};
     if (!(rc = check_edits(o, rs)) && !(rc = aspire_detect_rank(rs, &ro, &rk)) &&
         !(rc = aspire_detect_select(rs, &rk, &so, &sel)) && !(rc = write_outputs(o, rs, &rk, &sel)) &&

@@ -17,6 +17,7 @@ const char *aspire_feature_kind_tag(aspire_feature_kind k) { return k == ASPIRE_
 void aspire_detect_rank_opts_init(aspire_detect_rank_opts *o) {
     memset(o, 0, sizeof *o);
     o->similarity = 0.7;
+    o->min_occ = 1;
 }
 
 /* ---- phrases ------------------------------------------------------------------------------ */
@@ -201,8 +202,11 @@ static int score_cmp(double a, double b) {
     return fabs(a - b) <= tol ? 0 : (a > b ? -1 : 1);
 }
 
+/* Before the sort, rank holds the cluster's tier: 0 flipped and seen on enough images (min_occ),
+ * 1 flipped and seen on fewer, 2 never flipped (score 0: last in the reference's order too). */
 static int cmp_cluster(const void *a, const void *b) {
     const aspire_cluster *x = a, *y = b;
+    if (x->rank != y->rank) return x->rank < y->rank ? -1 : 1;
     int c = score_cmp(x->score, y->score);
     if (c) return c;
     if (x->flips != y->flips) return x->flips > y->flips ? -1 : 1;
@@ -211,7 +215,7 @@ static int cmp_cluster(const void *a, const void *b) {
 }
 
 /* Greedy clustering of one class's phrases (ps[0..n), one class, both kinds) into cr->clusters. */
-static int cluster_class(phr **ps, int n, double sim, aspire_class_ranking *cr) {
+static int cluster_class(phr **ps, int n, double sim, int min_occ, aspire_class_ranking *cr) {
     qsort(ps, (size_t)n, sizeof *ps, cmp_phr_order);
     int *first = aspire_malloc(((size_t)n + 1) * sizeof *first);   /* cluster → its first phrase */
     cr->clusters = aspire_calloc((size_t)n + 1, sizeof *cr->clusters);
@@ -248,6 +252,7 @@ static int cluster_class(phr **ps, int n, double sim, aspire_class_ranking *cr) 
             cl->score += (double)st->flips / st->occ;
         }
         cl->name = cl->phrases[0].phrase;
+        cl->rank = cl->flips == 0 ? 2 : cl->occ < min_occ;   /* the tier; clusters without flips stay last */
     }
     qsort(cr->clusters, (size_t)nc, sizeof *cr->clusters, cmp_cluster);
     for (int c = 0; c < nc; c++) cr->clusters[c].rank = c + 1;
@@ -341,7 +346,7 @@ static int rank_all(const aspire_records *rs, const aspire_detect_rank_opts *o, 
         int j = i;
         while (j < n && ps[j].cls == ps[i].cls) { order[j - i] = &ps[j]; j++; }
         aspire_class_ranking *cr = &rk->classes[ps[i].cls];
-        rc = cluster_class(order, j - i, o->similarity, cr);
+        rc = cluster_class(order, j - i, o->similarity, o->min_occ, cr);
         for (int k = i; k < j; k++) cr->n_flips += ps[k].flips;
         i = j;
     }
@@ -358,6 +363,7 @@ int aspire_detect_rank(const aspire_records *rs, const aspire_detect_rank_opts *
     if (!o.lemma) o.lemma = aspire_wordnet_lemma;
     if (!(o.similarity > 0 && o.similarity <= 1))
         return aspire_error(ASPIRE_ERR_ARG, "rank: similarity %g outside (0, 1]", o.similarity);
+    if (o.min_occ < 1) return aspire_error(ASPIRE_ERR_ARG, "rank: min_occ %d below 1", o.min_occ);
     int nc = o.n_classes > 0 ? o.n_classes : 0;
     for (int64_t i = 0; i < rs->n; i++)
         if (rs->items[i].cls >= nc) nc = rs->items[i].cls + 1;

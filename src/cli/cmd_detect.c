@@ -33,6 +33,7 @@ int cmd_detect(int argc, char **argv) {
         {"--seed", CLI_I64, &seed, "seed of the draws"},
         {"--similarity", CLI_DOUBLE, &o.similarity, "bag-of-words cosine at which phrases join a cluster"},
         {"--n-classes", CLI_INT, &o.n_classes, "number of classes to report (0 = from the records)"},
+        {"--min-occurrences", CLI_INT, &o.min_occ, "features seen on fewer hold-out images rank after the rest (1 = the reference's order)"},
         {"--per-class", CLI_INT, &o.max_per_class, "most selected images per class"},
         {"--top-quota", CLI_INT, &o.top_quota, "most selected images from a class's top cluster"},
         {"--next-quota", CLI_INT, &o.next_quota, "most selected images from each next cluster"},
