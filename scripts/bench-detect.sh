@@ -11,7 +11,7 @@
 #   4. build/bench/detect scores every case against the world's oracle and prints the table and,
 #      last, one JSON line.
 # Finished steps are reused: the cache is build/bench-data/detect/{seedS,objonlyS}/{W,W_truth,R,D}
-# (R-eE, D-eE for a non-default epoch count; D-vV-sS for detect's --votes V --seam S other than 1, -1;
+# (R-eE, D-eE for a non-default epoch count; D-vV-sS for detect's --votes V --seam S other than 3, 0;
 # D…-aimage for --alternatives image, D…-mN for --min-occurrences N). ERM and detect are the long steps: with LOCK set (e.g.
 # LOCK=/work/cpu-long.lock) each runs under `flock $LOCK`, so that they queue behind other long jobs.
 #
@@ -27,7 +27,7 @@ root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
 build="$root/${BUILD:-build}"
 cache="${CACHE:-$build/bench-data/detect}"
 bin="$build/bin/aspire"
-seeds=5 obj_seeds=1 epochs=8 threads=1 prepare=0 votes=1 seam=-1 alternatives=class min_occ=1 pairs=""
+seeds=5 obj_seeds=1 epochs=8 threads=1 prepare=0 votes=3 seam=0 alternatives=class min_occ=5 pairs=""   # aspire detect's defaults
 while [ $# -gt 0 ]; do
     case "$1" in
         --seeds) seeds="$2"; shift 2 ;;
@@ -50,9 +50,9 @@ done
 export OMP_NUM_THREADS=$threads
 long() { if [ -n "${LOCK:-}" ]; then flock "$LOCK" "$@"; else "$@"; fi; }
 suffix=""; [ "$epochs" = 8 ] || suffix="-e$epochs"
-dsuffix="$suffix"; [ "$votes" = 1 ] && [ "$seam" = -1 ] || dsuffix="$suffix-v$votes-s$seam"
+dsuffix="$suffix"; [ "$votes" = 3 ] && [ "$seam" = 0 ] || dsuffix="$suffix-v$votes-s$seam"
 [ "$alternatives" = class ] || dsuffix="$dsuffix-a$alternatives"
-[ "$min_occ" = 1 ] || dsuffix="$dsuffix-m$min_occ"
+[ "$min_occ" = 5 ] || dsuffix="$dsuffix-m$min_occ"
 objonly_opts=(--rho-bg 0.5 --spurious sailboat=1 --p-obj 1 --rho-obj 0.99)
 
 # prepare FLAG NAME SEED [world options...]: world, ERM run and detection of one case, each reused when done.

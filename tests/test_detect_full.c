@@ -214,13 +214,14 @@ static void test_outputs_and_resume(void) {
     CHECK_MSG(aspire_detect_run(&o) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK(digest(o.out, &files2) == h);
     /* other edit options on the same folder are refused, naming the file; nothing is touched */
-    o.votes = 3;
+    CHECK(o.votes == 3 && o.seam == 0 && o.min_occ == 5);   /* the defaults */
+    o.votes = 1;
     CHECK(aspire_detect_run(&o) == ASPIRE_ERR_ARG);
-    CHECK_MSG(strstr(aspire_errmsg(), "edits.settings") && strstr(aspire_errmsg(), "votes 1"), "%s", aspire_errmsg());
+    CHECK_MSG(strstr(aspire_errmsg(), "edits.settings") && strstr(aspire_errmsg(), "votes 3"), "%s", aspire_errmsg());
     CHECK(digest(o.out, &files2) == h);
     o.votes = 0;
     CHECK(aspire_detect_run(&o) == ASPIRE_ERR_ARG);
-    o.votes = 1;
+    o.votes = 3;
     testdir_remove(dir);
 }
 

@@ -236,15 +236,16 @@ typedef struct aspire_detect_opts {
     const char *inpainter;    /* full mode: inpainter model (NULL = the shipped one, else Telea) */
     int dilate;               /* full mode: mask dilation radius in px, -1 = scaled (1 px at 64, 5 at 512) */
     int votes;                /* full mode: background replacements per pair, each on another plate; the
-                               * pair's prediction is their majority (1: one replacement, the reference's) */
-    int seam;                 /* full mode: feathered seam of a replacement in px at 64 px, -1 = the
-                               * replacer's default (1), 0 = none */
+                               * pair's prediction is their majority: 3 (1 = the reference's one edit) */
+    int seam;                 /* full mode: feathered seam of a replacement in px at 64 px: 0 = none
+                               * (-1 = the replacer's default, 1) */
     int alternatives;         /* full mode: ASPIRE_DETECT_ALT_CLASS (default) or _IMAGE (docs/DETECT.md) */
     int threads;              /* full mode: 0 = all cores */
     int sheet_rows;           /* full mode: rows per class in flips.png: 4 */
     uint64_t seed;            /* 0 */
     double similarity;        /* 0.7 */
-    int min_occ;              /* clusters on fewer images rank after the rest (aspire_detect_rank_opts): 1 */
+    int min_occ;              /* clusters on fewer images rank after the rest (aspire_detect_rank_opts): 5
+                               * (1 = the reference's order) */
     int n_classes;            /* 0 = from the records */
     int max_per_class, top_quota, next_quota;   /* 35, 15, 10 */
     int svg_top;              /* bars per class in features.svg: 10 */

@@ -26,14 +26,14 @@ void aspire_detect_opts_init(aspire_detect_opts *o) {
     memset(o, 0, sizeof *o);
     o->holdout_frac = 0.2;
     o->similarity = 0.7;
-    o->min_occ = 1;
+    o->min_occ = 5;
     o->max_per_class = 35;
     o->top_quota = 15;
     o->next_quota = 10;
     o->svg_top = 10;
     o->dilate = -1;
-    o->votes = 1;
-    o->seam = -1;
+    o->votes = 3;
+    o->seam = 0;
     o->sheet_rows = 4;
 }
 
@@ -85,7 +85,7 @@ static char *marker_text(const aspire_detect_opts *o, uint64_t records_h, const 
         cJSON_AddStringToObject(c, "edits", o->edits);
         cJSON_AddNumberToObject(c, "seed", (double)o->seed);
         cJSON_AddNumberToObject(c, "similarity", o->similarity);
-        if (o->min_occ != 1) cJSON_AddNumberToObject(c, "min_occurrences", o->min_occ);
+        cJSON_AddNumberToObject(c, "min_occurrences", o->min_occ);
         cJSON_AddNumberToObject(c, "n_classes", o->n_classes);
         cJSON_AddNumberToObject(c, "max_per_class", o->max_per_class);
         cJSON_AddNumberToObject(c, "top_quota", o->top_quota);

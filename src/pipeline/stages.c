@@ -81,7 +81,10 @@ static int detect_options(const pl_ctx *c, cJSON *j) {
     aspire_detect_opts_init(&d);
     int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) &&
              cJSON_AddNumberToObject(j, "holdout_frac", d.holdout_frac) &&
-             cJSON_AddNumberToObject(j, "per_class", d.max_per_class);
+             cJSON_AddNumberToObject(j, "per_class", d.max_per_class) &&
+             cJSON_AddNumberToObject(j, "votes", d.votes) && cJSON_AddNumberToObject(j, "seam", d.seam) &&
+             cJSON_AddNumberToObject(j, "min_occurrences", d.min_occ) &&
+             cJSON_AddStringToObject(j, "alternatives", d.alternatives == ASPIRE_DETECT_ALT_IMAGE ? "image" : "class");
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
 
