@@ -127,15 +127,8 @@ static int cb_inpaint(void *ctx, const aspire_image *img, const uint8_t *mask, a
     return aspire_inpainter_run(fm->inp, img, &mask, 1, out);
 }
 
-static int cb_replace(void *ctx, const aspire_image *img, const char *background, const char *alternate,
-                      aspire_image *out) {
-    detect_full_models *fm = ctx;
-    if (!fm->fg || fm->w != img->w || fm->h != img->h)
-        return aspire_error(ASPIRE_ERR_ARG, "detect: background replacement without the image's foreground masks");
-    return aspire_replacer_run(fm->rep, img, fm->fg, background, alternate, fm->key, out);
-}
-
-/* The sample-th other plate: the replacer draws its plate from the key, so a different key. */
+/* The sample-th replacement of a pair: the replacer draws its plate from the key, so each sample
+ * gets another key; sample 0 is the image's own key (replace_background). */
 static int cb_replace_sample(void *ctx, const aspire_image *img, const char *background, const char *alternate,
                              int sample, aspire_image *out) {
     detect_full_models *fm = ctx;
@@ -143,6 +136,11 @@ static int cb_replace_sample(void *ctx, const aspire_image *img, const char *bac
         return aspire_error(ASPIRE_ERR_ARG, "detect: background replacement without the image's foreground masks");
     uint64_t key = fm->key + 0x632be59bd9b4e019ULL * (uint64_t)sample;
     return aspire_replacer_run(fm->rep, img, fm->fg, background, alternate, key, out);
+}
+
+static int cb_replace(void *ctx, const aspire_image *img, const char *background, const char *alternate,
+                      aspire_image *out) {
+    return cb_replace_sample(ctx, img, background, alternate, 0, out);
 }
 
 int detect_full_models_open(const detect_full_models_spec *spec, detect_full_models **out, aspire_detect_models *m) {
