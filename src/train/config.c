@@ -88,7 +88,9 @@ cJSON *tr_config_to_json(const aspire_train_config *c) {
     cJSON_AddNumberToObject(o, "dfr_retrains", c->dfr_retrains);
     if (c->base_run) cJSON_AddStringToObject(o, "base_run", c->base_run);
     else cJSON_AddNullToObject(o, "base_run");
-    cJSON_AddNumberToObject(o, "limit_train", (double)c->limit_train);
+    char lt[32];   /* exactly: cJSON prints numbers with 15 digits, and 8000000000000001 became 8e+15 */
+    snprintf(lt, sizeof lt, "%lld", (long long)c->limit_train);
+    cJSON_AddRawToObject(o, "limit_train", lt);
     if (c->allow_outside_paths) cJSON_AddBoolToObject(o, "allow_outside_paths", 1);
     if (c->data_fingerprint) cJSON_AddStringToObject(o, "data_fingerprint", c->data_fingerprint);
     return o;
