@@ -313,6 +313,57 @@ static void test_later_stages(void) {
     aspire_strfree(html);
 }
 
+/* retrain is made of parts, each keyed on its own options and inputs: adding DFR to the methods
+ * keeps the finished ERM + ASPIRE run byte for byte and trains only DFR's two (DFR + ASPIRE on
+ * ERM + ASPIRE's backbone, DFR alone on train-erm's); an interrupted part resumes, a folder
+ * without part.json is made again, and a changed training option redoes every part. */
+static void test_retrain_parts(void) {
+    copy_out("retrain/erm-aspire/train.json", "erm-aspire-train.before");
+    copy_out("retrain/erm-aspire/best.safetensors", "erm-aspire-best.before");
+    CHECK(has(out, "retrain/erm-aspire/part.json", "\"status\":\t\"complete\""));
+    aspire_pipeline_opts o = tiny_opts(NULL);
+    o.ablations = 1;
+    o.methods = "erm,dfr";
+    o.only = "retrain";
+    char *log = NULL;
+    CHECK_MSG(run_logged(&o, &log) == ASPIRE_OK, "%s", aspire_errmsg());
+    CHECK_MSG(log && strstr(log, "retrain: erm-aspire: complete, kept") && strstr(log, "retrain: erm-plain: complete, kept") &&
+                  strstr(log, "retrain: dfr: training") && strstr(log, "retrain: dfr-aspire: training"),
+              "%s", log ? log : "");
+    aspire_strfree(log);
+    CHECK(same_file("retrain/erm-aspire/train.json", "erm-aspire-train.before"));
+    CHECK(same_file("retrain/erm-aspire/best.safetensors", "erm-aspire-best.before"));
+    CHECK(has(out, "retrain/dfr-aspire/train.json", "retrain/erm-aspire\""));   /* its base */
+    CHECK(has(out, "retrain/dfr-aspire/train.json", "generate/images"));        /* its extra images */
+    CHECK(has(out, "retrain/dfr/train.json", "train-erm/run\""));
+    CHECK(has(out, "retrain/dfr-aspire/eval-test.json", "worst_group"));
+    /* killed while training erm-edits: its part says running; a folder without part.json */
+    size_t n = 0;
+    char *rec = slurp(out, "retrain/erm-edits/part.json", &n), *p = rec ? strstr(rec, "\"complete\"") : NULL;
+    CHECK(p != NULL);
+    if (p) memcpy(p, "\"running\" ", 10);
+    char path[700];
+    snprintf(path, sizeof path, "%s/retrain/erm-edits/part.json", out);
+    if (rec) aspire_write_file_atomic(path, rec, n);
+    aspire_strfree(rec);
+    snprintf(path, sizeof path, "%s/retrain/dfr/part.json", out);
+    remove(path);
+    CHECK(run_logged(&o, &log) == ASPIRE_OK);
+    CHECK_MSG(log && strstr(log, "retrain: erm-edits: interrupted before: resuming") &&
+                  strstr(log, "retrain: dfr: a run without part.json") && strstr(log, "retrain: dfr-aspire: complete, kept"),
+              "%s", log ? log : "");
+    aspire_strfree(log);
+    CHECK(has(out, "retrain/erm-edits/part.json", "\"status\":\t\"complete\""));
+    /* a training option changed: every part again */
+    o.epochs = 2;
+    CHECK(run_logged(&o, &log) == ASPIRE_OK);
+    CHECK_MSG(log && strstr(log, "retrain: erm-aspire: its options or inputs changed") &&
+                  strstr(log, "retrain: dfr-aspire: its options or inputs changed") && !strstr(log, "kept"),
+              "%s", log ? log : "");
+    aspire_strfree(log);
+    CHECK(has(out, "retrain/erm-aspire/train.json", "--epochs 2"));
+}
+
 /* Detect selected nothing (no edit flipped the classifier): personalize learns no token and
  * generate writes no image, both complete, and the run goes on (retrain then trains without extra
  * images) instead of stopping. */
@@ -352,6 +403,7 @@ int main(void) {
     RUN(test_status);
     RUN(test_report);
     RUN(test_later_stages);
+    RUN(test_retrain_parts);
     RUN(test_nothing_selected);
     testdir_remove(root);
     return TEST_REPORT();

@@ -197,11 +197,13 @@ static int run_stage(pl_ctx *c, int k, int force, double t0, double w_done, int 
         char what[300];
         snprintf(what, sizeof what, "running (%s)", why);
         progress_line(c, k, t0, w_done, what);
-        if (a == ACT_FRESH) rc = aspire_remove_tree(dir);
+        if (a == ACT_FRESH && !s->parts) rc = aspire_remove_tree(dir);
         if (!rc) rc = aspire_mkdir_p(dir);
         double ts = wall_now();
         if (!rc) rc = write_record(dir, rec, "running", ts, 0);
+        c->record = rec;
         if (!rc) rc = s->run(c, dir);
+        c->record = NULL;
         if (!rc) rc = aspire_sync_fs(dir);
         if (!rc) rc = write_record(dir, rec, "complete", ts, wall_now());
         *ran = 1;

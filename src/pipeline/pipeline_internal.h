@@ -25,6 +25,7 @@ typedef struct pl_ctx {
     aspire_method methods[PL_MAX_METHODS];
     int n_methods;
     char generator[1024];      /* the generator model file */
+    const cJSON *record;       /* the running stage's record (options, inputs, key) */
 } pl_ctx;
 
 /* One row of the stage table: its name, what it reads (comma-separated: "data", "generator" or
@@ -36,6 +37,9 @@ typedef struct pl_stage {
     int (*options)(const pl_ctx *c, cJSON *opts);
     int (*run)(pl_ctx *c, const char *dir);
     double weight;             /* rough share of a run's time, for the ETA */
+    int parts;                 /* 1: the stage is made of parts (retrain's runs), each keyed on its own
+                                  options and inputs in its part.json; when the stage runs again its
+                                  folder is kept and only the parts whose key changed are redone */
 } pl_stage;
 
 extern const pl_stage pl_stages[];

@@ -6,6 +6,7 @@
 #include "aspire/detect.h"
 #include "aspire/fileio.h"
 #include "aspire/personalize.h"
+#include "aspire/rundir.h"
 #include "pipeline_internal.h"
 
 #include <stdio.h>
@@ -55,26 +56,80 @@ static int train_options(const pl_ctx *c, cJSON *j) {
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
 
-/* Trains one run into dir/name (resuming) and writes its test evaluation beside it. DFR retrains
- * the last layer of train-erm's ERM model (its backbone is not trained again), with the extra
- * images in its retraining set, as the reference adds ASPIRE's images to DFR's. */
-static int train_one(const pl_ctx *c, const char *dir, const char *name, aspire_method m, const char *extra) {
+/* Trains one run into dir/name (resuming) and writes its test evaluation beside it. base: the run
+ * whose backbone DFR keeps (DFR retrains only the last layer), NULL for the other methods. */
+static int train_one(const pl_ctx *c, const char *dir, const char *name, aspire_method m, const char *extra,
+                     const char *base) {
     char *out = pl_path(dir, name, NULL), *ev = pl_path(dir, name, "eval-test.json");
-    char *base = m == ASPIRE_METHOD_DFR ? pl_path(c->rundir, "train-erm", "run") : NULL;
-    int rc = out && ev && (base || m != ASPIRE_METHOD_DFR) ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    int rc = out && ev ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     if (!rc) {
         aspire_train_config t = train_cfg(c, m, out, extra);
         t.base_run = base;
         rc = aspire_train_run(&t);
     }
-    aspire_strfree(base);
     if (!rc) rc = pl_eval_to_file(out, c->o->threads, ev);
     aspire_strfree(out);
     aspire_strfree(ev);
     return rc;
 }
 
-static int run_train_erm(pl_ctx *c, const char *dir) { return train_one(c, dir, "run", ASPIRE_METHOD_ERM, NULL); }
+/* One part of retrain: the run dir/name of method m with the extra images `extra` (NULL: none)
+ * and, for DFR, the backbone of the run `base`. Its key hashes the stage's inputs, the training
+ * options, the name, the method, where its extra images come from and its base's key, and is kept
+ * in dir/name/part.json: written first ("running") and marked complete last. A complete part with
+ * the same key is kept; a running one resumes; any other folder there is removed and the run made
+ * again. key_out (17 bytes) gets the part's key. */
+static int retrain_part(pl_ctx *c, const char *dir, const char *name, aspire_method m, const char *extra,
+                        const char *base, const char *base_key, char key_out[17]) {
+    cJSON *k = cJSON_CreateObject(), *opts = k ? cJSON_AddObjectToObject(k, "options") : NULL;
+    int rc = opts ? train_options(c, opts) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    const cJSON *ins = cJSON_GetObjectItem(c->record, "inputs");
+    if (!rc && !(ins && cJSON_AddItemToObject(k, "inputs", cJSON_Duplicate(ins, 1)) &&
+                 cJSON_AddStringToObject(k, "name", name) && cJSON_AddStringToObject(k, "method", aspire_method_name(m)) &&
+                 cJSON_AddStringToObject(k, "extra", extra ? extra + strlen(c->rundir) : "none") &&
+                 cJSON_AddStringToObject(k, "base", base_key ? base_key : "none")))
+        rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    char *text = rc ? NULL : cJSON_PrintUnformatted(k), *run = pl_path(dir, name, NULL), *pj = pl_path(dir, name, "part.json");
+    if (!rc && !(text && run && pj)) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = text ? text : ""; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(key_out, 17, "%016llx", (unsigned long long)h);
+    cJSON *old = !rc && aspire_file_exists(pj) ? pl_read_json(pj) : NULL;
+    aspire_error_clear();
+    const char *ok = cJSON_GetStringValue(cJSON_GetObjectItem(old, "key"));
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(old, "status"));
+    int same = ok && strcmp(ok, key_out) == 0, done = same && st && strcmp(st, "complete") == 0;
+    char *ev = done ? pl_path(run, "eval-test.json", NULL) : NULL;
+    done = done && ev && aspire_file_exists(ev);
+    aspire_strfree(ev);
+    FILE *log = c->o->log ? c->o->log : c->o->progress ? stderr : NULL;
+    if (!rc && log)
+        fprintf(log, "retrain: %s: %s\n", name,
+                done ? "complete, kept" : same ? "interrupted before: resuming"
+                : old ? "its options or inputs changed: training it again"
+                : aspire_file_exists(run) ? "a run without part.json (an older aspire): training it again"
+                : "training");
+    if (!rc && !done) {
+        if (!same) rc = aspire_remove_tree(run);
+        if (!rc) rc = aspire_mkdir_p(run);
+        cJSON_DeleteItemFromObject(k, "status");
+        if (!rc && !(cJSON_AddStringToObject(k, "key", key_out) && cJSON_AddStringToObject(k, "status", "running")))
+            rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        if (!rc) rc = pl_write_json(pj, k);
+        if (!rc) rc = train_one(c, dir, name, m, extra, base);
+        if (!rc) rc = aspire_sync_fs(run);
+        cJSON_ReplaceItemInObject(k, "status", cJSON_CreateString("complete"));
+        if (!rc) rc = pl_write_json(pj, k);
+    }
+    cJSON_Delete(old);
+    cJSON_free(text);
+    cJSON_Delete(k);
+    aspire_strfree(run);
+    aspire_strfree(pj);
+    return rc;
+}
+
+static int run_train_erm(pl_ctx *c, const char *dir) { return train_one(c, dir, "run", ASPIRE_METHOD_ERM, NULL, NULL); }
 
 static int detect_options(const pl_ctx *c, cJSON *j) {
     aspire_detect_opts d;
@@ -222,30 +277,42 @@ static int methods_options(const pl_ctx *c, cJSON *j) {
 }
 
 /* Each method with the generated images; each method other than ERM also without them (ERM
- * without them is train-erm's run). */
+ * without them is train-erm's run). DFR keeps a backbone and refits its last layer on the
+ * validation split: DFR alone keeps train-erm's ERM model; DFR + ASPIRE keeps ERM + ASPIRE's
+ * (retrain/erm-aspire, trained first when ERM is not among the methods) and adds the generated
+ * images to its refitting set, as the reference adds ASPIRE's images to DFR's. */
 static int run_retrain(pl_ctx *c, const char *dir) {
-    char *extra = pl_path(c->rundir, "generate", "images");
-    if (!extra) return aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    int rc = ASPIRE_OK;
-    if (!has_images(extra)) {   /* nothing generated: "with ASPIRE" is the method alone */
+    char *extra = pl_path(c->rundir, "generate", "images"), *erm = pl_path(c->rundir, "train-erm", "run");
+    char *erm_aspire = pl_path(dir, "erm-aspire", NULL);
+    int rc = extra && erm && erm_aspire ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    if (!rc && !has_images(extra)) {   /* nothing generated: "with ASPIRE" is the method alone */
         if (c->o->progress) fprintf(stderr, "retrain: no generated image; the -aspire runs train without extra images\n");
         aspire_strfree(extra);
         extra = NULL;
     }
+    char key[17], erm_key[17] = "";
     for (int i = 0; !rc && i < c->n_methods; i++) {
         char name[64];
         aspire_method m = c->methods[i];
+        int dfr = m == ASPIRE_METHOD_DFR;
         if (m != ASPIRE_METHOD_ERM) {
             pl_run_names(m, 0, name, sizeof name);
-            rc = train_one(c, dir, name, m, NULL);
+            rc = retrain_part(c, dir, name, m, NULL, dfr ? erm : NULL, dfr ? "train-erm" : NULL, key);
         }
+        if (!rc && dfr && extra && !*erm_key)
+            rc = retrain_part(c, dir, "erm-aspire", ASPIRE_METHOD_ERM, extra, NULL, NULL, erm_key);
         pl_run_names(m, 1, name, sizeof name);
-        if (!rc) rc = train_one(c, dir, name, m, extra);
+        if (!rc && dfr)
+            rc = retrain_part(c, dir, name, m, extra, extra ? erm_aspire : erm, extra ? erm_key : "train-erm", key);
+        else if (!rc)
+            rc = retrain_part(c, dir, name, m, extra, NULL, NULL, m == ASPIRE_METHOD_ERM ? erm_key : key);
     }
     aspire_strfree(extra);
+    aspire_strfree(erm);
+    aspire_strfree(erm_aspire);
     for (int a = 0; !rc && c->o->ablations && a < PL_N_ABLATIONS; a++) {
         char *ex = pl_path(c->rundir, pl_ablations[a].extra_stage, pl_ablations[a].extra_dir);
-        rc = ex ? train_one(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, has_images(ex) ? ex : NULL)
+        rc = ex ? retrain_part(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, has_images(ex) ? ex : NULL, NULL, NULL, key)
                 : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
         aspire_strfree(ex);
     }
@@ -315,14 +382,14 @@ static int run_report(pl_ctx *c, const char *dir) {
 }
 
 const pl_stage pl_stages[] = {
-    {"train-erm", "data", "run/ (train.h's run folder), run/eval-test.json", train_options, run_train_erm, 1.0},
+    {"train-erm", "data", "run/ (train.h's run folder), run/eval-test.json", train_options, run_train_erm, 1.0, 0},
     {"detect", "data,train-erm", "features.json, features.svg, selected/, detections.jsonl", detect_options, run_detect,
-     2.0},
-    {"personalize", "detect,generator", "embeds.safetensors", personalize_options, run_personalize, 1.0},
-    {"generate", "personalize,generator", "images/ (metadata.csv, <y>/<k>.png)", generate_options, run_generate, 1.0},
+     2.0, 0},
+    {"personalize", "detect,generator", "embeds.safetensors", personalize_options, run_personalize, 1.0, 0},
+    {"generate", "personalize,generator", "images/ (metadata.csv, <y>/<k>.png)", generate_options, run_generate, 1.0, 0},
     {"retrain", "data,detect,generate", "<method>/ and <method>-aspire/ run folders with eval-test.json", methods_options,
-     run_retrain, 2.0},
-    {"evaluate", "train-erm,retrain", "results.json", methods_options, run_evaluate, 0.1},
-    {"report", "train-erm,detect,generate,evaluate", "../report.html", no_options, run_report, 0.1},
+     run_retrain, 2.0, 1},
+    {"evaluate", "train-erm,retrain", "results.json", methods_options, run_evaluate, 0.1, 0},
+    {"report", "train-erm,detect,generate,evaluate", "../report.html", no_options, run_report, 0.1, 0},
 };
 const int pl_n_stages = (int)(sizeof pl_stages / sizeof pl_stages[0]);
