@@ -362,6 +362,23 @@ static void test_retrain_parts(void) {
               "%s", log ? log : "");
     aspire_strfree(log);
     CHECK(has(out, "retrain/erm-aspire/train.json", "--epochs 2"));
+    /* the report says which backbone each DFR run keeps */
+    static const char *const stages[] = {"evaluate", "report"};
+    for (int i = 0; i < 2; i++) {
+        o.only = stages[i];
+        CHECK_MSG(run_logged(&o, &log) == ASPIRE_OK, "%s: %s", stages[i], aspire_errmsg());
+        aspire_strfree(log);
+    }
+    CHECK(has(out, "report.html", "<th>dfr + ASPIRE</th>") && has(out, "report.html", "DFR + ASPIRE keeps ERM + ASPIRE"));
+    /* aspire status lists retrain's parts under it */
+    FILE *st = fopen(logpath, "w");
+    CHECK(st && aspire_pipeline_status(out, st) == ASPIRE_OK);
+    if (st) fclose(st);
+    char *text = slurp(logpath, "", NULL), *r = text ? strstr(text, "retrain") : NULL;
+    CHECK_MSG(r && strstr(r, "\n       dfr-aspire       complete") && strstr(r, "\n       erm-edits        complete") &&
+                  strstr(r, "evaluate") > strstr(r, "dfr-aspire"),
+              "%s", text ? text : "");
+    aspire_strfree(text);
 }
 
 /* Detect selected nothing (no edit flipped the classifier): personalize learns no token and

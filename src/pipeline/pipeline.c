@@ -9,7 +9,9 @@
 #include "aspire/rundir.h"
 #include "pipeline_internal.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -287,6 +289,39 @@ int aspire_pipeline_run(const aspire_pipeline_opts *o) {
     return rc;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The parts of a parts stage (folders holding part.json), sorted by name: one line each with its
+ * status and, once trained, its training minutes. */
+static void status_parts(const char *dir, FILE *f) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char *names[64];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL && n < 64;) {
+        char *pj = e->d_name[0] != '.' ? pl_path(dir, e->d_name, "part.json") : NULL;
+        if (pj && aspire_file_exists(pj) && (names[n] = aspire_strdup(e->d_name)) != NULL) n++;
+        aspire_strfree(pj);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], cmp_str);
+    for (int i = 0; i < n; i++) {
+        char *pj = pl_path(dir, names[i], "part.json"), *tj = pl_path(dir, names[i], "train.json");
+        cJSON *p = pj ? pl_read_json(pj) : NULL, *t = tj && aspire_file_exists(tj) ? pl_read_json(tj) : NULL;
+        const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(p, "status"));
+        const cJSON *min = cJSON_GetObjectItem(cJSON_GetObjectItem(t, "result"), "minutes");
+        char tm[32] = "-";
+        if (cJSON_IsNumber(min)) aspire_progress_fmt_time(min->valuedouble * 60, tm, sizeof tm);
+        fprintf(f, "       %-16s %-22s %s\n", names[i], st && strcmp(st, "complete") == 0 ? "complete" : "running or interrupted", tm);
+        cJSON_Delete(p);
+        cJSON_Delete(t);
+        aspire_strfree(pj);
+        aspire_strfree(tj);
+        aspire_strfree(names[i]);
+    }
+    aspire_error_clear();
+}
+
 int aspire_pipeline_status(const char *rundir, FILE *f) {
     char *rj = pl_path(rundir, "run.json", NULL);
     int any = rj && aspire_file_exists(rj);
@@ -305,6 +340,9 @@ int aspire_pipeline_status(const char *rundir, FILE *f) {
         const char *what = !st ? "not run" : strcmp(st, "complete") == 0 ? "complete" : "running or interrupted";
         fprintf(f, "%-4d %-12s %-22s %-22s %s\n", k + 1, pl_stages[k].name, what, start ? start : "-", t);
         cJSON_Delete(j);
+        char *dir = pl_stages[k].parts && st ? pl_path(rundir, pl_stages[k].name, NULL) : NULL;
+        if (dir) status_parts(dir, f);
+        aspire_strfree(dir);
     }
     aspire_error_clear();
     return ASPIRE_OK;

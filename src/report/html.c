@@ -193,7 +193,16 @@ static void results_table(FILE *f, const cJSON *runs) {
         fputs("</tr>\n", f);
     }
     fputs("</table>\n<p class=\"note\">Accuracies in percent on the test split, each run's model selected on the "
-          "validation split as its method's rule says; the worst group of each column is highlighted.</p>\n", f);
+          "validation split as its method's rule says; the worst group of each column is highlighted.", f);
+    cJSON_ArrayForEach(r, runs) {
+        const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(r, "method"));
+        if (m && strcmp(m, "dfr") == 0 && cJSON_IsTrue(cJSON_GetObjectItem(r, "aspire"))) {
+            fputs(" DFR refits the last layer of a kept backbone on the validation split: DFR alone keeps ERM's "
+                  "model, DFR + ASPIRE keeps ERM + ASPIRE's and adds the generated images to its refitting set.", f);
+            break;
+        }
+    }
+    fputs("</p>\n", f);
 }
 
 /* evaluate/results.json once evaluate completed, else the ERM run's own test evaluation. */
