@@ -141,7 +141,7 @@ static int run_one(row *w, opts *o, int s) {
         if (aspire_train_run(&c)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
         minutes = run_result(dir, "minutes");
     }
-    aspire_eval_options eo = {dir, "test", "best", NULL, o->threads, 0, {0}};
+    aspire_eval_options eo = {dir, "test", "best", NULL, o->threads, 0, {0}, 0};
     aspire_eval_result res;
     if (aspire_train_evaluate(&eo, &res)) { fprintf(stderr, "methods: %s: %s\n", dir, aspire_errmsg()); return 1; }
     int k = w->n++;

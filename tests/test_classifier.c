@@ -98,7 +98,7 @@ static void test_run_folder_round_trip(void) {
         same &= lab[i] == lab2[i] && lab[i] == lab3[i];
     }
     CHECK(same);
-    aspire_eval_options eopt = {run, "test", "best", NULL, 1, 0, {0}};
+    aspire_eval_options eopt = {run, "test", "best", NULL, 1, 0, {0}, 0};
     aspire_eval_result r;
     CHECK_MSG(aspire_train_evaluate(&eopt, &r) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK_CLOSE(r.summary.mean, (double)correct / (double)n, 1e-12);

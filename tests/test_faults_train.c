@@ -69,7 +69,7 @@ static int train_eval(const char *out, int resume) {
     c.resume = resume;
     int rc = aspire_train_run(&c);
     if (rc) return rc;
-    aspire_eval_options o = {out, "test", "best", NULL, 1, 0, {0}};
+    aspire_eval_options o = {out, "test", "best", NULL, 1, 0, {0}, 0};
     aspire_eval_result r;
     rc = aspire_train_evaluate(&o, &r);
     if (!rc) aspire_eval_result_destroy(&r);

@@ -347,7 +347,7 @@ static void test_learns_easy(void) {
     c.data_dir = easy_dir;
     c.batch = 16;
     CHECK_MSG(aspire_train_run(&c) == ASPIRE_OK, "%s", aspire_errmsg());
-    aspire_eval_options o = {c.out_dir, "test", "best", NULL, 1, 0, {0}};
+    aspire_eval_options o = {c.out_dir, "test", "best", NULL, 1, 0, {0}, 0};
     aspire_eval_result r;
     CHECK_MSG(aspire_train_evaluate(&o, &r) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK_MSG(r.summary.mean >= 0.9, "test accuracy %.3f on an easy set", r.summary.mean);
@@ -356,7 +356,7 @@ static void test_learns_easy(void) {
 
 static void test_eval(void) {
     const char *out = run_dir("erm");
-    aspire_eval_options o = {out, "test", "best", NULL, 1, 0, {0}};
+    aspire_eval_options o = {out, "test", "best", NULL, 1, 0, {0}, 0};
     aspire_eval_result r;
     CHECK_MSG(aspire_train_evaluate(&o, &r) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK(r.summary.n == 16);
@@ -403,6 +403,35 @@ static void test_eval(void) {
     buf[len] = 0;
     CHECK(p && pclose(p) == 0);
     CHECK(strstr(buf, "worst-group accuracy") && strstr(buf, "weighted mean") && strstr(buf, "worst-class validation"));
+    /* --data naming images outside its folder: refused, unless allowed (the run was trained without) */
+    char other[400], line[256], path[600];
+    snprintf(other, sizeof other, "%s/outside_data", runs);
+    mkdir(other, 0755);
+    snprintf(path, sizeof path, "%s/metadata.csv", data_dir);
+    FILE *in = fopen(path, "r");
+    snprintf(path, sizeof path, "%s/metadata.csv", other);
+    FILE *mo = fopen(path, "w");
+    CHECK(in && mo);
+    for (int ln = 0; in && mo && fgets(line, sizeof line, in); ln++) {
+        char *c1 = strchr(line, ',');
+        if (ln == 0 || !c1) { fputs(line, mo); continue; }
+        *c1 = 0;   /* img_id, then an absolute path to the same image in data_dir */
+        fprintf(mo, "%s,%s/%s", line, data_dir, c1 + 1);
+    }
+    if (in) fclose(in);
+    if (mo) fclose(mo);
+    o.split = "test";
+    o.checkpoint = "best";
+    o.data_dir = other;
+    CHECK(aspire_train_evaluate(&o, &r) != ASPIRE_OK && strstr(aspire_errmsg(), "outside"));
+    o.allow_outside_paths = 1;
+    CHECK_MSG(aspire_train_evaluate(&o, &r) == ASPIRE_OK && r.summary.n == 16, "%s", aspire_errmsg());
+    aspire_eval_result_destroy(&r);
+    snprintf(cmd, sizeof cmd, "%s eval --run %s --data %s --allow-outside-paths --threads 1 --quiet >/dev/null", ASPIRE_BIN, out,
+             other);
+    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "%s eval --run %s --data %s --threads 1 --quiet >/dev/null 2>&1", ASPIRE_BIN, out, other);
+    CHECK(system(cmd) != 0);
 }
 
 static void test_cli_train(void) {
@@ -451,7 +480,7 @@ static void test_bad_input(void) {
     c = tiny(run_dir("bad_run4"), ASPIRE_METHOD_ERM, 1);
     c.base_run = run_dir("erm");
     CHECK(aspire_train_run(&c) == ASPIRE_ERR_ARG);  /* --base is for dfr */
-    aspire_eval_options o = {run_dir("nothing"), "test", "best", NULL, 1, 0, {0}};
+    aspire_eval_options o = {run_dir("nothing"), "test", "best", NULL, 1, 0, {0}, 0};
     aspire_eval_result r;
     CHECK(aspire_train_evaluate(&o, &r) != ASPIRE_OK);
     CHECK(strstr(aspire_errmsg(), "train.json") != NULL);

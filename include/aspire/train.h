@@ -122,6 +122,8 @@ typedef struct aspire_eval_options {
     int threads;
     int progress;
     aspire_ctx_options engine; /* engine settings (threads: the field above) */
+    int allow_outside_paths;  /* metadata.csv may name images outside the dataset folder (also
+                                 allowed when the run was trained with it) */
 } aspire_eval_options;
 
 typedef struct aspire_eval_result {

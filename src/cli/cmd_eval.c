@@ -27,6 +27,8 @@ int cmd_eval(int argc, char **argv) {
         {"--json", CLI_FLAG, &json, "print one JSON object instead of the table"},
         {"--threads", CLI_INT, &o.threads, "threads, 0 = all cores"},
         {"--quiet", CLI_FLAG, &quiet, "no progress line"},
+        {"--allow-outside-paths", CLI_FLAG, &o.allow_outside_paths,
+         "metadata.csv may name images outside the dataset folder (absolute, .., symbolic links; also ASPIRE_ALLOW_OUTSIDE_PATHS=1)"},
     };
     int rc = cli_parse("eval",
                        "Accuracy per group (class x place), mean accuracy (plain and weighted by the training\n"
@@ -35,6 +37,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     if (!o.run_dir) return cli_fail("eval", "--run RUNDIR is required");
     o.progress = !quiet && !json;
+    o.allow_outside_paths |= cli_allow_outside_paths();
     o.engine = cli_engine_options(o.threads, 0);
     aspire_eval_result r;
     if (aspire_train_evaluate(&o, &r)) return cli_fail("eval", NULL);

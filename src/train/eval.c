@@ -95,7 +95,8 @@ int aspire_train_evaluate(const aspire_eval_options *opt, aspire_eval_result *ou
     size_t pb = 0;
     int prev = aspire_threads_enter(opt->threads);
     if (!which) rc = aspire_error(ASPIRE_ERR_ARG, "unknown split '%s' (train, val or test)", split);
-    if (!rc) rc = tr_data_load(&data, dir, NULL, cfg.image_size, which, 0, opt->progress, cfg.allow_outside_paths);
+    if (!rc) rc = tr_data_load(&data, dir, NULL, cfg.image_size, which, 0, opt->progress,
+                              cfg.allow_outside_paths || opt->allow_outside_paths);
     if (!rc && !opt->data_dir) rc = same_dataset(&cfg, &data, opt->run_dir);
     tr_images *im = rc ? NULL : tr_data_split(&data, split);
     if (!rc && im->n == 0) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s: the %s split is empty", aspire_dataset_index_path(data.index), split);
