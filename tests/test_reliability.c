@@ -686,6 +686,32 @@ static void test_dataset_identity(void) {
     CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
 }
 
+/* The extra images are part of a run's identity too: --resume with a changed --extra
+ * metadata.csv is refused, naming the file; with it restored the run goes on. */
+static void test_extra_identity(void) {
+    char cmd[8192], ex[600];
+    snprintf(ex, sizeof ex, "%s", P("rel/ex"));
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/0' '%s/1' && f='%s'/$(sed -n 2p '%s' | cut -d, -f2) && cp \"$f\" '%s/0/a.png' && "
+             "cp \"$f\" '%s/1/b.png' && cp \"$f\" '%s/1/c.png'", ex, ex, P("rel/ds"), P("rel/ds/metadata.csv"), ex, ex, ex);
+    CHECK(system(cmd) == 0);
+    static const char full[] = "img_filename,y\n0/a.png,0\n1/b.png,1\n1/c.png,1\n", less[] = "img_filename,y\n0/a.png,0\n1/b.png,1\n";
+    char meta[700];
+    snprintf(meta, sizeof meta, "%s/metadata.csv", ex);
+    CHECK(testdir_write(meta, full, strlen(full)) == 0);
+    int rc = aspire("train --data '%s' --extra '%s' --out '%s' --size 16 --batch 8 --epochs 2 --stop-after 1 --quiet --threads 1",
+                    P("rel/ds"), ex, P("rel/rx"));
+    CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
+    char *tj = slurp(P("rel/rx/train.json"));
+    CHECK(tj && strstr(tj, "\"extra_fingerprint\":\t\"fnv1a64:"));
+    aspire_free(tj, 0);
+    CHECK(testdir_write(meta, less, strlen(less)) == 0);
+    rc = aspire("train --out '%s' --resume --quiet --threads 1", P("rel/rx"));
+    FAILS(rc, 1, "rel/ex/metadata.csv changed since the run in");
+    CHECK(testdir_write(meta, full, strlen(full)) == 0);
+    rc = aspire("train --out '%s' --resume --quiet --threads 1", P("rel/rx"));
+    CHECK_MSG(rc == 0, "%s", err_s ? err_s : "");
+}
+
 /* Defect 10: one y = 7 made 8 classes and 16 groups; eval then blamed the weights file. */
 static void test_label_typo(void) {
     const char *d = odd_dataset("dsy", "a.png");
@@ -752,6 +778,7 @@ int main(void) {
     RUN(test_run_files_checked);
     RUN(test_restart_and_resume_options);
     RUN(test_dataset_identity);
+    RUN(test_extra_identity);
     RUN(test_label_typo);
     RUN(test_train_killed_and_resumed);
     aspire_free(out_s, 0);

@@ -89,6 +89,8 @@ typedef struct aspire_train_config {
                                  runs written before it */
     aspire_ctx_options engine; /* engine settings (reference path, Winograd, batch-norm kernel,
                                   profiling); its threads and seed are training's own; kept on --resume */
+    const char *extra_fingerprint; /* as data_fingerprint, of extra_dir's metadata.csv (NULL without
+                                  extra images, and in runs written before it) */
 } aspire_train_config;
 
 /* The defaults: reference net (torchvision init) at 64×64, 8 epochs, batch 64, lr 0.05, momentum 0.9, wd 1e-4,
@@ -108,7 +110,7 @@ ASPIRE_API int aspire_train_finished(const char *run_dir);
 
 /* Reads RUNDIR/train.json's config into *cfg (strings are owned by *strings, free with
  * aspire_train_config_strings_free). */
-typedef struct aspire_train_strings { char *s[12]; } aspire_train_strings;
+typedef struct aspire_train_strings { char *s[16]; } aspire_train_strings;
 ASPIRE_API int aspire_train_config_load(const char *run_dir, aspire_train_config *cfg, aspire_train_strings *strings);
 ASPIRE_API void aspire_train_config_strings_free(aspire_train_strings *strings);
 

@@ -93,6 +93,7 @@ cJSON *tr_config_to_json(const aspire_train_config *c) {
     cJSON_AddRawToObject(o, "limit_train", lt);
     if (c->allow_outside_paths) cJSON_AddBoolToObject(o, "allow_outside_paths", 1);
     if (c->data_fingerprint) cJSON_AddStringToObject(o, "data_fingerprint", c->data_fingerprint);
+    if (c->extra_fingerprint) cJSON_AddStringToObject(o, "extra_fingerprint", c->extra_fingerprint);
     return o;
 }
 
@@ -143,6 +144,8 @@ int tr_config_from_json(const cJSON *o, aspire_train_config *c, aspire_train_str
     }
     if (!rc && cJSON_GetObjectItemCaseSensitive(o, "data_fingerprint"))  /* runs before it have none */
         rc = get_str(o, "data_fingerprint", &c->data_fingerprint, 0, st, 7, path);
+    if (!rc && cJSON_GetObjectItemCaseSensitive(o, "extra_fingerprint"))
+        rc = get_str(o, "extra_fingerprint", &c->extra_fingerprint, 0, st, 12, path);
     if (!rc && aspire_method_parse(method, &c->method)) rc = aspire_error_prefix(ASPIRE_ERR_FORMAT, "%s", path);
     if (!rc) {
         char *end = NULL;

@@ -61,6 +61,7 @@ typedef struct trainer {
     double seconds_before;          /* wall time of the epochs before a resume */
     double t0, cpu0;                /* wall and process CPU clock at the start of this call */
     char fingerprint[40];           /* of the dataset's metadata.csv (cfg.data_fingerprint) */
+    char extra_fingerprint[40];     /* of the extra images' metadata.csv (cfg.extra_fingerprint) */
 } trainer;
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -861,6 +862,7 @@ static int train_open(trainer *t, const aspire_train_config *cfg_in, int *resumi
         if (t->cfg.init && strcmp(t->cfg.init, "torchvision") != 0 && strcmp(t->cfg.init, "pytorch") != 0)
             t->cfg.init = absolute(t, t->cfg.init, 11);
         t->cfg.data_fingerprint = NULL;  /* computed from the dataset in train_setup */
+        t->cfg.extra_fingerprint = NULL;
     }
     if (!rc) rc = check_config(&t->cfg, *ckpt != NULL);
     if (!rc) rc = aspire_rundir_lock_take(lock, t->cfg.out_dir, "aspire train");  /* one process per run folder */
@@ -903,6 +905,18 @@ static int train_setup(trainer *t, aspire_safetensors *ckpt, int *next_epoch, in
                             "cannot go on with another dataset: start a new run", aspire_dataset_index_path(t->data.index),
                             t->cfg.out_dir, t->fingerprint, t->cfg.data_fingerprint);
     t->cfg.data_fingerprint = t->fingerprint;
+    if (t->cfg.extra_dir) {
+        char *meta = aspire_path_join(t->cfg.extra_dir, "metadata.csv");
+        rc = meta ? tr_data_fingerprint(meta, t->extra_fingerprint, sizeof t->extra_fingerprint)
+                  : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        if (!rc && t->cfg.extra_fingerprint && strcmp(t->cfg.extra_fingerprint, t->extra_fingerprint) != 0)
+            rc = aspire_error(ASPIRE_ERR_FORMAT, "%s changed since the run in %s started (fingerprint %s, train.json has %s); a "
+                              "run cannot go on with other extra images: start a new run", meta, t->cfg.out_dir,
+                              t->extra_fingerprint, t->cfg.extra_fingerprint);
+        aspire_strfree(meta);
+        if (rc) return rc;
+        t->cfg.extra_fingerprint = t->extra_fingerprint;
+    }
     if (t->data.val.n == 0) return aspire_error(ASPIRE_ERR_FORMAT, "%s: the validation split (split 1) is empty", t->cfg.data_dir);
     rc = build_pool(t);
     aspire_ctx_options co = t->cfg.engine;
