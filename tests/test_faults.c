@@ -9,21 +9,11 @@
 #include "aspire/engine.h"
 #include "aspire/image.h"
 
+#include "faults.h"
 #include "test.h"
 
 #include <stdatomic.h>
 #include <string.h>
-
-static _Atomic long budget;   /* allocations left before failing; < 0: never fail */
-static _Atomic long counted;  /* allocations made */
-
-static void *hook(void *ptr, size_t old_size, size_t new_size, void *ud) {
-    (void)old_size; (void)ud;
-    if (new_size == 0) { free(ptr); return NULL; }
-    counted++;
-    if (budget >= 0 && budget-- == 0) return NULL;
-    return realloc(ptr, new_size);
-}
 
 enum { NIMG = 2 };
 
@@ -41,6 +31,9 @@ static int caption_run(const aspire_image *imgs, char **caps) {
     return rc;
 }
 
+typedef struct { const aspire_image *imgs; char **caps; } cap_job;
+static int caption_job(void *arg) { return caption_run(((cap_job *)arg)->imgs, ((cap_job *)arg)->caps); }
+
 static void free_caps(char **caps) {
     for (int i = 0; i < 2 * NIMG; i++) { aspire_strfree(caps[i]); caps[i] = NULL; }
 }
@@ -52,22 +45,14 @@ static void test_captioning_sweep(void) {
         for (size_t p = 0; p < (size_t)48 * 40 * 3; p++) imgs[i].data[p] = (uint8_t)((p * (7 + i)) % 251);
     }
     char *ref[2 * NIMG] = {0}, *got[2 * NIMG] = {0};
-    budget = -1;
-    counted = 0;
-    aspire_set_allocator(hook, NULL);
-    int rc = caption_run(imgs, ref);
-    aspire_set_allocator(NULL, NULL);
-    long total = counted;
+    int rc = fault_run(-1, caption_job, &(cap_job){imgs, ref});
+    long total = fault_counted;
     CHECK_MSG(rc == ASPIRE_OK && total > 20, "rc %d, %ld allocations: %s", rc, total, aspire_errmsg());
     /* every allocation up to 150 (loading), then 100 more spread over the rest (captioning); each
      * run reloads the model, so this is kept to ~250 runs (a few seconds; ~2 minutes under ASan) */
     int failures = 0, wrong = 0, tolerated = 0;
     for (long k = 0; k < total; k = k < 150 ? k + 1 : k + (total - 150) / 100 + 1) {
-        budget = k;
-        aspire_set_allocator(hook, NULL);
-        aspire_error_clear();
-        rc = caption_run(imgs, got);
-        aspire_set_allocator(NULL, NULL);
+        rc = fault_run(k, caption_job, &(cap_job){imgs, got});
         if (rc == ASPIRE_OK) {  /* an optional allocation (a fused oneDNN primitive) has a fallback */
             tolerated++;
             for (int i = 0; i < 2 * NIMG; i++) wrong += !got[i] || strcmp(got[i], ref[i]) != 0;
@@ -85,7 +70,6 @@ static void test_captioning_sweep(void) {
         free_caps(got);
     }
     CHECK(failures > 200 && wrong == 0 && tolerated < failures / 10);
-    budget = -1;
     rc = caption_run(imgs, got);  /* and nothing was left in a bad state */
     CHECK(rc == ASPIRE_OK);
     for (int i = 0; i < 2 * NIMG; i++) CHECK(ref[i] && got[i] && strcmp(ref[i], got[i]) == 0);

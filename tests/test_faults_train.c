@@ -9,24 +9,13 @@
 #include "aspire/image.h"
 #include "aspire/train.h"
 
+#include "faults.h"
 #include "test.h"
 #include "testdir.h"
 
 #include <signal.h>
-#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-
-static _Atomic long budget;   /* allocations left before failing; < 0: never fail */
-static _Atomic long counted;  /* allocations made */
-
-static void *hook(void *ptr, size_t old_size, size_t new_size, void *ud) {
-    (void)old_size; (void)ud;
-    if (new_size == 0) { free(ptr); return NULL; }
-    counted++;
-    if (budget >= 0 && budget-- == 0) return NULL;
-    return realloc(ptr, new_size);
-}
 
 enum { S = 16 };
 static char dir[256], data[512];
@@ -76,6 +65,8 @@ static int train_eval(const char *out, int resume) {
     return rc;
 }
 
+static int train_job(void *out) { return train_eval(out, 0); }
+
 static char *best_of(const char *out, size_t *n) {
     char path[700], *buf = NULL;
     snprintf(path, sizeof path, "%s/best.safetensors", out);
@@ -86,12 +77,8 @@ static char *best_of(const char *out, size_t *n) {
 static void test_training_sweep(void) {
     char out[512];
     snprintf(out, sizeof out, "%s/run", dir);
-    budget = -1;
-    counted = 0;
-    aspire_set_allocator(hook, NULL);
-    int rc = train_eval(out, 0);
-    aspire_set_allocator(NULL, NULL);
-    long total = counted;
+    int rc = fault_run(-1, train_job, out);
+    long total = fault_counted;
     CHECK_MSG(rc == ASPIRE_OK && total > 100, "rc %d (%s), %ld allocations", rc, aspire_errmsg(), total);
     size_t ref_n = 0;
     char *ref = best_of(out, &ref_n);
@@ -99,10 +86,7 @@ static void test_training_sweep(void) {
     int failed_cleanly = 0, tried = 0;
     for (long k = 0; k < total; k += k < 40 ? 1 : total / 40 + 1) {
         testdir_remove(out);
-        budget = k;
-        aspire_set_allocator(hook, NULL);
-        rc = train_eval(out, 0);
-        aspire_set_allocator(NULL, NULL);
+        rc = fault_run(k, train_job, out);
         tried++;
         if (rc == ASPIRE_OK) continue;  /* an optional allocation (a fallback exists) */
         CHECK_MSG(rc == ASPIRE_ERR_NOMEM && *aspire_errmsg(), "allocation %ld of %ld: rc %d: %s", k, total, rc, aspire_errmsg());
@@ -111,7 +95,6 @@ static void test_training_sweep(void) {
     printf("  %d of %d sampled allocation failures (of %ld allocations) gave ASPIRE_ERR_NOMEM\n", failed_cleanly, tried, total);
     CHECK(failed_cleanly > tried / 2);
     testdir_remove(out);
-    budget = -1;
     CHECK(train_eval(out, 0) == ASPIRE_OK);  /* and the program still gives the same model */
     size_t n = 0;
     char *again = best_of(out, &n);
