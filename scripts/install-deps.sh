@@ -2,11 +2,12 @@
 # Installs every Debian package aspire needs. Idempotent, and quiet when everything is present.
 # Set ASPIRE_WITH_TORCH=1 to also install the PyTorch used by the comparison benchmarks.
 # clang, libclang-rt-14-dev (libFuzzer) and libomp-14-dev (OpenMP for clang) build the fuzz
-# targets (make fuzz); the 14 matches Debian 12's clang.
+# targets (make fuzz); the 14 matches Debian 12's clang. chromium renders the run report in the
+# test suite (report_browser, scripts/check-report.sh).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libstb-dev
       libfreetype-dev fonts-noto-color-emoji wordnet-dev wordnet-base libcjson-dev valgrind
-      clang libclang-rt-14-dev libomp-14-dev)
+      clang libclang-rt-14-dev libomp-14-dev chromium)
 if [ "${ASPIRE_WITH_TORCH:-0}" = 1 ]; then pkgs+=(python3-torch python3-torchvision python3-pil python3-numpy); fi
 missing=()
 for p in "${pkgs[@]}"; do

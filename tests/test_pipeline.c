@@ -370,6 +370,11 @@ static void test_retrain_parts(void) {
         aspire_strfree(log);
     }
     CHECK(has(out, "report.html", "<th>dfr + ASPIRE</th>") && has(out, "report.html", "DFR + ASPIRE keeps ERM + ASPIRE"));
+    /* kept in the working folder (CTest's: the build folder) for report_browser to render */
+    size_t rn = 0;
+    char *rep = slurp(out, "report.html", &rn);
+    CHECK(rep && strstr(rep, "data:image/png;base64,") && aspire_write_file_atomic("test_pipeline_report.html", rep, rn) == ASPIRE_OK);
+    aspire_strfree(rep);
     /* aspire status lists retrain's parts under it */
     FILE *st = fopen(logpath, "w");
     CHECK(st && aspire_pipeline_status(out, st) == ASPIRE_OK);
