@@ -11,12 +11,15 @@ JOBS      ?= $(shell nproc)
 CMAKE_OPTS ?=
 WERROR    ?= OFF
 
-.PHONY: all build deps test demo asan clean bench-engine bench-extract bench-methods format
+.PHONY: all build deps deps-run test demo asan clean bench-engine bench-extract bench-methods format
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+deps-run:
+	@scripts/install-deps.sh --run
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DASPIRE_WERROR=$(WERROR) $(CMAKE_OPTS) >/dev/null
@@ -29,7 +32,7 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan CMAKE_OPTS="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DASPIRE_SANITIZE=ON" build
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
-demo: deps build
+demo: deps-run build
 	@scripts/demo.sh
 
 REPORT ?= demo-out/run/report.html

@@ -4,10 +4,12 @@
 # clang, libclang-rt-14-dev (libFuzzer) and libomp-14-dev (OpenMP for clang) build the fuzz
 # targets (make fuzz); the 14 matches Debian 12's clang. chromium renders the run report in the
 # test suite (report_browser, scripts/check-report.sh).
+# `--run`: only what building and running aspire need (make demo), not the test tools (valgrind,
+# clang and its fuzzing runtime, chromium), which take minutes more to install on a fresh machine.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libstb-dev
-      libfreetype-dev fonts-noto-color-emoji wordnet-dev wordnet-base libcjson-dev valgrind
-      clang libclang-rt-14-dev libomp-14-dev chromium)
+      libfreetype-dev fonts-noto-color-emoji wordnet-dev wordnet-base libcjson-dev)
+if [ "${1:-}" != --run ]; then pkgs+=(valgrind clang libclang-rt-14-dev libomp-14-dev chromium); fi
 if [ "${ASPIRE_WITH_TORCH:-0}" = 1 ]; then pkgs+=(python3-torch python3-torchvision python3-pil python3-numpy); fi
 missing=()
 for p in "${pkgs[@]}"; do
