@@ -94,9 +94,7 @@ static cJSON *stage_record(const pl_ctx *c, const pl_stage *s) {
         cJSON_AddStringToObject(ins, t, hex);
     }
     char *a = cJSON_PrintUnformatted(opts), *b = cJSON_PrintUnformatted(ins);
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = a ? a : ""; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    for (const char *p = b ? b : ""; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = pl_fnv1a(pl_fnv1a(PL_FNV_INIT, a ? a : "", a ? strlen(a) : 0), b ? b : "", b ? strlen(b) : 0);
     cJSON_free(a);
     cJSON_free(b);
     snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);

@@ -47,6 +47,9 @@ extern const int pl_n_stages;
 
 /* "RUNDIR/a/b" in a new string (aspire_strfree), NULL on OOM. */
 char *pl_path(const char *rundir, const char *a, const char *b);
+/* FNV-1a 64: PL_FNV_INIT, then pl_fnv1a over each piece in turn (stage and part keys, files). */
+#define PL_FNV_INIT 1469598103934665603ULL
+uint64_t pl_fnv1a(uint64_t h, const void *data, size_t n);
 /* FNV-1a 64 of a file's bytes as 16 hex digits; ASPIRE_ERR_IO naming the file if unreadable. */
 int pl_hash_file(const char *path, char hex[17]);
 /* Reads a JSON file; NULL (error set, naming the file) when missing or malformed. */

@@ -91,8 +91,7 @@ static int retrain_part(pl_ctx *c, const char *dir, const char *name, aspire_met
         rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     char *text = rc ? NULL : cJSON_PrintUnformatted(k), *run = pl_path(dir, name, NULL), *pj = pl_path(dir, name, "part.json");
     if (!rc && !(text && run && pj)) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = text ? text : ""; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = pl_fnv1a(PL_FNV_INIT, text ? text : "", text ? strlen(text) : 0);
     snprintf(key_out, 17, "%016llx", (unsigned long long)h);
     cJSON *old = !rc && aspire_file_exists(pj) ? pl_read_json(pj) : NULL;
     aspire_error_clear();

@@ -14,14 +14,19 @@ char *pl_path(const char *rundir, const char *a, const char *b) {
     return q;
 }
 
+uint64_t pl_fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
 int pl_hash_file(const char *path, char hex[17]) {
     FILE *f = fopen(path, "rb");
     if (!f) return aspire_error(ASPIRE_ERR_IO, "%s: cannot read (needed to hash a stage's input)", path);
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = PL_FNV_INIT;
     unsigned char buf[65536];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        for (size_t i = 0; i < n; i++) h = (h ^ buf[i]) * 1099511628211ULL;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = pl_fnv1a(h, buf, n);
     int bad = ferror(f);
     fclose(f);
     if (bad) return aspire_error(ASPIRE_ERR_IO, "%s: read error", path);
