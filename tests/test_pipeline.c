@@ -354,6 +354,32 @@ static void test_retrain_parts(void) {
               "%s", log ? log : "");
     aspire_strfree(log);
     CHECK(has(out, "retrain/erm-edits/part.json", "\"status\":\t\"complete\""));
+    /* a new generator (generate's key changes): the parts with generated images train again, DFR
+     * alone and the selected-edits ablation are kept, as is a part recorded by an older aspire
+     * (which hashed every input of retrain into its key) whose own inputs did not change */
+    copy_out("retrain/dfr/best.safetensors", "dfr-best.before");
+    rec = slurp(out, "retrain/erm-edits/part.json", &n);
+    p = rec ? strstr(rec, "\"inputs\":\t{") : NULL;
+    char *kp = rec ? strstr(rec, "\"key\":\t\"") : NULL;
+    CHECK(p && kp);
+    if (p && kp) {
+        char legacy[4096];
+        memcpy(kp + 8, "0123456789abcdef", 16);
+        snprintf(legacy, sizeof legacy, "%.*s\"generate\": \"made-up-generate\", %s", (int)(p - rec + 11), rec, p + 11);
+        snprintf(path, sizeof path, "%s/retrain/erm-edits/part.json", out);
+        aspire_write_file_atomic(path, legacy, strlen(legacy));
+    }
+    aspire_strfree(rec);
+    put(out, "generate/stage.json", "{\"status\": \"complete\", \"key\": \"made-up-gen-two\"}");
+    CHECK(run_logged(&o, &log) == ASPIRE_OK);
+    CHECK_MSG(log && strstr(log, "retrain: erm-aspire: its options or inputs changed") &&
+                  strstr(log, "retrain: dfr-aspire: its options or inputs changed") &&
+                  strstr(log, "retrain: erm-plain: its options or inputs changed") &&
+                  strstr(log, "retrain: dfr: complete, kept") && strstr(log, "retrain: erm-edits: complete, kept"),
+              "%s", log ? log : "");
+    aspire_strfree(log);
+    CHECK(same_file("retrain/dfr/best.safetensors", "dfr-best.before"));
+    CHECK(!has(out, "retrain/erm-edits/part.json", "0123456789abcdef") && !has(out, "retrain/erm-edits/part.json", "generate"));
     /* a training option changed: every part again */
     o.epochs = 2;
     CHECK(run_logged(&o, &log) == ASPIRE_OK);

@@ -73,31 +73,78 @@ static int train_one(const pl_ctx *c, const char *dir, const char *name, aspire_
     return rc;
 }
 
+/* A part's key material: the training options, the inputs the part depends on (of `inputs`,
+ * in the order of `deps`), its name, method, where its extra images come from and its base's key.
+ * Built the same way from the current record and from an existing part.json, so that a part
+ * written before (by an older aspire, which hashed all of retrain's inputs) is recognised when
+ * what it depends on is unchanged. NULL when out of memory or when `from` lacks a field. */
+static cJSON *part_material(const cJSON *options, const cJSON *inputs, const char *const *deps, int n_deps,
+                            const char *name, const char *method, const char *extra, const char *base) {
+    cJSON *k = cJSON_CreateObject(), *ins = NULL;
+    int ok = k && options && name && method && extra && base &&
+             cJSON_AddItemToObject(k, "options", cJSON_Duplicate(options, 1)) &&
+             (ins = cJSON_AddObjectToObject(k, "inputs")) != NULL;
+    for (int i = 0; ok && i < n_deps; i++) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(inputs, deps[i]));
+        ok = v && cJSON_AddStringToObject(ins, deps[i], v);
+    }
+    ok = ok && cJSON_AddStringToObject(k, "name", name) && cJSON_AddStringToObject(k, "method", method) &&
+         cJSON_AddStringToObject(k, "extra", extra) && cJSON_AddStringToObject(k, "base", base);
+    if (!ok) cJSON_Delete(k);
+    return ok ? k : NULL;
+}
+
+static uint64_t material_key(const cJSON *k) {
+    char *text = k ? cJSON_PrintUnformatted(k) : NULL;
+    uint64_t h = text ? pl_fnv1a(PL_FNV_INIT, text, strlen(text)) : 0;
+    cJSON_free(text);
+    return h;
+}
+
 /* One part of retrain: the run dir/name of method m with the extra images `extra` (NULL: none)
- * and, for DFR, the backbone of the run `base`. Its key hashes the stage's inputs, the training
- * options, the name, the method, where its extra images come from and its base's key, and is kept
- * in dir/name/part.json: written first ("running") and marked complete last. A complete part with
- * the same key is kept; a running one resumes; any other folder there is removed and the run made
- * again. key_out (17 bytes) gets the part's key. */
+ * and, for DFR, the backbone of the run `base`. Its key hashes the training options, the inputs it
+ * depends on — the dataset always; the stage its extra images come from (generate or detect);
+ * train-erm when it keeps train-erm's backbone — the name, the method, where its extra images come
+ * from and its base's key, and is kept in dir/name/part.json: written first ("running") and
+ * marked complete last. So a new generator retrains the parts with generated images and keeps
+ * JTT, GroupDRO, DFR alone and the selected-edits ablation. A complete part with the same key is
+ * kept; a running one resumes; any other folder there is removed and the run made again.
+ * key_out (17 bytes) gets the part's key. */
 static int retrain_part(pl_ctx *c, const char *dir, const char *name, aspire_method m, const char *extra,
                         const char *base, const char *base_key, char key_out[17]) {
-    cJSON *k = cJSON_CreateObject(), *opts = k ? cJSON_AddObjectToObject(k, "options") : NULL;
+    const char *deps[3] = {"data"};
+    int n_deps = 1;
+    char src[64] = "";
+    if (extra) {   /* RUNDIR/<stage>/...: the stage the extra images come from */
+        const char *rel = extra + strlen(c->rundir) + (extra[strlen(c->rundir)] == '/');
+        snprintf(src, sizeof src, "%.*s", (int)strcspn(rel, "/"), rel);
+        deps[n_deps++] = src;
+    }
+    if (base_key && strcmp(base_key, "train-erm") == 0) deps[n_deps++] = "train-erm";
+    cJSON *opts = cJSON_CreateObject();
     int rc = opts ? train_options(c, opts) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    const cJSON *ins = cJSON_GetObjectItem(c->record, "inputs");
-    if (!rc && !(ins && cJSON_AddItemToObject(k, "inputs", cJSON_Duplicate(ins, 1)) &&
-                 cJSON_AddStringToObject(k, "name", name) && cJSON_AddStringToObject(k, "method", aspire_method_name(m)) &&
-                 cJSON_AddStringToObject(k, "extra", extra ? extra + strlen(c->rundir) : "none") &&
-                 cJSON_AddStringToObject(k, "base", base_key ? base_key : "none")))
-        rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    char *text = rc ? NULL : cJSON_PrintUnformatted(k), *run = pl_path(dir, name, NULL), *pj = pl_path(dir, name, "part.json");
-    if (!rc && !(text && run && pj)) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    uint64_t h = pl_fnv1a(PL_FNV_INIT, text ? text : "", text ? strlen(text) : 0);
+    const char *xrel = extra ? extra + strlen(c->rundir) : "none";
+    cJSON *k = rc ? NULL
+                  : part_material(opts, cJSON_GetObjectItem(c->record, "inputs"), deps, n_deps, name,
+                                  aspire_method_name(m), xrel, base_key ? base_key : "none");
+    cJSON_Delete(opts);
+    if (!rc && !k) rc = aspire_error(ASPIRE_ERR_NOMEM, "retrain: %s: out of memory or an input missing", name);
+    char *run = pl_path(dir, name, NULL), *pj = pl_path(dir, name, "part.json");
+    if (!rc && !(run && pj)) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    uint64_t h = material_key(k);
     snprintf(key_out, 17, "%016llx", (unsigned long long)h);
     cJSON *old = !rc && aspire_file_exists(pj) ? pl_read_json(pj) : NULL;
     aspire_error_clear();
-    const char *ok = cJSON_GetStringValue(cJSON_GetObjectItem(old, "key"));
+    /* the old part's key, recomputed from its recorded material with the same dependencies */
+    cJSON *om = old ? part_material(cJSON_GetObjectItem(old, "options"), cJSON_GetObjectItem(old, "inputs"), deps, n_deps,
+                                    cJSON_GetStringValue(cJSON_GetObjectItem(old, "name")),
+                                    cJSON_GetStringValue(cJSON_GetObjectItem(old, "method")),
+                                    cJSON_GetStringValue(cJSON_GetObjectItem(old, "extra")),
+                                    cJSON_GetStringValue(cJSON_GetObjectItem(old, "base")))
+                    : NULL;
     const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(old, "status"));
-    int same = ok && strcmp(ok, key_out) == 0, done = same && st && strcmp(st, "complete") == 0;
+    int same = om && material_key(om) == h, done = same && st && strcmp(st, "complete") == 0;
+    cJSON_Delete(om);
     char *ev = done ? pl_path(run, "eval-test.json", NULL) : NULL;
     done = done && ev && aspire_file_exists(ev);
     aspire_strfree(ev);
@@ -108,20 +155,22 @@ static int retrain_part(pl_ctx *c, const char *dir, const char *name, aspire_met
                 : old ? "its options or inputs changed: training it again"
                 : aspire_file_exists(run) ? "a run without part.json (an older aspire): training it again"
                 : "training");
+    if (!rc && done && !(cJSON_AddStringToObject(k, "key", key_out) && cJSON_AddStringToObject(k, "status", "complete")))
+        rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    /* a kept part's record is rewritten in today's form (its key over what it depends on) */
+    if (!rc && done && !cJSON_Compare(old, k, 1)) rc = pl_write_json(pj, k);
     if (!rc && !done) {
         if (!same) rc = aspire_remove_tree(run);
         if (!rc) rc = aspire_mkdir_p(run);
-        cJSON_DeleteItemFromObject(k, "status");
         if (!rc && !(cJSON_AddStringToObject(k, "key", key_out) && cJSON_AddStringToObject(k, "status", "running")))
             rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
         if (!rc) rc = pl_write_json(pj, k);
         if (!rc) rc = train_one(c, dir, name, m, extra, base);
         if (!rc) rc = aspire_sync_fs(run);
-        cJSON_ReplaceItemInObject(k, "status", cJSON_CreateString("complete"));
+        if (!rc) cJSON_ReplaceItemInObject(k, "status", cJSON_CreateString("complete"));
         if (!rc) rc = pl_write_json(pj, k);
     }
     cJSON_Delete(old);
-    cJSON_free(text);
     cJSON_Delete(k);
     aspire_strfree(run);
     aspire_strfree(pj);
@@ -386,7 +435,7 @@ const pl_stage pl_stages[] = {
      2.0, 0},
     {"personalize", "detect,generator", "embeds.safetensors", personalize_options, run_personalize, 1.0, 0},
     {"generate", "personalize,generator", "images/ (metadata.csv, <y>/<k>.png)", generate_options, run_generate, 1.0, 0},
-    {"retrain", "data,detect,generate", "<method>/ and <method>-aspire/ run folders with eval-test.json", methods_options,
+    {"retrain", "data,train-erm,detect,generate", "<method>/ and <method>-aspire/ run folders with eval-test.json", methods_options,
      run_retrain, 2.0, 1},
     {"evaluate", "train-erm,retrain", "results.json", methods_options, run_evaluate, 0.1, 0},
     {"report", "train-erm,detect,generate,evaluate", "../report.html", no_options, run_report, 0.1, 0},
