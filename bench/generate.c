@@ -19,7 +19,7 @@
  *
  *   build/bench/generate --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N]
  *                        [--oracle FILE] [--oracle-epochs N] [--oracle-only] [--sheet PNG] [--threads N]
- *                        [--scale S] [--steps N] [--no-ti]
+ *                        [--scale S] [--steps N] [--no-ti] [--ti-steps N] [--ti-lr LR] [--ti-init WORD]
  * --oracle-only trains (or loads) the oracle and reports its own accuracy on the real test images. */
 #include "aspire/captioner.h"
 #include "aspire/fileio.h"
@@ -377,6 +377,8 @@ static int save_sheet(const char *path, aspire_image *cells, int rows, int cols)
 typedef struct bench_opts {
     const char *corpus, *model, *oracle, *sheet;
     int per_prompt, ti_samples, oracle_epochs, ti_steps, threads, oracle_only, no_ti;
+    float ti_lr;           /* textual inversion's learning rate (0: personalize's default) */
+    const char *ti_init;   /* its initializer word (NULL: personalize's default) */
     aspire_sample_opts sample;
 } bench_opts;
 
@@ -493,6 +495,8 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     po.model = b->model;
     po.classes = "waterbird";
     po.steps = b->ti_steps;
+    if (b->ti_lr > 0) po.lr = b->ti_lr;
+    if (b->ti_init) po.init = b->ti_init;
     po.threads = b->threads;
     double t0 = aspire_now(), c0 = cpu_now();
     if (!rc) rc = aspire_personalize_run(&po, NULL);
@@ -555,6 +559,8 @@ static int parse_args(int argc, char **argv, bench_opts *b) {
         else if (!strcmp(a, "--per-prompt")) b->per_prompt = atoi(argv[++i]);
         else if (!strcmp(a, "--ti-samples")) b->ti_samples = atoi(argv[++i]);
         else if (!strcmp(a, "--ti-steps")) b->ti_steps = atoi(argv[++i]);
+        else if (!strcmp(a, "--ti-lr")) b->ti_lr = (float)atof(argv[++i]);
+        else if (!strcmp(a, "--ti-init")) b->ti_init = argv[++i];
         else if (!strcmp(a, "--oracle-epochs")) b->oracle_epochs = atoi(argv[++i]);
         else if (!strcmp(a, "--threads")) b->threads = atoi(argv[++i]);
         else if (!strcmp(a, "--scale")) b->sample.scale = (float)atof(argv[++i]);
