@@ -77,7 +77,8 @@ static int train_one(const pl_ctx *c, const char *dir, const char *name, aspire_
  * in the order of `deps`), its name, method, where its extra images come from and its base's key.
  * Built the same way from the current record and from an existing part.json, so that a part
  * written before (by an older aspire, which hashed all of retrain's inputs) is recognised when
- * what it depends on is unchanged. NULL when out of memory or when `from` lacks a field. */
+ * what it depends on is unchanged. NULL when out of memory or when a field or a dependency is
+ * missing (an old part.json of another form: it is not the same part). */
 static cJSON *part_material(const cJSON *options, const cJSON *inputs, const char *const *deps, int n_deps,
                             const char *name, const char *method, const char *extra, const char *base) {
     cJSON *k = cJSON_CreateObject(), *ins = NULL;
@@ -112,23 +113,30 @@ static uint64_t material_key(const cJSON *k) {
  * key_out (17 bytes) gets the part's key. */
 static int retrain_part(pl_ctx *c, const char *dir, const char *name, aspire_method m, const char *extra,
                         const char *base, const char *base_key, char key_out[17]) {
+    /* where the extra images come from, "/<stage>/<dir>" under the run folder; <stage> is a dependency */
+    const char *xrel = extra ? extra + strlen(c->rundir) : "none";
     const char *deps[3] = {"data"};
     int n_deps = 1;
     char src[64] = "";
-    if (extra) {   /* RUNDIR/<stage>/...: the stage the extra images come from */
-        const char *rel = extra + strlen(c->rundir) + (extra[strlen(c->rundir)] == '/');
-        snprintf(src, sizeof src, "%.*s", (int)strcspn(rel, "/"), rel);
+    if (extra) {
+        const char *stage = xrel + (*xrel == '/');
+        snprintf(src, sizeof src, "%.*s", (int)strcspn(stage, "/"), stage);
         deps[n_deps++] = src;
     }
     if (base_key && strcmp(base_key, "train-erm") == 0) deps[n_deps++] = "train-erm";
-    cJSON *opts = cJSON_CreateObject();
-    int rc = opts ? train_options(c, opts) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-    const char *xrel = extra ? extra + strlen(c->rundir) : "none";
+    const cJSON *ins = cJSON_GetObjectItem(c->record, "inputs");
+    int rc = ASPIRE_OK;
+    for (int i = 0; i < n_deps && !rc; i++)   /* a part reading a stage retrain's record does not name */
+        if (!cJSON_GetObjectItem(ins, deps[i]))
+            rc = aspire_error(ASPIRE_ERR_ARG, "retrain: %s: reads %s, which is not among retrain's stage inputs", name,
+                              deps[i]);
+    cJSON *opts = rc ? NULL : cJSON_CreateObject();
+    if (!rc) rc = opts ? train_options(c, opts) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     cJSON *k = rc ? NULL
-                  : part_material(opts, cJSON_GetObjectItem(c->record, "inputs"), deps, n_deps, name,
-                                  aspire_method_name(m), xrel, base_key ? base_key : "none");
+                  : part_material(opts, ins, deps, n_deps, name, aspire_method_name(m), xrel,
+                                  base_key ? base_key : "none");
     cJSON_Delete(opts);
-    if (!rc && !k) rc = aspire_error(ASPIRE_ERR_NOMEM, "retrain: %s: out of memory or an input missing", name);
+    if (!rc && !k) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     char *run = pl_path(dir, name, NULL), *pj = pl_path(dir, name, "part.json");
     if (!rc && !(run && pj)) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
     uint64_t h = material_key(k);
