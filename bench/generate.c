@@ -18,12 +18,15 @@
  * token's samples) to --sheet. The last line is one JSON object.
  *
  *   build/bench/generate --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N]
- *                        [--oracle FILE] [--oracle-epochs N] [--oracle-only] [--sheet PNG] [--threads N]
+ *                        [--oracle FILE] [--oracle-epochs N] [--oracle-only] [--score DIR] [--sheet PNG] [--threads N]
  *                        [--scale S] [--steps N] [--no-ti] [--ti-steps N] [--ti-lr LR] [--ti-init WORD]
- * --oracle-only trains (or loads) the oracle and reports its own accuracy on the real test images. */
+ * --oracle-only trains (or loads) the oracle and reports its own accuracy on the real test images;
+ * --score DIR (repeatable) tags an extra-images folder instead: per class, its waterbird and land shares. */
 #include "aspire/captioner.h"
+#include "aspire/csv.h"
 #include "aspire/fileio.h"
 #include "aspire/generator.h"
+#include "aspire/image.h"
 #include "aspire/optim.h"
 #include "aspire/personalize.h"
 #include "aspire/progress.h"
@@ -377,6 +380,8 @@ static int save_sheet(const char *path, aspire_image *cells, int rows, int cols)
 typedef struct bench_opts {
     const char *corpus, *model, *oracle, *sheet;
     int per_prompt, ti_samples, oracle_epochs, ti_steps, threads, oracle_only, no_ti;
+    const char *score[8];  /* --score DIR (repeatable): extra-images folders to tag instead of sampling */
+    int nscore;
     float ti_lr;           /* textual inversion's learning rate (0: personalize's default) */
     const char *ti_init;   /* its initializer word (NULL: personalize's default) */
     aspire_sample_opts sample;
@@ -533,6 +538,53 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     return rc;
 }
 
+/* --score: the oracle's reading of an extra-images folder (metadata.csv img_filename,y; images of any
+ * size, area-resized to 32 px), per class y: how many images, the share whose species is a waterbird
+ * and the share on land. Shows what a folder of generated (or edited) images teaches a classifier:
+ * waterbirds on land and landbirds on water are the groups ERM lacks. */
+static int score_folder(const oracle *o, const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metadata.csv", dir);
+    aspire_csv *csv = NULL;
+    int rc = aspire_csv_read(&csv, path), cf = 0, cy = 0;
+    if (!rc) rc = aspire_csv_require(csv, "img_filename", &cf);
+    if (!rc) rc = aspire_csv_require(csv, "y", &cy);
+    int n = rc ? 0 : (int)aspire_csv_nrows(csv);
+    uint8_t *px = malloc((size_t)(n + 1) * PX);
+    int *y = malloc(sizeof(int) * (size_t)(n + 1)), *sp = malloc(sizeof(int) * (size_t)(n + 1)),
+        *bg = malloc(sizeof(int) * (size_t)(n + 1));
+    if (!rc && (!px || !y || !sp || !bg)) rc = ASPIRE_ERR_NOMEM;
+    int ymax = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int64_t v = 0;
+        rc = aspire_csv_get_int(csv, i, cy, &v);
+        if (!rc && (v < 0 || v > 15)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: y = %lld", path, aspire_csv_line(csv, i), (long long)v);
+        y[i] = (int)v;
+        if (y[i] > ymax) ymax = y[i];
+        aspire_image im = {0}, sm = {0};
+        snprintf(path, sizeof path, "%s/%s", dir, aspire_csv_field(csv, i, cf));
+        if (!rc) rc = aspire_image_load(&im, path, 3);
+        if (!rc) rc = aspire_image_resize(&sm, &im, S, S, ASPIRE_RESIZE_AREA);
+        if (!rc) memcpy(px + (size_t)i * PX, sm.data, PX);
+        aspire_image_destroy(&im);
+        aspire_image_destroy(&sm);
+    }
+    if (!rc) rc = oracle_predict(o, px, n, sp, bg, NULL);
+    for (int k = 0; k <= ymax && !rc; k++) {
+        int m = 0, w = 0, l = 0;
+        for (int i = 0; i < n; i++)
+            if (y[i] == k) m++, w += sp[i] < NWATERBIRDS, l += bg[i] >= NWATER;
+        printf("score  %s  y=%d  images %4d  waterbird %5.1f %%  land %5.1f %%\n", dir, k, m, m ? 100.0 * w / m : 0,
+               m ? 100.0 * l / m : 0);
+    }
+    free(px);
+    free(y);
+    free(sp);
+    free(bg);
+    aspire_csv_free(csv);
+    return rc;
+}
+
 /* The pretraining minutes the recipe records ("12.3 min in all", else this run's "12.3 min;"), or -1. */
 static double recipe_minutes(const char *recipe) {
     const char *p = recipe ? strstr(recipe, " min in all") : NULL;
@@ -561,7 +613,10 @@ static int parse_args(int argc, char **argv, bench_opts *b) {
         else if (!strcmp(a, "--ti-steps")) b->ti_steps = atoi(argv[++i]);
         else if (!strcmp(a, "--ti-lr")) b->ti_lr = (float)atof(argv[++i]);
         else if (!strcmp(a, "--ti-init")) b->ti_init = argv[++i];
-        else if (!strcmp(a, "--oracle-epochs")) b->oracle_epochs = atoi(argv[++i]);
+        else if (!strcmp(a, "--score")) {
+            if (b->nscore == 8) return 2;
+            b->score[b->nscore++] = argv[++i];
+        } else if (!strcmp(a, "--oracle-epochs")) b->oracle_epochs = atoi(argv[++i]);
         else if (!strcmp(a, "--threads")) b->threads = atoi(argv[++i]);
         else if (!strcmp(a, "--scale")) b->sample.scale = (float)atof(argv[++i]);
         else if (!strcmp(a, "--steps")) b->sample.steps = atoi(argv[++i]);
@@ -598,7 +653,7 @@ int main(int argc, char **argv) {
     bench_opts b;
     if (parse_args(argc, argv, &b)) {
         fprintf(stderr, "usage: %s --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N] [--ti-steps N] "
-                        "[--oracle FILE] [--oracle-epochs N] [--oracle-only] [--sheet PNG] [--threads N] [--scale S] [--steps N] "
+                        "[--oracle FILE] [--oracle-epochs N] [--oracle-only] [--score DIR] [--sheet PNG] [--threads N] [--scale S] [--steps N] "
                         "[--no-ti]\n", argv[0]);
         return 2;
     }
@@ -617,6 +672,8 @@ int main(int argc, char **argv) {
     if (!rc) rc = oracle_predict(&o, test.px, test.n, sp, bg, NULL);
     for (int i = 0; !rc && i < test.n; i++) r.oracle_sp += (sp[i] == test.sp[i]) / (double)test.n;
     for (int i = 0; !rc && i < test.n; i++) r.oracle_bg += (bg[i] == test.bg[i]) / (double)test.n;
+    for (int i = 0; i < b.nscore && !rc; i++) rc = score_folder(&o, b.score[i]);
+    if (!rc && b.nscore) goto done;
     if (!rc && b.oracle_only) {
         printf("oracle      species %.4f  background %.4f on the %d real test images at %d px\n", r.oracle_sp,
                r.oracle_bg, test.n, S);

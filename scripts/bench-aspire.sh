@@ -2,7 +2,8 @@
 # bench-aspire.sh — `make bench-aspire`: the proof that ASPIRE's images raise worst-group accuracy.
 # `aspire run` on the default world (seed 0) once per training seed 0..SEEDS-1 with METHODS, each
 # retrained with and without ASPIRE's generated images, plus the ablations (ERM with the same number
-# of plain-prompt images, ERM with detect's selected edits alone); then build/bench/aspire_table
+# of plain-prompt images, ERM with detect's selected edits alone, ERM with each generated image
+# replaced by the selected edit it started from); then build/bench/aspire_table
 # prints the table (mean ± spread over the seeds) and one JSON line last. Finished runs are reused
 # and interrupted ones resume (aspire run's stages), so the bench continues where it stopped.
 # Run it alone on the machine: PARALLEL seeds (default 2) run at once, each with THREADS threads
@@ -16,6 +17,7 @@ THREADS=${THREADS:-1}
 PARALLEL=${PARALLEL:-2}           # seeds run at once (each with THREADS threads)
 METHODS=${METHODS:-erm,jtt,dfr,groupdro}
 STRENGTH=${STRENGTH:-}            # default: aspire run's
+GUIDANCE=${GUIDANCE:-}            # default: aspire run's
 ASPIRE=$BUILD/bin/aspire
 export OMP_NUM_THREADS=$THREADS
 
@@ -28,6 +30,7 @@ one_seed() {
     local rc=0
     /usr/bin/time -f "== bench-aspire: seed $s: %e s wall, %M KiB peak" $ASPIRE run --data "$W" --out "$run" \
         --methods "$METHODS" --seed "$s" --threads "$THREADS" --ablations ${STRENGTH:+--strength "$STRENGTH"} \
+        ${GUIDANCE:+--guidance "$GUIDANCE"} \
         --quiet || rc=$?
     echo $rc > "$DATA/run-s$s.rc"
 }

@@ -5,6 +5,7 @@
  * made-up detect output with features and selected images), and retrain, evaluate and report
  * on made-up detect and generate outputs. The generator is given as a missing file, so a run
  * stops at detect (nothing selected on this tiny set) or at personalize at the latest: checked. */
+#include "pipeline/pipeline_internal.h"
 #include "aspire/fileio.h"
 #include "aspire/image.h"
 #include "aspire/pipeline.h"
@@ -102,6 +103,12 @@ static void test_stage_table(void) {
     o.methods = "erm";
     o.only = "bogus";
     CHECK(aspire_pipeline_run(&o) == ASPIRE_ERR_ARG && strstr(aspire_errmsg(), "bogus"));
+    o.only = NULL;
+    o.strength = 1.5f;
+    CHECK(aspire_pipeline_run(&o) == ASPIRE_ERR_ARG && strstr(aspire_errmsg(), "--strength 1.5"));
+    o.strength = 0.5f;
+    o.guidance = -1.0f;
+    CHECK(aspire_pipeline_run(&o) == ASPIRE_ERR_ARG && strstr(aspire_errmsg(), "--guidance -1"));
 }
 
 /* The first run: train-erm completes, the run stops at the first stage that cannot do its work
@@ -290,6 +297,38 @@ static void test_later_stages(void) {
         snprintf(name, sizeof name, "%s/%s/metadata.csv", folders[f][0], folders[f][1]);
         put(out, name, csv);
     }
+    /* the start-edits ablation's folder: each generated image's start edit under its name */
+    char gen[500], sel[500], starts[500];
+    snprintf(gen, sizeof gen, "%s/generate/images", out);
+    snprintf(sel, sizeof sel, "%s/detect/selected", out);
+    snprintf(starts, sizeof starts, "%s/generate/starts", out);
+    CHECK(pl_write_starts(gen, sel, starts) == ASPIRE_OK);   /* no start column: no folder */
+    struct stat sb;
+    CHECK(stat(starts, &sb) != 0);
+    char csv[2048] = "img_filename,y,prompt,start\n";
+    for (int k = 0; k < 8; k++)
+        snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%d/%d.png,%d,a photo,%d/%d.png\n", k & 1, k, k & 1,
+                 (k + 2) & 1, (k + 2) % 8);
+    put(out, "generate/images/metadata.csv", csv);
+    CHECK_MSG(pl_write_starts(gen, sel, starts) == ASPIRE_OK, "%s", aspire_errmsg());
+    CHECK(has(out, "generate/starts/metadata.csv", "img_filename,y\n0/0.png,0\n1/1.png,1\n"));
+    for (int k = 0; k < 8; k++) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "generate/starts/%d/%d.png", k & 1, k);
+        snprintf(b, sizeof b, "detect/selected/%d/%d.png", (k + 2) & 1, (k + 2) % 8);
+        size_t na = 0, nb = 0;
+        char *da = slurp(out, a, &na), *db = slurp(out, b, &nb);
+        CHECK_MSG(da && db && na == nb && memcmp(da, db, na) == 0, "%s is not a copy of %s", a, b);
+        aspire_strfree(da);
+        aspire_strfree(db);
+    }
+    char from[600], aside[600];   /* a start edit missing: the error names it */
+    snprintf(from, sizeof from, "%s/1/3.png", sel);
+    snprintf(aside, sizeof aside, "%s/aside.png", out);
+    CHECK(rename(from, aside) == 0);
+    CHECK(pl_write_starts(gen, sel, starts) != ASPIRE_OK && strstr(aspire_errmsg(), "selected/1/3.png"));
+    CHECK(rename(aside, from) == 0);
+    CHECK(pl_write_starts(gen, sel, starts) == ASPIRE_OK);
     aspire_pipeline_opts o = tiny_opts(NULL);
     o.ablations = 1;
     char *log = NULL;
@@ -305,10 +344,12 @@ static void test_later_stages(void) {
     /* the ablations: ERM with the plain-prompt images and with the selected edits, labelled */
     CHECK(has(out, "retrain/erm-plain/train.json", "generate/plain"));
     CHECK(has(out, "retrain/erm-edits/train.json", "detect/selected"));
+    CHECK(has(out, "retrain/erm-starts/train.json", "generate/starts"));
     CHECK(has(out, "evaluate/results.json", "\"ablation\""));
     char *html = slurp(out, "report.html", NULL);
     CHECK(html && strstr(html, "<th>erm + ASPIRE</th>") && strstr(html, "<th>erm</th>") && self_contained(html));
-    CHECK(html && strstr(html, "<th>ERM + plain prompts</th>") && strstr(html, "<th>ERM + selected edits</th>"));
+    CHECK(html && strstr(html, "<th>ERM + plain prompts</th>") && strstr(html, "<th>ERM + selected edits</th>") &&
+          strstr(html, "<th>ERM + start edits</th>"));
     CHECK(html && strstr(html, "erm-aspire</h3>"));  /* its learning curve */
     aspire_strfree(html);
 }
@@ -435,6 +476,15 @@ static void test_nothing_selected(void) {
     CHECK(!aspire_file_exists(path));
     snprintf(path, sizeof path, "%s/generate/images/metadata.csv", out);
     CHECK(!aspire_file_exists(path));
+    /* --guidance is one of generate's options (recorded, so a new scale generates again), absent
+     * from its key when not given, so runs made before it existed keep their images */
+    CHECK(!has(out, "generate/stage.json", "guidance"));
+    o.guidance = 1.5f;
+    CHECK_MSG(run_logged(&o, &log) == ASPIRE_OK, "%s", aspire_errmsg());
+    CHECK_MSG(log && strstr(log, "generate: running"), "%s", log ? log : "");
+    aspire_strfree(log);
+    CHECK(has(out, "generate/stage.json", "\"guidance\":\t1.5"));
+    CHECK(has(out, "run.json", "--guidance 1.5"));
 }
 
 int main(void) {

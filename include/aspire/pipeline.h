@@ -35,6 +35,8 @@ typedef struct aspire_pipeline_opts {
     float strength;          /* > 0: each generated image starts from one of detect's selected edits of its
                                 class, noised to this strength and redrawn with the learned token (SDEdit, as
                                 DA-Fusion augments); 0: from the prompt alone [0.5] */
+    float guidance;          /* classifier-free guidance scale of ASPIRE's generated images (1 = none;
+                                0 = aspire generate's default, 3) [0] */
     int ablations;           /* 1: also ERM with plain-prompt images and with the selected edits alone */
     int progress;            /* 1: progress lines (the stages' own bars) on stderr */
     FILE *log;               /* the run's stage lines (stage k of n, why it runs, ETA): NULL = stderr when

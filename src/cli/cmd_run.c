@@ -32,6 +32,8 @@ int cmd_run(int argc, char **argv) {
         {"--generate-n", CLI_INT, &o.generate_n, "generated images per class (0 = default)"},
         {"--strength", CLI_FLOAT, &o.strength, "generate each image from a selected edit of its class noised to this "
                                                "strength (SDEdit), 0 = from the prompt alone"},
+        {"--guidance", CLI_FLOAT, &o.guidance, "classifier-free guidance scale of ASPIRE's generated images (1 = none, "
+                                               "0 = aspire generate's default)"},
         {"--ablations", CLI_FLAG, &o.ablations, "also retrain ERM with plain-prompt images and with the selected "
                                                 "edits alone"},
         {"--quiet", CLI_FLAG, &quiet, "no progress lines"},

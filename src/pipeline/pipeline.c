@@ -227,6 +227,7 @@ static int write_run_json(const pl_ctx *c) {
     if (o->personalize_steps > 0) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --personalize-steps %d", o->personalize_steps);
     if (o->generate_n > 0) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --generate-n %d", o->generate_n);
     n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --strength %g", (double)o->strength);
+    if (o->guidance > 0) n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --guidance %g", (double)o->guidance);
     if (o->ablations) snprintf(cmd + n, sizeof cmd - (size_t)n, " --ablations");
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "data", o->data);
@@ -248,6 +249,11 @@ static int check_opts(const aspire_pipeline_opts *o, int *from, int *only) {
     if (o->from && *from < 0) return aspire_error(ASPIRE_ERR_ARG, "--from: no stage '%s'", o->from);
     if (o->only && *only < 0) return aspire_error(ASPIRE_ERR_ARG, "--only: no stage '%s'", o->only);
     if (o->from && o->only) return aspire_error(ASPIRE_ERR_ARG, "--from and --only exclude each other");
+    if (!(o->strength >= 0.0f && o->strength <= 1.0f))
+        return aspire_error(ASPIRE_ERR_ARG, "--strength %g: expected 0 (from the prompt alone) to 1", (double)o->strength);
+    if (!(o->guidance >= 0.0f && o->guidance <= 100.0f))
+        return aspire_error(ASPIRE_ERR_ARG, "--guidance %g: expected a scale from 0 to 100 (0 = generate's default)",
+                            (double)o->guidance);
     return ASPIRE_OK;
 }
 

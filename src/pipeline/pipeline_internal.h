@@ -10,12 +10,14 @@
 
 #define PL_MAX_METHODS 8
 #define PL_MAX_CLASSES 16
-#define PL_N_ABLATIONS 2
+#define PL_N_ABLATIONS 3
 
 /* An ablation run of `--ablations`: ERM retrained with RUNDIR/extra_stage/extra_dir as its extra
- * images, named `name` in retrain/ and results.json, shown as `label` in the report. */
+ * images, named `name` in retrain/ and results.json, shown as `label` in the report. An optional
+ * one is left out (not trained, not evaluated) when its folder holds no image. */
 typedef struct pl_ablation {
     const char *name, *extra_stage, *extra_dir, *label, *what;
+    int optional;
 } pl_ablation;
 extern const pl_ablation pl_ablations[PL_N_ABLATIONS];
 
@@ -56,6 +58,11 @@ int pl_hash_file(const char *path, char hex[17]);
 cJSON *pl_read_json(const char *path);
 /* Writes a cJSON tree atomically, formatted. */
 int pl_write_json(const char *path, const cJSON *j);
+/* The start-edits ablation's folder: for each image of the generated folder `images` (metadata.csv
+ * with its `start` column), a copy of the selected edit (in `sel`) it started from, under the same
+ * name, and metadata.csv (img_filename,y) last; `out` is cleared first. No folder when the images
+ * were generated from the prompt alone (no `start` column). */
+int pl_write_starts(const char *images, const char *sel, const char *out);
 /* The test-split evaluation of a training run as `aspire eval --json` prints it, written to path. */
 int pl_eval_to_file(const char *run_dir, int threads, const char *path);
 /* The names of the runs a pipeline evaluates and their folders, for method m: "erm" (train-erm's

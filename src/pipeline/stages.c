@@ -2,6 +2,7 @@
  * its own folder (the report stage writes RUNDIR/report.html) and relies on the library call it
  * wraps to be resumable: training continues from its checkpoint, detect and generate re-use the
  * files they already wrote. */
+#include "aspire/csv.h"
 #include "aspire/dataset.h"
 #include "aspire/detect.h"
 #include "aspire/fileio.h"
@@ -262,6 +263,7 @@ static int generate_options(const pl_ctx *c, cJSON *j) {
     int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) && cJSON_AddNumberToObject(j, "n", n) &&
              cJSON_AddStringToObject(j, "model", c->generator) &&
              cJSON_AddNumberToObject(j, "strength", c->o->strength) &&
+             (c->o->guidance <= 0.0f || cJSON_AddNumberToObject(j, "guidance", c->o->guidance)) &&
              cJSON_AddBoolToObject(j, "ablations", c->o->ablations);
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
@@ -300,6 +302,45 @@ static int generate_plain(const pl_ctx *c, const char *dir) {
     return rc;
 }
 
+/* The start-edits ablation's folder (pipeline_internal.h). */
+int pl_write_starts(const char *images, const char *sel, const char *out) {
+    char *meta = pl_path(images, "metadata.csv", NULL), *csvp = pl_path(out, "metadata.csv", NULL);
+    aspire_csv *csv = NULL;
+    aspire_csv_writer *w = NULL;
+    int rc = meta && csvp ? aspire_csv_read(&csv, meta) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+    int cf = 0, cy = 0, cs = rc ? -1 : aspire_csv_col(csv, "start");
+    if (!rc) rc = aspire_remove_tree(out);
+    if (!rc && cs >= 0) {   /* no start column: generated from the prompt alone, no folder */
+        rc = aspire_csv_require(csv, "img_filename", &cf);
+        if (!rc) rc = aspire_csv_require(csv, "y", &cy);
+        if (!rc) rc = aspire_mkdir_p(out);
+        if (!rc) rc = aspire_csv_writer_open(&w, csvp, 2, (const char *const[]){"img_filename", "y"});
+    }
+    for (int64_t i = 0; w && i < aspire_csv_nrows(csv) && !rc; i++) {
+        const char *name = aspire_csv_field(csv, i, cf), *y = aspire_csv_field(csv, i, cy);
+        char *src = pl_path(sel, aspire_csv_field(csv, i, cs), NULL), *dst = pl_path(out, name, NULL), *data = NULL;
+        size_t len = 0;
+        rc = src && dst ? aspire_read_file(src, &data, &len) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        char *slash = rc ? NULL : strrchr(dst, '/');
+        if (slash && slash > dst + strlen(out)) {   /* "<y>/<k>.png": make <y>/ */
+            *slash = 0;
+            rc = aspire_mkdir_p(dst);
+            *slash = '/';
+        }
+        if (!rc) rc = aspire_write_file_atomic(dst, data, len);
+        if (!rc) rc = aspire_csv_writer_row(w, (const char *const[]){name, y});
+        if (data) aspire_free(data, len + 1);
+        aspire_strfree(src);
+        aspire_strfree(dst);
+    }
+    if (w && !rc) rc = aspire_csv_writer_commit(w);
+    else if (w) aspire_csv_writer_abort(w);
+    aspire_csv_free(csv);
+    aspire_strfree(meta);
+    aspire_strfree(csvp);
+    return rc;
+}
+
 /* ASPIRE's images: "a photo of a <classK>" per learned token, from text alone or (strength > 0)
  * each from one of detect's selected edits of its class (SDEdit); the ablation's beside them. */
 static int run_generate(pl_ctx *c, const char *dir) {
@@ -310,11 +351,16 @@ static int run_generate(pl_ctx *c, const char *dir) {
         aspire_generate_opts g;
         generate_common(c, &g, out);
         g.embeds = embeds;
+        if (c->o->guidance > 0.0f) g.sample.scale = c->o->guidance;
         if (c->o->strength > 0.0f) {
             g.from = sel;
             g.sample.strength = c->o->strength;
         }
         rc = aspire_generate_run(&g, NULL);
+        char *starts = rc || !c->o->ablations || !g.from ? NULL : pl_path(dir, "starts", NULL);
+        if (!rc && c->o->ablations && g.from)   /* the start-edits ablation: the same images, not generated */
+            rc = starts ? pl_write_starts(out, sel, starts) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        aspire_strfree(starts);
     }
     if (!rc && c->o->ablations) rc = generate_plain(c, dir);
     aspire_strfree(embeds);
@@ -368,8 +414,9 @@ static int run_retrain(pl_ctx *c, const char *dir) {
     aspire_strfree(erm_aspire);
     for (int a = 0; !rc && c->o->ablations && a < PL_N_ABLATIONS; a++) {
         char *ex = pl_path(c->rundir, pl_ablations[a].extra_stage, pl_ablations[a].extra_dir);
-        rc = ex ? retrain_part(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, has_images(ex) ? ex : NULL, NULL, NULL, key)
-                : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        if (!ex) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        else if (has_images(ex) || !pl_ablations[a].optional)
+            rc = retrain_part(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, has_images(ex) ? ex : NULL, NULL, NULL, key);
         aspire_strfree(ex);
     }
     return rc;
@@ -378,9 +425,11 @@ static int run_retrain(pl_ctx *c, const char *dir) {
 /* The ablations `--ablations` adds: ERM with other extra images than ASPIRE's generated ones. */
 const pl_ablation pl_ablations[PL_N_ABLATIONS] = {
     {"erm-plain", "generate", "plain", "ERM + plain prompts", "the same number of images generated from \"a photo of "
-                                                              "a {class name}\", no personalization"},
+                                                              "a {class name}\", no personalization", 0},
     {"erm-edits", "detect", "selected", "ERM + selected edits", "detect's selected edited images alone (the set "
-                                                                "personalization learns from)"},
+                                                                "personalization learns from)", 0},
+    {"erm-starts", "generate", "starts", "ERM + start edits", "each generated image replaced by the selected edit it "
+                                                             "started from (the same count, no generation)", 1},
 };
 
 /* evaluate: one table of every method with and without ASPIRE's images (the per-run test
@@ -415,9 +464,13 @@ static int run_evaluate(pl_ctx *c, const char *dir) {
         }
     for (int a = 0; !rc && c->o->ablations && a < PL_N_ABLATIONS; a++) {
         char *f = pl_path(c->rundir, "retrain", pl_ablations[a].name), *g = f ? pl_path(f, "eval-test.json", NULL) : NULL;
-        rc = g ? add_eval(runs, g, pl_ablations[a].name, 0, &pl_ablations[a]) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        char *ex = pl_path(c->rundir, pl_ablations[a].extra_stage, pl_ablations[a].extra_dir);
+        if (!g || !ex) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
+        else if (has_images(ex) || !pl_ablations[a].optional)
+            rc = add_eval(runs, g, pl_ablations[a].name, 0, &pl_ablations[a]);
         aspire_strfree(f);
         aspire_strfree(g);
+        aspire_strfree(ex);
     }
     char *out = rc ? NULL : pl_path(dir, "results.json", NULL);
     if (!rc) rc = out ? pl_write_json(out, j) : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
