@@ -19,7 +19,7 @@
  *
  *   build/bench/generate --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N]
  *                        [--oracle FILE] [--oracle-epochs N] [--oracle-only] [--score DIR] [--sheet PNG] [--threads N]
- *                        [--scale S] [--steps N] [--no-ti] [--ti-steps N] [--ti-lr LR] [--ti-init WORD]
+ *                        [--scale S] [--steps N] [--no-ti] [--ti-steps N] [--ti-lr LR] [--ti-init WORD] [--ti-negative PROMPT]
  * --oracle-only trains (or loads) the oracle and reports its own accuracy on the real test images;
  * --score DIR (repeatable) tags an extra-images folder instead: per class, its waterbird and land shares. */
 #include "aspire/captioner.h"
@@ -384,6 +384,7 @@ typedef struct bench_opts {
     int nscore;
     float ti_lr;           /* textual inversion's learning rate (0: personalize's default) */
     const char *ti_init;   /* its initializer word (NULL: personalize's default) */
+    const char *ti_negative; /* the learned token's samples: the guidance's other prompt (NULL: empty) */
     aspire_sample_opts sample;
 } bench_opts;
 
@@ -516,7 +517,9 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     if (!rc && (!prompts || !px || !sp || !bg || !firsts)) rc = ASPIRE_ERR_NOMEM;
     for (int i = 0; !rc && i < n; i++) prompts[i] = "a photo of a <waterbird>";
     double rate[2] = {0, 0};
-    if (!rc) rc = sample_prompts(g, &b->sample, prompts, n, 1, 2, px, firsts, rate);
+    aspire_sample_opts so = b->sample;
+    so.negative = b->ti_negative;
+    if (!rc) rc = sample_prompts(g, &so, prompts, n, 1, 2, px, firsts, rate);
     if (!rc) rc = oracle_predict(o, px, n, sp, bg, NULL);
     if (!rc) {
         r->ti_class = share(sp, n, 0, NWATERBIRDS);
@@ -620,6 +623,7 @@ static int parse_args(int argc, char **argv, bench_opts *b) {
         else if (!strcmp(a, "--threads")) b->threads = atoi(argv[++i]);
         else if (!strcmp(a, "--scale")) b->sample.scale = (float)atof(argv[++i]);
         else if (!strcmp(a, "--steps")) b->sample.steps = atoi(argv[++i]);
+        else if (!strcmp(a, "--ti-negative")) b->ti_negative = argv[++i];
         else return 2;
     }
     if (!b->corpus || b->per_prompt < 1 || b->ti_samples < NSP || b->oracle_epochs < 1 || b->ti_steps < 1) return 2;

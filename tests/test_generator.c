@@ -6,6 +6,7 @@
 #include "aspire/fileio.h"
 #include "aspire/generator.h"
 #include "aspire/personalize.h"
+#include "aspire/rng.h"
 #include "aspire/safetensors.h"
 #include "test.h"
 #include "testdir.h"
@@ -283,6 +284,14 @@ static void model_and_embeds(const char *dir, char *model, size_t nm, char *emb,
     aspire_generator_free(g);
 }
 
+/* DIR_A/name and DIR_B/name have the same bytes. */
+static int same_dir_file(const char *da, const char *db, const char *name) {
+    char a[700], b[700];
+    snprintf(a, sizeof a, "%s/%s", da, name);
+    snprintf(b, sizeof b, "%s/%s", db, name);
+    return same_file(a, b);
+}
+
 static void test_generate(void) {
     char dir[256], model[512], emb[512], out1[512], out2[512], a[600], b[600];
     testdir_make(dir, sizeof dir);
@@ -335,6 +344,49 @@ static void test_generate(void) {
     o.out = a;
     CHECK(aspire_generate_run(&o, &written) == ASPIRE_ERR_ARG);
     CHECK(strstr(aspire_errmsg(), "unknown placeholder '<c>'") != NULL);
+    /* a negative prompt: "" is the empty prompt (the same bytes), another prompt changes the images,
+     * one that does not encode is refused before anything is written */
+    o.prompt = NULL;
+    o.seed = 3;
+    o.sample.negative = "";
+    snprintf(a, sizeof a, "%s/out4", dir);
+    o.out = a;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 10);
+    CHECK(same_dir_file(a, out1, "0/000004.png") && same_dir_file(a, out1, "metadata.csv"));
+    /* the text reaches a fresh model only through zero-initialised projections: fill them, so that
+     * prompts matter, and compare the empty negative with another on that model */
+    aspire_generator *tg = tiny_model();
+    aspire_params *tp = aspire_generator_params(tg);
+    aspire_rng r;
+    aspire_rng_seed(&r, 11);
+    for (int i = 0; i < aspire_params_count(tp); i++) {
+        aspire_tensor *t = aspire_params_at(tp, i);
+        int zero = 1;
+        for (int64_t k = 0; k < t->numel && zero; k++) zero = t->data[k] == 0.0f;
+        for (int64_t k = 0; zero && k < t->numel; k++) t->data[k] = 0.3f * aspire_rng_normal(&r);
+    }
+    char model2[600];
+    snprintf(model2, sizeof model2, "%s/g2.safetensors", dir);
+    CHECK(aspire_generator_save(tg, model2, NULL) == ASPIRE_OK);
+    aspire_generator_free(tg);
+    o.model = model2;
+    o.sample.negative = NULL;
+    snprintf(a, sizeof a, "%s/out5", dir);
+    o.out = a;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 10);
+    o.sample.negative = "a photo of a <b>";
+    snprintf(a, sizeof a, "%s/out7", dir);
+    o.out = a;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_OK && written == 10);
+    snprintf(b, sizeof b, "%s/out5", dir);
+    CHECK(!same_dir_file(a, b, "0/000004.png"));
+    CHECK(has_text(a, "generate.json", "\"negative\":\t\"a photo of a <b>\""));
+    o.sample.negative = "a photo of a <c>";
+    snprintf(a, sizeof a, "%s/out6", dir);
+    o.out = a;
+    CHECK(aspire_generate_run(&o, &written) == ASPIRE_ERR_ARG);
+    CHECK(strstr(aspire_errmsg(), "--negative: ") && strstr(aspire_errmsg(), "unknown placeholder '<c>'"));
+    CHECK(!aspire_file_exists(a));
     testdir_remove(dir);
 }
 

@@ -127,6 +127,8 @@ typedef struct aspire_sample_opts {
     float scale;    /* classifier-free guidance scale (1 = none) [3] */
     float eta;      /* DDIM η (0 = deterministic) [0] */
     float strength; /* start images only (SDEdit): how far they are noised, in (0, 1]; 1 = pure noise [1] */
+    const char *negative; /* the guidance's other prompt (a negative prompt: v = v_neg + scale (v - v_neg));
+                           * NULL or "" = the empty prompt, classifier-free guidance proper [NULL] */
 } aspire_sample_opts;
 ASPIRE_API void aspire_sample_opts_default(aspire_sample_opts *o);
 

@@ -126,6 +126,11 @@ static int job_init(gen_job *j, const aspire_generate_opts *o) {
     int32_t *ids = rc ? NULL : aspire_malloc(sizeof(int32_t) * (size_t)aspire_generator_get_config(j->g)->max_len);
     if (!rc && !ids) rc = ASPIRE_ERR_NOMEM;
     for (int i = 0; !rc && i < j->np; i++) rc = aspire_generator_encode(j->g, j->prompts[i], ids);
+    if (!rc && o->sample.negative && aspire_generator_encode(j->g, o->sample.negative, ids)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", aspire_errmsg());
+        rc = aspire_error(aspire_errstatus(), "--negative: %s", why);
+    }
     aspire_free(ids, 0);
     if (!rc && o->from) rc = load_starts(j, o);
     return rc;
@@ -147,6 +152,7 @@ static char *settings_json(const aspire_generate_opts *o, const gen_job *j) {
     cJSON_AddNumberToObject(s, "steps", o->sample.steps);
     cJSON_AddNumberToObject(s, "scale", o->sample.scale);
     cJSON_AddNumberToObject(s, "eta", o->sample.eta);
+    if (o->sample.negative && *o->sample.negative) cJSON_AddStringToObject(s, "negative", o->sample.negative);
     if (o->from) {
         cJSON_AddStringToObject(s, "from", o->from);
         cJSON_AddNumberToObject(s, "start_images", (double)aspire_dataset_count(j->from));

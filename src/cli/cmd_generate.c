@@ -27,6 +27,8 @@ int cmd_generate(int argc, char **argv) {
         {"--steps", CLI_INT, &o.sample.steps, "DDIM steps"},
         {"--scale", CLI_FLOAT, &o.sample.scale, "classifier-free guidance scale (1 = none)"},
         {"--eta", CLI_FLOAT, &o.sample.eta, "DDIM eta (0 = deterministic given the seed)"},
+        {"--negative", CLI_STR, &o.sample.negative, "the guidance's other prompt (a negative prompt; default the empty "
+                                                   "one), e.g. \"a photo of a bird\" to stress what a token adds"},
         {"--from", CLI_STR, &o.from, "start images (extra-images folder): each image is one of its label's, noised and "
                                      "redrawn with the prompt (SDEdit)"},
         {"--strength", CLI_FLOAT, &strength, "with --from: how far the start images are noised, in (0, 1] [0.5]"},

@@ -50,6 +50,7 @@ void aspire_sample_opts_default(aspire_sample_opts *o) {
     o->scale = 3.0f;
     o->eta = 0.0f;
     o->strength = 1.0f;
+    o->negative = NULL;
 }
 
 aspire_tensor *aspire_generator_loss(aspire_ctx *ctx, aspire_generator *g, aspire_tensor *x0, const int32_t *ids,
@@ -93,7 +94,7 @@ static void sampler_destroy(sampler *s) {
 
 /* Encodes the prompts once (plus the empty prompt for guidance) and seeds the per-image streams. */
 static int sampler_init(sampler *s, aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, int N,
-                        const uint64_t *seeds, int guided) {
+                        const uint64_t *seeds, int guided, const char *negative) {
     const int L = g->cfg.max_len;
     memset(s, 0, sizeof *s);
     s->N = N;
@@ -104,7 +105,7 @@ static int sampler_init(sampler *s, aspire_ctx *ctx, aspire_generator *g, const 
     s->z = aspire_malloc(sizeof(float) * (size_t)s->per);
     if (!all || !s->rngs || !s->z) return ASPIRE_ERR_NOMEM;
     int rc = ASPIRE_OK;
-    for (int n = 0; n < N && guided && !rc; n++) rc = aspire_generator_encode(g, "", all + (size_t)n * L);
+    for (int n = 0; n < N && guided && !rc; n++) rc = aspire_generator_encode(g, negative ? negative : "", all + (size_t)n * L);
     if (rc) return rc;
     memcpy(all + (size_t)(s->B - N) * L, ids, sizeof(int32_t) * (size_t)N * L);
     aspire_tensor *text = aspire_generator_text(ctx, g, all, s->B);
@@ -163,7 +164,7 @@ static int sample_run(aspire_ctx *ctx, aspire_generator *g, const int32_t *ids, 
                       const aspire_sample_opts *o, const float *init, float *out) {
     const int T = g->cfg.timesteps;
     sampler s;
-    int rc = sampler_init(&s, ctx, g, ids, N, seeds, o->scale != 1.0f);
+    int rc = sampler_init(&s, ctx, g, ids, N, seeds, o->scale != 1.0f, o->negative);
     int *ts = aspire_malloc(sizeof(int) * (size_t)o->steps);
     float *v = aspire_malloc(sizeof(float) * (size_t)N * (size_t)s.per);
     int i0 = 0;
