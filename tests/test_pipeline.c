@@ -350,6 +350,8 @@ static void test_later_stages(void) {
     CHECK(html && strstr(html, "<th>erm + ASPIRE</th>") && strstr(html, "<th>erm</th>") && self_contained(html));
     CHECK(html && strstr(html, "<th>ERM + plain prompts</th>") && strstr(html, "<th>ERM + selected edits</th>") &&
           strstr(html, "<th>ERM + start edits</th>"));
+    /* each ablation's images said in words under the table */
+    CHECK(html && strstr(html, "ERM + start edits: each generated image replaced by the selected edit it started from"));
     CHECK(html && strstr(html, "erm-aspire</h3>"));  /* its learning curve */
     aspire_strfree(html);
 }

@@ -202,6 +202,16 @@ static void results_table(FILE *f, const cJSON *runs) {
             break;
         }
     }
+    cJSON_ArrayForEach(r, runs) {   /* what each ablation's extra images are */
+        const char *label = cJSON_GetStringValue(cJSON_GetObjectItem(r, "label")),
+                   *what = cJSON_GetStringValue(cJSON_GetObjectItem(r, "ablation"));
+        if (!label || !what) continue;
+        fputc(' ', f);
+        esc(f, label);
+        fputs(": ", f);
+        esc(f, what);
+        fputc('.', f);
+    }
     fputs("</p>\n", f);
 }
 
