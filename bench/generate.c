@@ -23,10 +23,9 @@
  * --oracle-only trains (or loads) the oracle and reports its own accuracy on the real test images;
  * --score DIR (repeatable) tags an extra-images folder instead: per class, its waterbird and land shares. */
 #include "aspire/captioner.h"
-#include "aspire/csv.h"
+#include "aspire/dataset.h"
 #include "aspire/fileio.h"
 #include "aspire/generator.h"
-#include "aspire/image.h"
 #include "aspire/optim.h"
 #include "aspire/personalize.h"
 #include "aspire/progress.h"
@@ -546,45 +545,26 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
  * and the share on land. Shows what a folder of generated (or edited) images teaches a classifier:
  * waterbirds on land and landbirds on water are the groups ERM lacks. */
 static int score_folder(const oracle *o, const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/metadata.csv", dir);
-    aspire_csv *csv = NULL;
-    int rc = aspire_csv_read(&csv, path), cf = 0, cy = 0;
-    if (!rc) rc = aspire_csv_require(csv, "img_filename", &cf);
-    if (!rc) rc = aspire_csv_require(csv, "y", &cy);
-    int n = rc ? 0 : (int)aspire_csv_nrows(csv);
+    aspire_dataset *ds = NULL;
+    aspire_dataset_options dopt = {.split = ASPIRE_SPLIT_ALL, .size = S, .channels = 3, .layout = ASPIRE_LAYOUT_EXTRA};
+    int rc = aspire_dataset_load(&ds, dir, &dopt);
+    const int n = rc ? 0 : (int)aspire_dataset_count(ds), K = rc ? 0 : aspire_dataset_n_classes(ds);
     uint8_t *px = malloc((size_t)(n + 1) * PX);
-    int *y = malloc(sizeof(int) * (size_t)(n + 1)), *sp = malloc(sizeof(int) * (size_t)(n + 1)),
-        *bg = malloc(sizeof(int) * (size_t)(n + 1));
-    if (!rc && (!px || !y || !sp || !bg)) rc = ASPIRE_ERR_NOMEM;
-    int ymax = 0;
-    for (int i = 0; i < n && !rc; i++) {
-        int64_t v = 0;
-        rc = aspire_csv_get_int(csv, i, cy, &v);
-        if (!rc && (v < 0 || v > 15)) rc = aspire_error(ASPIRE_ERR_FORMAT, "%s:%d: y = %lld", path, aspire_csv_line(csv, i), (long long)v);
-        y[i] = (int)v;
-        if (y[i] > ymax) ymax = y[i];
-        aspire_image im = {0}, sm = {0};
-        snprintf(path, sizeof path, "%s/%s", dir, aspire_csv_field(csv, i, cf));
-        if (!rc) rc = aspire_image_load(&im, path, 3);
-        if (!rc) rc = aspire_image_resize(&sm, &im, S, S, ASPIRE_RESIZE_AREA);
-        if (!rc) memcpy(px + (size_t)i * PX, sm.data, PX);
-        aspire_image_destroy(&im);
-        aspire_image_destroy(&sm);
-    }
+    int *sp = malloc(sizeof(int) * (size_t)(n + 1)), *bg = malloc(sizeof(int) * (size_t)(n + 1));
+    if (!rc && (!px || !sp || !bg)) rc = ASPIRE_ERR_NOMEM;
+    for (int i = 0; i < n && !rc; i++) memcpy(px + (size_t)i * PX, aspire_dataset_pixels(ds, i), PX);
     if (!rc) rc = oracle_predict(o, px, n, sp, bg, NULL);
-    for (int k = 0; k <= ymax && !rc; k++) {
+    for (int k = 0; k < K && !rc; k++) {
         int m = 0, w = 0, l = 0;
         for (int i = 0; i < n; i++)
-            if (y[i] == k) m++, w += sp[i] < NWATERBIRDS, l += bg[i] >= NWATER;
+            if (aspire_dataset_label(ds, i) == k) m++, w += sp[i] < NWATERBIRDS, l += bg[i] >= NWATER;
         printf("score  %s  y=%d  images %4d  waterbird %5.1f %%  land %5.1f %%\n", dir, k, m, m ? 100.0 * w / m : 0,
                m ? 100.0 * l / m : 0);
     }
     free(px);
-    free(y);
     free(sp);
     free(bg);
-    aspire_csv_free(csv);
+    aspire_dataset_free(ds);
     return rc;
 }
 
@@ -658,7 +638,7 @@ int main(int argc, char **argv) {
     if (parse_args(argc, argv, &b)) {
         fprintf(stderr, "usage: %s --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N] [--ti-steps N] "
                         "[--oracle FILE] [--oracle-epochs N] [--oracle-only] [--score DIR] [--sheet PNG] [--threads N] [--scale S] [--steps N] "
-                        "[--no-ti]\n", argv[0]);
+                        "[--no-ti] [--ti-lr LR] [--ti-init WORD] [--ti-negative PROMPT]\n", argv[0]);
         return 2;
     }
     aspire_set_threads(b.threads);
@@ -669,15 +649,20 @@ int main(int argc, char **argv) {
     labelled test = {0};
     results r = {0};
     aspire_image cells[10 * NSP] = {0};
-    int rc = b.oracle_only ? ASPIRE_OK : aspire_generator_load(&g, b.model, &recipe);
-    if (!rc) rc = load_labelled(b.corpus, 2, &tc, &test);
+    int rc = b.oracle_only || b.nscore ? ASPIRE_OK : aspire_generator_load(&g, b.model, &recipe);
+    int *sp = NULL, *bg = NULL;
+    if (!rc && !b.nscore) rc = load_labelled(b.corpus, 2, &tc, &test);
     if (!rc) rc = get_oracle(&b, &o);
-    int *sp = malloc(sizeof(int) * (size_t)(test.n + 1)), *bg = malloc(sizeof(int) * (size_t)(test.n + 1));
+    if (b.nscore) {   /* tag folders only */
+        for (int i = 0; i < b.nscore && !rc; i++) rc = score_folder(&o, b.score[i]);
+        if (rc) fprintf(stderr, "generate: %s\n", aspire_errmsg());
+        goto done;
+    }
+    sp = malloc(sizeof(int) * (size_t)(test.n + 1));
+    bg = malloc(sizeof(int) * (size_t)(test.n + 1));
     if (!rc) rc = oracle_predict(&o, test.px, test.n, sp, bg, NULL);
     for (int i = 0; !rc && i < test.n; i++) r.oracle_sp += (sp[i] == test.sp[i]) / (double)test.n;
     for (int i = 0; !rc && i < test.n; i++) r.oracle_bg += (bg[i] == test.bg[i]) / (double)test.n;
-    for (int i = 0; i < b.nscore && !rc; i++) rc = score_folder(&o, b.score[i]);
-    if (!rc && b.nscore) goto done;
     if (!rc && b.oracle_only) {
         printf("oracle      species %.4f  background %.4f on the %d real test images at %d px\n", r.oracle_sp,
                r.oracle_bg, test.n, S);

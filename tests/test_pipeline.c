@@ -453,6 +453,18 @@ static void test_retrain_parts(void) {
                   strstr(r, "evaluate") > strstr(r, "dfr-aspire"),
               "%s", text ? text : "");
     aspire_strfree(text);
+    /* images generated from the prompt alone (no generate/starts): the start-edits ablation is left
+     * out of the results, the others stay */
+    char starts[600], aside[600];
+    snprintf(starts, sizeof starts, "%s/generate/starts", out);
+    snprintf(aside, sizeof aside, "%s/starts-aside", out);
+    CHECK(has(out, "evaluate/results.json", "\"erm-starts\""));
+    CHECK(rename(starts, aside) == 0);
+    o.only = "evaluate";
+    CHECK_MSG(run_logged(&o, &log) == ASPIRE_OK, "%s", aspire_errmsg());
+    aspire_strfree(log);
+    CHECK(!has(out, "evaluate/results.json", "\"erm-starts\"") && has(out, "evaluate/results.json", "\"erm-edits\""));
+    CHECK(rename(aside, starts) == 0);
 }
 
 /* Detect selected nothing (no edit flipped the classifier): personalize learns no token and

@@ -37,7 +37,8 @@ typedef struct aspire_pipeline_opts {
                                 DA-Fusion augments); 0: from the prompt alone [0.5] */
     float guidance;          /* classifier-free guidance scale of ASPIRE's generated images (1 = none;
                                 0 = aspire generate's default, 3) [0] */
-    int ablations;           /* 1: also ERM with plain-prompt images and with the selected edits alone */
+    int ablations;           /* 1: also ERM with plain-prompt images, with the selected edits alone and
+                                with the start edits (each generated image's start, no generation) */
     int progress;            /* 1: progress lines (the stages' own bars) on stderr */
     FILE *log;               /* the run's stage lines (stage k of n, why it runs, ETA): NULL = stderr when
                                 progress is on, else none */

@@ -34,8 +34,8 @@ int cmd_run(int argc, char **argv) {
                                                "strength (SDEdit), 0 = from the prompt alone"},
         {"--guidance", CLI_FLOAT, &o.guidance, "classifier-free guidance scale of ASPIRE's generated images (1 = none, "
                                                "0 = aspire generate's default)"},
-        {"--ablations", CLI_FLAG, &o.ablations, "also retrain ERM with plain-prompt images and with the selected "
-                                                "edits alone"},
+        {"--ablations", CLI_FLAG, &o.ablations, "also retrain ERM with plain-prompt images, with the selected edits "
+                                                "alone and with the start edits (each generated image's start edit)"},
         {"--quiet", CLI_FLAG, &quiet, "no progress lines"},
     };
     int rc = cli_parse("run",

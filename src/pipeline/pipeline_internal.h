@@ -61,7 +61,8 @@ int pl_write_json(const char *path, const cJSON *j);
 /* The start-edits ablation's folder: for each image of the generated folder `images` (metadata.csv
  * with its `start` column), a copy of the selected edit (in `sel`) it started from, under the same
  * name, and metadata.csv (img_filename,y) last; `out` is cleared first. No folder when the images
- * were generated from the prompt alone (no `start` column). */
+ * were generated from the prompt alone (no `start` column). The copies are not mirrored where
+ * generate mirrored a start (its odd rounds): training flips at random anyway. */
 int pl_write_starts(const char *images, const char *sel, const char *out);
 /* The test-split evaluation of a training run as `aspire eval --json` prints it, written to path. */
 int pl_eval_to_file(const char *run_dir, int threads, const char *path);

@@ -378,6 +378,15 @@ static int methods_options(const pl_ctx *c, cJSON *j) {
     return rc ? rc : m ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
 
+/* Ablation a's extra-images folder, RUNDIR/<stage>/<folder> (new string, NULL when out of memory);
+ * *has: whether it holds any image (an optional ablation without images is neither trained nor
+ * evaluated). */
+static char *ablation_dir(const pl_ctx *c, int a, int *has) {
+    char *ex = pl_path(c->rundir, pl_ablations[a].extra_stage, pl_ablations[a].extra_dir);
+    *has = ex && has_images(ex);
+    return ex;
+}
+
 /* Each method with the generated images; each method other than ERM also without them (ERM
  * without them is train-erm's run). DFR keeps a backbone and refits its last layer on the
  * validation split: DFR alone keeps train-erm's ERM model; DFR + ASPIRE keeps ERM + ASPIRE's
@@ -413,10 +422,11 @@ static int run_retrain(pl_ctx *c, const char *dir) {
     aspire_strfree(erm);
     aspire_strfree(erm_aspire);
     for (int a = 0; !rc && c->o->ablations && a < PL_N_ABLATIONS; a++) {
-        char *ex = pl_path(c->rundir, pl_ablations[a].extra_stage, pl_ablations[a].extra_dir);
+        int has = 0;
+        char *ex = ablation_dir(c, a, &has);
         if (!ex) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-        else if (has_images(ex) || !pl_ablations[a].optional)
-            rc = retrain_part(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, has_images(ex) ? ex : NULL, NULL, NULL, key);
+        else if (has || !pl_ablations[a].optional)
+            rc = retrain_part(c, dir, pl_ablations[a].name, ASPIRE_METHOD_ERM, has ? ex : NULL, NULL, NULL, key);
         aspire_strfree(ex);
     }
     return rc;
@@ -464,9 +474,10 @@ static int run_evaluate(pl_ctx *c, const char *dir) {
         }
     for (int a = 0; !rc && c->o->ablations && a < PL_N_ABLATIONS; a++) {
         char *f = pl_path(c->rundir, "retrain", pl_ablations[a].name), *g = f ? pl_path(f, "eval-test.json", NULL) : NULL;
-        char *ex = pl_path(c->rundir, pl_ablations[a].extra_stage, pl_ablations[a].extra_dir);
+        int has = 0;
+        char *ex = ablation_dir(c, a, &has);
         if (!g || !ex) rc = aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
-        else if (has_images(ex) || !pl_ablations[a].optional)
+        else if (has || !pl_ablations[a].optional)
             rc = add_eval(runs, g, pl_ablations[a].name, 0, &pl_ablations[a]);
         aspire_strfree(f);
         aspire_strfree(g);
