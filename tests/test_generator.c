@@ -168,6 +168,8 @@ static void write_images(const char *dir) {
     fclose(f);
 }
 
+static int same_file(const char *a, const char *b);
+
 static void test_personalize(void) {
     char dir[256], model[512], emb[512];
     testdir_make(dir, sizeof dir);
@@ -203,7 +205,6 @@ static void test_personalize(void) {
     /* the model file is untouched, and only the new rows moved away from their initializers */
     CHECK(aspire_read_file(model, &after, &na) == ASPIRE_OK);
     CHECK(na == nb && before && after && memcmp(before, after, nb) == 0);
-    aspire_free(before, 0);
     aspire_free(after, 0);
     CHECK(aspire_generator_embeds_load(g, emb, NULL, NULL) == ASPIRE_OK);
     const aspire_tensor *tok = aspire_params_at(aspire_generator_params(g), 0);
@@ -215,6 +216,49 @@ static void test_personalize(void) {
         for (int j = 0; j < 8; j++) d += fabs(e[j] - tok->data[words[k] * 8 + j]);
         CHECK_MSG(d > 1e-3, "placeholder %d did not move (%g)", k, d);
     }
+    /* the noisier timesteps alone (--t-min 0.5): trains, the model file still untouched; a t_min
+     * outside [0, 1) is refused by name before anything is written */
+    char emb2[600], emb3[600];
+    snprintf(emb2, sizeof emb2, "%s/e2.safetensors", dir);
+    snprintf(emb3, sizeof emb3, "%s/e3.safetensors", dir);
+    o.out = emb3;
+    o.steps = 4;
+    CHECK(aspire_personalize_run(&o, NULL) == ASPIRE_OK);
+    o.out = emb2;
+    o.t_min = 0.5f;
+    int trc = aspire_personalize_run(&o, &r);
+    CHECK_MSG(trc == ASPIRE_OK && aspire_file_exists(emb2), "t_min 0.5: %s", aspire_errmsg());
+    CHECK_MSG(!same_file(emb3, emb2), "t_min 0.5 learned the same embeddings as t_min 0");
+    CHECK(aspire_read_file(model, &after, &na) == ASPIRE_OK);
+    CHECK(na == nb && after && memcmp(before, after, nb) == 0);
+    aspire_free(after, 0);
+    aspire_free(before, 0);
+    remove(emb2);
+    const float bad_t[3] = {1.0f, -0.1f, NAN};
+    for (int k = 0; k < 3; k++) {
+        o.t_min = bad_t[k];
+        CHECK(aspire_personalize_run(&o, NULL) == ASPIRE_ERR_ARG && strstr(aspire_errmsg(), "--t-min"));
+        CHECK(!aspire_file_exists(emb2));
+    }
+    /* the quieter part alone (--t-max 0.5, what SDEdit at strength 0.5 uses) learns yet another row;
+     * a t_max not above t_min, or above 1, is refused */
+    o.t_min = 0.0f;
+    o.t_max = 0.5f;
+    CHECK(aspire_personalize_run(&o, NULL) == ASPIRE_OK);
+    CHECK_MSG(!same_file(emb3, emb2), "t_max 0.5 learned the same embeddings as t_min 0");
+    const float bad_lo[3] = {0.5f, 0.0f, 0.0f}, bad_hi[3] = {0.5f, 1.5f, NAN};
+    remove(emb2);
+    for (int k = 0; k < 3; k++) {
+        o.t_min = bad_lo[k];
+        o.t_max = bad_hi[k];
+        CHECK(aspire_personalize_run(&o, NULL) == ASPIRE_ERR_ARG && strstr(aspire_errmsg(), "--t-max"));
+        CHECK(!aspire_file_exists(emb2));
+    }
+    remove(emb3);
+    o.t_min = 0.0f;
+    o.t_max = 1.0f;
+    o.out = emb;
+    o.steps = 20;
     /* a class name list of the wrong length is refused */
     o.classes = "duck";
     CHECK(aspire_personalize_run(&o, NULL) == ASPIRE_ERR_ARG);
@@ -472,6 +516,52 @@ static double model_loss(aspire_ctx *ctx, aspire_generator *g, const float *x0, 
     return l->data[0];
 }
 
+/* The loss over a timestep range: [0, T) is the plain loss draw for draw; with the output layer at
+ * zero the loss is the mean squared v target, which is about x0² at the noisiest step and about the
+ * noise's variance at the cleanest, so the range reached the timesteps; bad ranges are refused. */
+static void test_loss_range(void) {
+    aspire_generator *g = tiny_model();
+    const int T = aspire_generator_get_config(g)->timesteps;
+    aspire_params *p = aspire_generator_params(g);
+    const char *outs[] = {"unet.out.weight", "unet.out.bias"};
+    for (int k = 0; k < 2; k++) {
+        aspire_tensor *t = aspire_params_find(p, outs[k]);
+        CHECK_MSG(t != NULL, "no parameter %s", outs[k]);
+        if (t) memset(t->data, 0, sizeof(float) * (size_t)t->numel);
+    }
+    float x0[4 * 8 * 8 * 3];
+    for (int i = 0; i < 4 * 192; i++) x0[i] = (i % 2) ? 0.5f : -0.5f;
+    int32_t ids[32];
+    for (int n = 0; n < 4; n++) CHECK(aspire_generator_encode(g, "a duck on a lake", ids + n * 8) == ASPIRE_OK);
+    aspire_ctx *ctx = NULL;
+    CHECK(aspire_ctx_new(&ctx, &(aspire_ctx_options){.threads = 1, .reference = 1}) == ASPIRE_OK);
+    const int lo[4] = {0, 0, T - 1, 0}, hi[4] = {T, T, T, 1};
+    double v[4];
+    for (int c = 0; c < 4; c++) {
+        aspire_ctx_reset(ctx);
+        aspire_rng rng;
+        aspire_rng_seed(&rng, 9);
+        aspire_tensor *x = aspire_tensor_from(ctx, 4, (int64_t[]){4, 8, 8, 3}, x0);
+        aspire_tensor *l = c == 0 ? aspire_generator_loss(ctx, g, x, ids, &rng)
+                                  : aspire_generator_loss_range(ctx, g, x, ids, &rng, lo[c], hi[c]);
+        CHECK(l != NULL);
+        v[c] = l ? l->data[0] : NAN;
+    }
+    CHECK_MSG(v[0] == v[1], "the full range should be the plain loss: %g vs %g", v[0], v[1]);
+    const double ab_last = aspire_diffusion_alpha_bar(T, T - 1);
+    CHECK_MSG(fabs(v[2] - 0.25 * (1.0 - ab_last)) < 0.02, "noisiest step: loss %g, want about %g", v[2],
+              0.25 * (1.0 - ab_last));
+    CHECK_MSG(v[3] > 0.6 && v[3] < 1.4, "cleanest step: loss %g, want about 1 (the noise's variance)", v[3]);
+    aspire_tensor *x = aspire_tensor_from(ctx, 4, (int64_t[]){4, 8, 8, 3}, x0);
+    aspire_rng rng;
+    aspire_rng_seed(&rng, 9);
+    CHECK(aspire_generator_loss_range(ctx, g, x, ids, &rng, -1, T) == NULL);
+    CHECK(aspire_generator_loss_range(ctx, g, x, ids, &rng, 0, T + 1) == NULL);
+    CHECK(aspire_generator_loss_range(ctx, g, x, ids, &rng, 5, 5) == NULL);
+    aspire_ctx_free(ctx);
+    aspire_generator_free(g);
+}
+
 static void test_model_gradient(void) {
     aspire_generator *g = tiny_model();
     aspire_rng rng;
@@ -521,6 +611,7 @@ int main(void) {
     aspire_set_threads(1);
     RUN(test_encode);
     RUN(test_model_gradient);
+    RUN(test_loss_range);
     RUN(test_files);
     RUN(test_malformed_embeds);
     RUN(test_personalize);

@@ -107,6 +107,10 @@ ASPIRE_API aspire_tensor *aspire_generator_denoise(aspire_ctx *ctx, aspire_gener
  * drawn from rng -> mean squared error of the v prediction, shape (1). */
 ASPIRE_API aspire_tensor *aspire_generator_loss(aspire_ctx *ctx, aspire_generator *g, aspire_tensor *x0,
                                                 const int32_t *ids, aspire_rng *rng);
+/* The same with the timesteps drawn uniformly from [t_lo, t_hi) instead of [0, T); 0 <= t_lo < t_hi <= T
+ * (NULL when they are not). Textual inversion trains on the noisier part alone (docs/generator.md). */
+ASPIRE_API aspire_tensor *aspire_generator_loss_range(aspire_ctx *ctx, aspire_generator *g, aspire_tensor *x0,
+                                                      const int32_t *ids, aspire_rng *rng, int t_lo, int t_hi);
 
 /* ---- schedule and sampler (diffusion.c) -------------------------------------------------------- */
 /* Cosine schedule (Nichol & Dhariwal): ᾱ(t) = f(t + 1) / f(0), f(s) = cos²(((s / T) + 0.008) / 1.008 · π/2),

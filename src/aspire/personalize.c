@@ -24,6 +24,8 @@ void aspire_personalize_opts_default(aspire_personalize_opts *o) {
     o->steps = 300;
     o->batch = 16;
     o->lr = 5e-3f;
+    o->t_min = 0.0f;
+    o->t_max = 1.0f;
     o->flip = 1;
     o->progress = 1;
 }
@@ -94,7 +96,9 @@ static int ti_step(aspire_ctx *ctx, aspire_generator *g, const ti_class *c, cons
         int rc = aspire_generator_encode(g, prompt, ids + (size_t)b * L);
         if (rc) return rc;
     }
-    aspire_tensor *l = aspire_generator_loss(ctx, g, x, ids, rng);
+    const int T = cfg->timesteps;
+    const int lo = (int)((double)o->t_min * T), hi = (int)((double)o->t_max * T);
+    aspire_tensor *l = aspire_generator_loss_range(ctx, g, x, ids, rng, lo, hi > lo ? hi : lo + 1);
     if (!l) return ASPIRE_ERR_BACKEND;
     aspire_tensor *row = aspire_params_at(aspire_generator_placeholders(g), c->k);
     aspire_params_zero_grad(aspire_generator_placeholders(g));
@@ -223,6 +227,11 @@ static int personalize(const aspire_personalize_opts *o, aspire_personalize_repo
     if (!o->images || !o->out) return aspire_error(ASPIRE_ERR_ARG, "personalize: --images and --out are required");
     if (o->steps < 1 || o->batch < 1 || !(o->lr > 0.0f))
         return aspire_error(ASPIRE_ERR_ARG, "personalize: steps, batch and lr must be positive");
+    if (!(o->t_min >= 0.0f && o->t_min < 1.0f))
+        return aspire_error(ASPIRE_ERR_ARG, "personalize: --t-min %g is outside [0, 1)", (double)o->t_min);
+    if (!(o->t_max > o->t_min && o->t_max <= 1.0f))
+        return aspire_error(ASPIRE_ERR_ARG, "personalize: --t-max %g is outside (--t-min %g, 1]", (double)o->t_max,
+                            (double)o->t_min);
     aspire_dataset *ds = NULL;
     aspire_dataset_options dopt = {.split = ASPIRE_SPLIT_ALL, .layout = ASPIRE_LAYOUT_EXTRA};
     int rc = aspire_dataset_load(&ds, o->images, &dopt);

@@ -23,6 +23,9 @@ int cmd_personalize(int argc, char **argv) {
         {"--steps", CLI_INT, &o.steps, "optimizer steps per class"},
         {"--batch", CLI_INT, &o.batch, "images per step"},
         {"--lr", CLI_FLOAT, &o.lr, "constant AdamW learning rate"},
+        {"--t-min", CLI_FLOAT, &o.t_min, "train on timesteps t >= this fraction of T only (0.5: the noisier half, "
+                                         "where layout and background are decided)"},
+        {"--t-max", CLI_FLOAT, &o.t_max, "train on timesteps t < this fraction of T only (1 = up to the end)"},
         {"--no-flip", CLI_FLAG, &noflip, "no random horizontal flips"},
         {"--seed", CLI_I64, &seed, "random seed"},
         {"--threads", CLI_INT, &threads, "threads (0 = all cores)"},

@@ -55,15 +55,21 @@ void aspire_sample_opts_default(aspire_sample_opts *o) {
 
 aspire_tensor *aspire_generator_loss(aspire_ctx *ctx, aspire_generator *g, aspire_tensor *x0, const int32_t *ids,
                                      aspire_rng *rng) {
-    if (!x0) return NULL;
-    const int N = (int)x0->shape[0], T = g->cfg.timesteps;
+    return aspire_generator_loss_range(ctx, g, x0, ids, rng, 0, g->cfg.timesteps);
+}
+
+aspire_tensor *aspire_generator_loss_range(aspire_ctx *ctx, aspire_generator *g, aspire_tensor *x0, const int32_t *ids,
+                                           aspire_rng *rng, int t_lo, int t_hi) {
+    const int T = g->cfg.timesteps;
+    if (!x0 || t_lo < 0 || t_hi > T || t_lo >= t_hi) return NULL;
+    const int N = (int)x0->shape[0];
     const int64_t per = x0->numel / N;
     int *t = aspire_ctx_alloc(ctx, sizeof(int) * (size_t)N);
     aspire_tensor *xt = aspire_tensor_new(ctx, x0->ndim, x0->shape);
     aspire_tensor *target = aspire_tensor_new(ctx, x0->ndim, x0->shape);
     if (!t || !xt || !target) return NULL;
     for (int n = 0; n < N; n++) {
-        t[n] = (int)aspire_rng_below(rng, T);
+        t[n] = t_lo + (int)aspire_rng_below(rng, t_hi - t_lo);
         const double ab = aspire_diffusion_alpha_bar(T, t[n]);
         const float sa = (float)sqrt(ab), s1 = (float)sqrt(1.0 - ab);
         for (int64_t i = n * per; i < (n + 1) * per; i++) {
