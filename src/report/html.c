@@ -100,7 +100,7 @@ static const char css[] =
     "border:1px solid #e2e4ea}.gallery{display:flex;flex-wrap:wrap;gap:10px}"
     "figure{margin:0;background:#fff;border:1px solid #e2e4ea;padding:6px;text-align:center;font-size:11px;"
     "max-width:150px;overflow-wrap:anywhere}"
-    "img.tile{width:128px;height:128px;image-rendering:pixelated;display:block}img.sheet{max-width:100%;width:768px;image-rendering:pixelated}"
+    "img.tile{width:128px;height:128px;image-rendering:pixelated;display:block}figure.pair{max-width:270px}.pair div{display:flex;gap:4px}img.sheet{max-width:100%;width:768px;image-rendering:pixelated}"
     "pre{background:#1f2430;color:#e6e6e6;padding:12px 14px;border-radius:4px;overflow-x:auto;font-size:13px}"
     "span.ok{color:#16794a;font-weight:600}span.no{color:#a40e00;font-weight:600}";
 
@@ -343,11 +343,52 @@ static void edits_section(FILE *f, const char *rundir) {
     aspire_strfree(sel);
 }
 
+/* Images generated from detect's edits (metadata.csv has a `start` column): up to `per_class` per
+ * class beside the selected edit each one started from, so that what the generator changed shows. */
+static void start_pairs(FILE *f, const char *rundir, const char *dir, int per_class) {
+    char *meta = pl_path(dir, "metadata.csv", NULL), *sel = pl_path(rundir, "detect", "selected");
+    aspire_csv *csv = NULL;
+    int cs = -1, cf = -1, cy = -1;
+    if (meta && sel && aspire_csv_read(&csv, meta) == ASPIRE_OK) {
+        cs = aspire_csv_col(csv, "start");
+        cf = aspire_csv_col(csv, "img_filename");
+        cy = aspire_csv_col(csv, "y");
+    }
+    aspire_error_clear();
+    if (cs >= 0 && cf >= 0 && cy >= 0) {
+        fputs("<h3>Each beside the selected edit it was generated from (SDEdit)</h3>\n<p class=\"note\">Left: the "
+              "edit, right: the generated image. The ablation ERM + start edits trains on the left ones "
+              "alone.</p>\n<div class=\"gallery\">\n", f);
+        int count[64] = {0};
+        for (int64_t i = 0; i < aspire_csv_nrows(csv); i++) {
+            const char *name = aspire_csv_field(csv, i, cf), *start = aspire_csv_field(csv, i, cs);
+            const char *ys = aspire_csv_field(csv, i, cy);
+            int y = ys ? atoi(ys) : -1;
+            if (!name || !start || y < 0 || y >= 64 || count[y] >= per_class) continue;
+            char *a = pl_path(sel, start, NULL), *b = pl_path(dir, name, NULL), cap[400];
+            snprintf(cap, sizeof cap, "class %d: %s -> %s", y, start, name);
+            fputs("<figure class=\"pair\"><div>", f);
+            if (a && b && img_tag(f, a, start, "tile")) img_tag(f, b, name, "tile");
+            fputs("</div><figcaption>", f);
+            esc(f, cap);
+            fputs("</figcaption></figure>\n", f);
+            count[y]++;
+            aspire_strfree(a);
+            aspire_strfree(b);
+        }
+        fputs("</div>\n", f);
+    }
+    aspire_csv_free(csv);
+    aspire_strfree(meta);
+    aspire_strfree(sel);
+}
+
 static void generated_section(FILE *f, const char *rundir) {
     fputs("<h2>Generated images per class (personalize, generate)</h2>\n", f);
     if (!stage_complete(rundir, "generate")) { missing(f, "generate"); return; }
     char *dir = pl_path(rundir, "generate", "images");
     if (dir) folder_gallery(f, dir, 48, 8);
+    if (dir) start_pairs(f, rundir, dir, 4);
     aspire_strfree(dir);
 }
 
