@@ -503,6 +503,13 @@ static void test_nothing_selected(void) {
     /* --guidance is one of generate's options (recorded, so a new scale generates again), absent
      * from its key when not given, so runs made before it existed keep their images */
     CHECK(!has(out, "generate/stage.json", "guidance"));
+    /* the recipes' other settings enter the keys only once they differ from today's defaults */
+    static const char *const pers[] = {"\"lr\"", "\"batch\"", "\"t_min\"", "\"t_max\"", "\"flip\""};
+    static const char *const gen[] = {"\"steps\"", "\"eta\"", "\"batch\"", "\"detail\"", "\"template\""};
+    for (int k = 0; k < 5; k++) {
+        CHECK_MSG(!has(out, "personalize/stage.json", pers[k]), "personalize's key holds %s", pers[k]);
+        CHECK_MSG(!has(out, "generate/stage.json", gen[k]), "generate's key holds %s", gen[k]);
+    }
     o.guidance = 1.5f;
     CHECK_MSG(run_logged(&o, &log) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK_MSG(log && strstr(log, "generate: running"), "%s", log ? log : "");

@@ -222,6 +222,13 @@ static int personalize_options(const pl_ctx *c, cJSON *j) {
     int steps = c->o->personalize_steps > 0 ? c->o->personalize_steps : p.steps;
     int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) && cJSON_AddNumberToObject(j, "steps", steps) &&
              cJSON_AddStringToObject(j, "model", c->generator);
+    /* the recipe's other settings, each recorded once it differs from the value the first keys were
+     * made with (so those keys stay, and a changed default makes the stage run again) */
+    if (ok && p.lr != 5e-3f) ok = cJSON_AddNumberToObject(j, "lr", p.lr) != NULL;
+    if (ok && p.batch != 16) ok = cJSON_AddNumberToObject(j, "batch", p.batch) != NULL;
+    if (ok && p.t_min != 0.0f) ok = cJSON_AddNumberToObject(j, "t_min", p.t_min) != NULL;
+    if (ok && p.t_max != 1.0f) ok = cJSON_AddNumberToObject(j, "t_max", p.t_max) != NULL;
+    if (ok && !p.flip) ok = cJSON_AddBoolToObject(j, "flip", 0) != NULL;
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
 
@@ -265,6 +272,14 @@ static int generate_options(const pl_ctx *c, cJSON *j) {
              cJSON_AddNumberToObject(j, "strength", c->o->strength) &&
              (c->o->guidance <= 0.0f || cJSON_AddNumberToObject(j, "guidance", c->o->guidance)) &&
              cJSON_AddBoolToObject(j, "ablations", c->o->ablations);
+    /* the sampler's defaults, each recorded once it differs from the value the first keys were made
+     * with (as personalize_options does) */
+    if (ok && c->o->guidance <= 0.0f && g.sample.scale != 3.0f) ok = cJSON_AddNumberToObject(j, "guidance", g.sample.scale) != NULL;
+    if (ok && g.sample.steps != 25) ok = cJSON_AddNumberToObject(j, "steps", g.sample.steps) != NULL;
+    if (ok && g.sample.eta != 0.0f) ok = cJSON_AddNumberToObject(j, "eta", g.sample.eta) != NULL;
+    if (ok && g.batch != 16) ok = cJSON_AddNumberToObject(j, "batch", g.batch) != NULL;
+    if (ok && !g.keep_detail) ok = cJSON_AddBoolToObject(j, "detail", 0) != NULL;
+    if (ok && strcmp(g.templ, "a photo of a {}") != 0) ok = cJSON_AddStringToObject(j, "template", g.templ) != NULL;
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
 
