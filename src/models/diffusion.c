@@ -111,8 +111,9 @@ static int sampler_init(sampler *s, aspire_ctx *ctx, aspire_generator *g, const 
     s->z = aspire_malloc(sizeof(float) * (size_t)s->per);
     if (!all || !s->rngs || !s->z) return ASPIRE_ERR_NOMEM;
     int rc = ASPIRE_OK;
-    for (int n = 0; n < N && guided && !rc; n++) rc = aspire_generator_encode(g, negative ? negative : "", all + (size_t)n * L);
+    if (guided) rc = aspire_generator_encode(g, negative ? negative : "", all);   /* the guidance's other prompt */
     if (rc) return rc;
+    for (int n = 1; n < N && guided; n++) memcpy(all + (size_t)n * L, all, sizeof(int32_t) * (size_t)L);
     memcpy(all + (size_t)(s->B - N) * L, ids, sizeof(int32_t) * (size_t)N * L);
     aspire_tensor *text = aspire_generator_text(ctx, g, all, s->B);
     if (!text) return ASPIRE_ERR_NOMEM;

@@ -267,14 +267,14 @@ static int generate_options(const pl_ctx *c, cJSON *j) {
     aspire_generate_opts g;
     aspire_generate_opts_default(&g);
     int n = c->o->generate_n > 0 ? c->o->generate_n : g.n;
+    /* the guidance (--guidance, else the sampler's default) and the sampler's other settings are
+     * recorded once they differ from the values the first keys were made with (as personalize_options) */
+    const float scale = c->o->guidance > 0.0f ? c->o->guidance : g.sample.scale;
     int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) && cJSON_AddNumberToObject(j, "n", n) &&
              cJSON_AddStringToObject(j, "model", c->generator) &&
              cJSON_AddNumberToObject(j, "strength", c->o->strength) &&
-             (c->o->guidance <= 0.0f || cJSON_AddNumberToObject(j, "guidance", c->o->guidance)) &&
+             (scale == 3.0f && c->o->guidance <= 0.0f ? 1 : cJSON_AddNumberToObject(j, "guidance", scale) != NULL) &&
              cJSON_AddBoolToObject(j, "ablations", c->o->ablations);
-    /* the sampler's defaults, each recorded once it differs from the value the first keys were made
-     * with (as personalize_options does) */
-    if (ok && c->o->guidance <= 0.0f && g.sample.scale != 3.0f) ok = cJSON_AddNumberToObject(j, "guidance", g.sample.scale) != NULL;
     if (ok && g.sample.steps != 25) ok = cJSON_AddNumberToObject(j, "steps", g.sample.steps) != NULL;
     if (ok && g.sample.eta != 0.0f) ok = cJSON_AddNumberToObject(j, "eta", g.sample.eta) != NULL;
     if (ok && g.batch != 16) ok = cJSON_AddNumberToObject(j, "batch", g.batch) != NULL;

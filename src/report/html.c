@@ -344,8 +344,9 @@ static void edits_section(FILE *f, const char *rundir) {
 }
 
 /* Images generated from detect's edits (metadata.csv has a `start` column): up to `per_class` per
- * class beside the selected edit each one started from, so that what the generator changed shows. */
-static void start_pairs(FILE *f, const char *rundir, const char *dir, int per_class) {
+ * class beside the selected edit each one started from, so that what the generator changed shows.
+ * Returns 0 (nothing written) when the folder has no start column. */
+static int start_pairs(FILE *f, const char *rundir, const char *dir, int per_class) {
     char *meta = pl_path(dir, "metadata.csv", NULL), *sel = pl_path(rundir, "detect", "selected");
     aspire_csv *csv = NULL;
     int cs = -1, cf = -1, cy = -1;
@@ -356,9 +357,10 @@ static void start_pairs(FILE *f, const char *rundir, const char *dir, int per_cl
     }
     aspire_error_clear();
     if (cs >= 0 && cf >= 0 && cy >= 0) {
-        fputs("<h3>Each beside the selected edit it was generated from (SDEdit)</h3>\n<p class=\"note\">Left: the "
-              "edit, right: the generated image. The ablation ERM + start edits trains on the left ones "
-              "alone.</p>\n<div class=\"gallery\">\n", f);
+        fputs("<p class=\"note\">Each generated image (right) beside the selected edit it was generated from "
+              "(left; SDEdit). From the second pass over a class's edits on, generation starts from the edit "
+              "mirrored. With <code>--ablations</code>, ERM + start edits trains on the left ones alone.</p>\n"
+              "<div class=\"gallery\">\n", f);
         int count[64] = {0};
         for (int64_t i = 0; i < aspire_csv_nrows(csv); i++) {
             const char *name = aspire_csv_field(csv, i, cf), *start = aspire_csv_field(csv, i, cs);
@@ -381,14 +383,14 @@ static void start_pairs(FILE *f, const char *rundir, const char *dir, int per_cl
     aspire_csv_free(csv);
     aspire_strfree(meta);
     aspire_strfree(sel);
+    return cs >= 0 && cf >= 0 && cy >= 0;
 }
 
 static void generated_section(FILE *f, const char *rundir) {
     fputs("<h2>Generated images per class (personalize, generate)</h2>\n", f);
     if (!stage_complete(rundir, "generate")) { missing(f, "generate"); return; }
     char *dir = pl_path(rundir, "generate", "images");
-    if (dir) folder_gallery(f, dir, 48, 8);
-    if (dir) start_pairs(f, rundir, dir, 4);
+    if (dir && !start_pairs(f, rundir, dir, 8)) folder_gallery(f, dir, 48, 8);   /* from the prompt alone */
     aspire_strfree(dir);
 }
 
