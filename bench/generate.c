@@ -19,7 +19,7 @@
  *
  *   build/bench/generate --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N]
  *                        [--oracle FILE] [--oracle-epochs N] [--oracle-only] [--score DIR] [--sheet PNG] [--threads N]
- *                        [--scale S] [--steps N] [--no-ti] [--ti-steps N] [--ti-lr LR] [--ti-t-min F] [--ti-init WORD] [--ti-negative PROMPT]
+ *                        [--scale S] [--steps N] [--no-ti] [--ti-steps N] [--ti-lr LR] [--ti-t-min F] [--ti-t-max F] [--ti-init WORD] [--ti-negative PROMPT]
  * --oracle-only trains (or loads) the oracle and reports its own accuracy on the real test images;
  * --score DIR (repeatable) tags an extra-images folder instead: per class, its waterbird and land shares. */
 #include "aspire/captioner.h"
@@ -383,6 +383,7 @@ typedef struct bench_opts {
     int nscore;
     float ti_lr;           /* textual inversion's learning rate (0: personalize's default) */
     float ti_t_min;        /* textual inversion's lowest timestep as a fraction of T (personalize's --t-min) */
+    float ti_t_max;        /* and its highest (personalize's --t-max) */
     const char *ti_init;   /* its initializer word (NULL: personalize's default) */
     const char *ti_negative; /* the learned token's samples: the guidance's other prompt (NULL: empty) */
     aspire_sample_opts sample;
@@ -503,6 +504,7 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     po.steps = b->ti_steps;
     if (b->ti_lr > 0) po.lr = b->ti_lr;
     po.t_min = b->ti_t_min;
+    po.t_max = b->ti_t_max;
     if (b->ti_init) po.init = b->ti_init;
     po.threads = b->threads;
     double t0 = aspire_now(), c0 = cpu_now();
@@ -582,7 +584,7 @@ static double recipe_minutes(const char *recipe) {
 
 static int parse_args(int argc, char **argv, bench_opts *b) {
     *b = (bench_opts){.oracle = "build/bench-data/generate-oracle.safetensors", .sheet = "docs/generator-samples.png",
-                      .per_prompt = 4, .ti_samples = 60, .oracle_epochs = 3, .ti_steps = 300};
+                      .per_prompt = 4, .ti_samples = 60, .oracle_epochs = 3, .ti_steps = 300, .ti_t_max = 1.0f};
     aspire_sample_opts_default(&b->sample);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -598,6 +600,7 @@ static int parse_args(int argc, char **argv, bench_opts *b) {
         else if (!strcmp(a, "--ti-steps")) b->ti_steps = atoi(argv[++i]);
         else if (!strcmp(a, "--ti-lr")) b->ti_lr = (float)atof(argv[++i]);
         else if (!strcmp(a, "--ti-t-min")) b->ti_t_min = (float)atof(argv[++i]);
+        else if (!strcmp(a, "--ti-t-max")) b->ti_t_max = (float)atof(argv[++i]);
         else if (!strcmp(a, "--ti-init")) b->ti_init = argv[++i];
         else if (!strcmp(a, "--score")) {
             if (b->nscore == 8) return 2;
@@ -641,7 +644,7 @@ int main(int argc, char **argv) {
     if (parse_args(argc, argv, &b)) {
         fprintf(stderr, "usage: %s --corpus DIR [--model FILE] [--per-prompt N] [--ti-samples N] [--ti-steps N] "
                         "[--oracle FILE] [--oracle-epochs N] [--oracle-only] [--score DIR] [--sheet PNG] [--threads N] [--scale S] [--steps N] "
-                        "[--no-ti] [--ti-lr LR] [--ti-t-min F] [--ti-init WORD] [--ti-negative PROMPT]\n", argv[0]);
+                        "[--no-ti] [--ti-lr LR] [--ti-t-min F] [--ti-t-max F] [--ti-init WORD] [--ti-negative PROMPT]\n", argv[0]);
         return 2;
     }
     aspire_set_threads(b.threads);

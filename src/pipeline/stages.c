@@ -216,16 +216,25 @@ static int run_detect(pl_ctx *c, const char *dir) {
     return rc;
 }
 
+/* The settings the first personalize and generate stage keys were made with. A setting enters a
+ * stage key only once it differs from its value here: the keys made before it was recorded stay
+ * valid, and a changed default makes the stage run again. */
+#define FIRST_PERSONALIZE_LR 5e-3f
+#define FIRST_PERSONALIZE_BATCH 16
+#define FIRST_GUIDANCE 3.0f
+#define FIRST_GENERATE_STEPS 25
+#define FIRST_GENERATE_BATCH 16
+#define FIRST_TEMPLATE "a photo of a {}"
+
 static int personalize_options(const pl_ctx *c, cJSON *j) {
     aspire_personalize_opts p;
     aspire_personalize_opts_default(&p);
     int steps = c->o->personalize_steps > 0 ? c->o->personalize_steps : p.steps;
     int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) && cJSON_AddNumberToObject(j, "steps", steps) &&
              cJSON_AddStringToObject(j, "model", c->generator);
-    /* the recipe's other settings, each recorded once it differs from the value the first keys were
-     * made with (so those keys stay, and a changed default makes the stage run again) */
-    if (ok && p.lr != 5e-3f) ok = cJSON_AddNumberToObject(j, "lr", p.lr) != NULL;
-    if (ok && p.batch != 16) ok = cJSON_AddNumberToObject(j, "batch", p.batch) != NULL;
+    /* the recipe's other settings, each recorded once it differs from the first keys' value */
+    if (ok && p.lr != FIRST_PERSONALIZE_LR) ok = cJSON_AddNumberToObject(j, "lr", p.lr) != NULL;
+    if (ok && p.batch != FIRST_PERSONALIZE_BATCH) ok = cJSON_AddNumberToObject(j, "batch", p.batch) != NULL;
     if (ok && p.t_min != 0.0f) ok = cJSON_AddNumberToObject(j, "t_min", p.t_min) != NULL;
     if (ok && p.t_max != 1.0f) ok = cJSON_AddNumberToObject(j, "t_max", p.t_max) != NULL;
     if (ok && !p.flip) ok = cJSON_AddBoolToObject(j, "flip", 0) != NULL;
@@ -268,18 +277,18 @@ static int generate_options(const pl_ctx *c, cJSON *j) {
     aspire_generate_opts_default(&g);
     int n = c->o->generate_n > 0 ? c->o->generate_n : g.n;
     /* the guidance (--guidance, else the sampler's default) and the sampler's other settings are
-     * recorded once they differ from the values the first keys were made with (as personalize_options) */
+     * recorded once they differ from the first keys' values */
     const float scale = c->o->guidance > 0.0f ? c->o->guidance : g.sample.scale;
     int ok = cJSON_AddNumberToObject(j, "seed", (double)c->o->seed) && cJSON_AddNumberToObject(j, "n", n) &&
              cJSON_AddStringToObject(j, "model", c->generator) &&
              cJSON_AddNumberToObject(j, "strength", c->o->strength) &&
-             (scale == 3.0f && c->o->guidance <= 0.0f ? 1 : cJSON_AddNumberToObject(j, "guidance", scale) != NULL) &&
+             (scale == FIRST_GUIDANCE && c->o->guidance <= 0.0f ? 1 : cJSON_AddNumberToObject(j, "guidance", scale) != NULL) &&
              cJSON_AddBoolToObject(j, "ablations", c->o->ablations);
-    if (ok && g.sample.steps != 25) ok = cJSON_AddNumberToObject(j, "steps", g.sample.steps) != NULL;
+    if (ok && g.sample.steps != FIRST_GENERATE_STEPS) ok = cJSON_AddNumberToObject(j, "steps", g.sample.steps) != NULL;
     if (ok && g.sample.eta != 0.0f) ok = cJSON_AddNumberToObject(j, "eta", g.sample.eta) != NULL;
-    if (ok && g.batch != 16) ok = cJSON_AddNumberToObject(j, "batch", g.batch) != NULL;
+    if (ok && g.batch != FIRST_GENERATE_BATCH) ok = cJSON_AddNumberToObject(j, "batch", g.batch) != NULL;
     if (ok && !g.keep_detail) ok = cJSON_AddBoolToObject(j, "detail", 0) != NULL;
-    if (ok && strcmp(g.templ, "a photo of a {}") != 0) ok = cJSON_AddStringToObject(j, "template", g.templ) != NULL;
+    if (ok && strcmp(g.templ, FIRST_TEMPLATE) != 0) ok = cJSON_AddStringToObject(j, "template", g.templ) != NULL;
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
 
