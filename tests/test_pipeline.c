@@ -500,9 +500,9 @@ static void test_nothing_selected(void) {
     CHECK(!aspire_file_exists(path));
     snprintf(path, sizeof path, "%s/generate/images/metadata.csv", out);
     CHECK(!aspire_file_exists(path));
-    /* --guidance is one of generate's options (recorded, so a new scale generates again), absent
-     * from its key when not given, so runs made before it existed keep their images */
-    CHECK(!has(out, "generate/stage.json", "guidance"));
+    /* --guidance is one of generate's options (recorded, so a new scale generates again); without
+     * it ASPIRE's default, 1.5, is recorded (it differs from the 3 the first keys were made with) */
+    CHECK(has(out, "generate/stage.json", "\"guidance\":\t1.5"));
     /* the recipes' other settings enter the keys only once they differ from today's defaults */
     static const char *const pers[] = {"\"lr\"", "\"batch\"", "\"t_min\"", "\"t_max\"", "\"flip\""};
     static const char *const gen[] = {"\"steps\"", "\"eta\"", "\"batch\"", "\"detail\"", "\"template\""};
@@ -510,12 +510,12 @@ static void test_nothing_selected(void) {
         CHECK_MSG(!has(out, "personalize/stage.json", pers[k]), "personalize's key holds %s", pers[k]);
         CHECK_MSG(!has(out, "generate/stage.json", gen[k]), "generate's key holds %s", gen[k]);
     }
-    o.guidance = 1.5f;
+    o.guidance = 2.0f;
     CHECK_MSG(run_logged(&o, &log) == ASPIRE_OK, "%s", aspire_errmsg());
     CHECK_MSG(log && strstr(log, "generate: running"), "%s", log ? log : "");
     aspire_strfree(log);
-    CHECK(has(out, "generate/stage.json", "\"guidance\":\t1.5"));
-    CHECK(has(out, "run.json", "--guidance 1.5"));
+    CHECK(has(out, "generate/stage.json", "\"guidance\":\t2"));
+    CHECK(has(out, "run.json", "--guidance 2"));
 }
 
 int main(void) {

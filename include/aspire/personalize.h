@@ -17,10 +17,12 @@ typedef struct aspire_personalize_opts {
                             * has it, else "bird" */
     int steps;             /* optimizer steps per class [300] */
     int batch;             /* images per step [16] */
-    float lr;              /* constant AdamW learning rate [5e-3] */
-    float t_min, t_max;    /* train on timesteps t_min * T <= t < t_max * T only [0, 1 = all], 0 <= t_min <
+    float lr;              /* constant AdamW learning rate [0.02] */
+    float t_min, t_max;    /* train on timesteps t_min * T <= t < t_max * T only [0.5, 1], 0 <= t_min <
                             * t_max <= 1: the noisier part (t_min 0.5) is where a picture's layout and background
-                            * are decided; SDEdit at strength s uses the token below s * T alone */
+                            * are decided, so a token for generation from text alone learns them there; SDEdit
+                            * at strength s uses the token below s * T alone (aspire run trains it on [0, 1)
+                            * with lr 5e-3, the reference's recipe) */
     int flip;              /* random horizontal flips [1] */
     uint64_t seed;         /* [0] */
     int threads;           /* [0 = all cores] */

@@ -36,7 +36,7 @@ typedef struct aspire_pipeline_opts {
                                 class, noised to this strength and redrawn with the learned token (SDEdit, as
                                 DA-Fusion augments); 0: from the prompt alone [0.5] */
     float guidance;          /* classifier-free guidance scale of ASPIRE's generated images (1 = none;
-                                0 = aspire generate's default, 3) [0] */
+                                0 = ASPIRE's default, 1.5) [0] */
     int ablations;           /* 1: also ERM with plain-prompt images, with the selected edits alone and
                                 with the start edits (each generated image's start, no generation) */
     int progress;            /* 1: progress lines (the stages' own bars) on stderr */

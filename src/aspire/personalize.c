@@ -23,8 +23,8 @@ void aspire_personalize_opts_default(aspire_personalize_opts *o) {
     memset(o, 0, sizeof *o);
     o->steps = 300;
     o->batch = 16;
-    o->lr = 5e-3f;
-    o->t_min = 0.0f;
+    o->lr = 0.02f;
+    o->t_min = 0.5f;
     o->t_max = 1.0f;
     o->flip = 1;
     o->progress = 1;

@@ -33,7 +33,7 @@ int cmd_run(int argc, char **argv) {
         {"--strength", CLI_FLOAT, &o.strength, "generate each image from a selected edit of its class noised to this "
                                                "strength (SDEdit), 0 = from the prompt alone"},
         {"--guidance", CLI_FLOAT, &o.guidance, "classifier-free guidance scale of ASPIRE's generated images (1 = none, "
-                                               "0 = aspire generate's default)"},
+                                               "0 = the default, 1.5)"},
         {"--ablations", CLI_FLAG, &o.ablations, "also retrain ERM with plain-prompt images, with the selected edits "
                                                 "alone and with the start edits (each generated image's start edit)"},
         {"--quiet", CLI_FLAG, &quiet, "no progress lines"},
