@@ -382,8 +382,9 @@ typedef struct bench_opts {
     const char *score[8];  /* --score DIR (repeatable): extra-images folders to tag instead of sampling */
     int nscore;
     float ti_lr;           /* textual inversion's learning rate (0: personalize's default) */
-    float ti_t_min;        /* textual inversion's lowest timestep as a fraction of T (personalize's --t-min) */
-    float ti_t_max;        /* and its highest (personalize's --t-max) */
+    float ti_t_min;        /* textual inversion's lowest timestep as a fraction of T (personalize's --t-min;
+                            * < 0: personalize's default) */
+    float ti_t_max;        /* and its highest (personalize's --t-max; < 0: its default) */
     const char *ti_init;   /* its initializer word (NULL: personalize's default) */
     const char *ti_negative; /* the learned token's samples: the guidance's other prompt (NULL: empty) */
     aspire_sample_opts sample;
@@ -503,8 +504,8 @@ static int textual_inversion(const bench_opts *b, aspire_generator *g, const ora
     po.classes = "waterbird";
     po.steps = b->ti_steps;
     if (b->ti_lr > 0) po.lr = b->ti_lr;
-    po.t_min = b->ti_t_min;
-    po.t_max = b->ti_t_max;
+    if (b->ti_t_min >= 0.0f) po.t_min = b->ti_t_min;
+    if (b->ti_t_max >= 0.0f) po.t_max = b->ti_t_max;
     if (b->ti_init) po.init = b->ti_init;
     po.threads = b->threads;
     double t0 = aspire_now(), c0 = cpu_now();
@@ -584,7 +585,8 @@ static double recipe_minutes(const char *recipe) {
 
 static int parse_args(int argc, char **argv, bench_opts *b) {
     *b = (bench_opts){.oracle = "build/bench-data/generate-oracle.safetensors", .sheet = "docs/generator-samples.png",
-                      .per_prompt = 4, .ti_samples = 60, .oracle_epochs = 3, .ti_steps = 300, .ti_t_max = 1.0f};
+                      .per_prompt = 4, .ti_samples = 60, .oracle_epochs = 3, .ti_steps = 300, .ti_t_min = -1.0f,
+                      .ti_t_max = -1.0f};
     aspire_sample_opts_default(&b->sample);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
