@@ -158,7 +158,7 @@ ASPIRE_API int aspire_generator_pixels(const aspire_generator *g, const aspire_i
 /* ---- pretraining (generator_train.c) ----------------------------------------------------------- */
 typedef struct aspire_generator_train_opts {
     aspire_generator_config cfg;
-    int steps;                 /* optimizer steps [20000] */
+    int steps;                 /* optimizer steps [40000: the shipped model] */
     int batch;                 /* [32] */
     float lr;                  /* AdamW peak [1e-3] */
     float min_lr;              /* cosine floor [1e-4] */

@@ -16,7 +16,7 @@
 void aspire_generator_train_opts_default(aspire_generator_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->cfg = aspire_generator_default_config();
-    o->steps = 20000;
+    o->steps = 40000;
     o->batch = 32;
     o->lr = 1e-3f;
     o->min_lr = 1e-4f;
