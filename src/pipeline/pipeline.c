@@ -252,8 +252,8 @@ static int check_opts(const aspire_pipeline_opts *o, int *from, int *only) {
     if (!(o->strength >= 0.0f && o->strength <= 1.0f))
         return aspire_error(ASPIRE_ERR_ARG, "--strength %g: expected 0 (from the prompt alone) to 1", (double)o->strength);
     if (!(o->guidance >= 0.0f && o->guidance <= 100.0f))
-        return aspire_error(ASPIRE_ERR_ARG, "--guidance %g: expected a scale from 0 to 100 (0 = the default, 1.5)",
-                            (double)o->guidance);
+        return aspire_error(ASPIRE_ERR_ARG, "--guidance %g: expected a scale from 0 to 100 (0 = the default, %g)",
+                            (double)o->guidance, (double)PL_RUN_GUIDANCE);
     return ASPIRE_OK;
 }
 

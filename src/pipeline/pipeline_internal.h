@@ -11,6 +11,9 @@
 #define PL_MAX_METHODS 8
 #define PL_MAX_CLASSES 16
 #define PL_N_ABLATIONS 3
+/* The guidance of ASPIRE's images when --guidance is 0: the shipped generator's best for ERM +
+ * ASPIRE (BENCHMARKS.md, Generator); aspire generate's own default, 3, is for prompt fidelity. */
+#define PL_RUN_GUIDANCE 1.5f
 
 /* An ablation run of `--ablations`: ERM retrained with RUNDIR/extra_stage/extra_dir as its extra
  * images, named `name` in retrain/ and results.json, shown as `label` in the report. An optional

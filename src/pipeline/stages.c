@@ -221,29 +221,27 @@ static int run_detect(pl_ctx *c, const char *dir) {
  * valid, and a changed default makes the stage run again. */
 #define FIRST_PERSONALIZE_LR 5e-3f
 #define FIRST_PERSONALIZE_BATCH 16
+#define FIRST_PERSONALIZE_T_MIN 0.0f
+#define FIRST_PERSONALIZE_T_MAX 1.0f
 #define FIRST_GUIDANCE 3.0f
 #define FIRST_GENERATE_STEPS 25
 #define FIRST_GENERATE_BATCH 16
 #define FIRST_TEMPLATE "a photo of a {}"
 
-/* ASPIRE's own recipe where it differs from the commands' defaults (BENCHMARKS.md, Generator):
- * the tokens are trained over the whole schedule with the reference's learning rate, as SDEdit from
- * the edits uses them at t < strength * T only (aspire personalize's default, the noisier half at
- * 0.02, is for generation from text alone), and the images are sampled at guidance 1.5, the shipped
- * generator's best for ERM + ASPIRE (aspire generate's default 3 is for prompt fidelity). */
-#define RUN_PERSONALIZE_LR FIRST_PERSONALIZE_LR
-#define RUN_PERSONALIZE_T_MIN 0.0f
-#define RUN_GUIDANCE 1.5f
-
+/* ASPIRE's own personalization where it differs from aspire personalize's defaults (BENCHMARKS.md,
+ * Generator): the tokens are trained over the whole schedule at the reference's learning rate (the
+ * first keys' recipe), as SDEdit from the edits uses them at t < strength * T only; personalize's
+ * default, the noisier half at 0.02, is for generation from text alone. */
 static void run_personalize_opts(const pl_ctx *c, aspire_personalize_opts *p) {
     aspire_personalize_opts_default(p);
-    p->lr = RUN_PERSONALIZE_LR;
-    p->t_min = RUN_PERSONALIZE_T_MIN;
+    p->lr = FIRST_PERSONALIZE_LR;
+    p->t_min = FIRST_PERSONALIZE_T_MIN;
+    p->t_max = FIRST_PERSONALIZE_T_MAX;
     if (c->o->personalize_steps > 0) p->steps = c->o->personalize_steps;
 }
 
-/* The guidance of ASPIRE's images: --guidance, else RUN_GUIDANCE. */
-static float run_guidance(const pl_ctx *c) { return c->o->guidance > 0.0f ? c->o->guidance : RUN_GUIDANCE; }
+/* The guidance of ASPIRE's images: --guidance, else PL_RUN_GUIDANCE. */
+static float run_guidance(const pl_ctx *c) { return c->o->guidance > 0.0f ? c->o->guidance : PL_RUN_GUIDANCE; }
 
 static int personalize_options(const pl_ctx *c, cJSON *j) {
     aspire_personalize_opts p;
@@ -253,8 +251,8 @@ static int personalize_options(const pl_ctx *c, cJSON *j) {
     /* the recipe's other settings, each recorded once it differs from the first keys' value */
     if (ok && p.lr != FIRST_PERSONALIZE_LR) ok = cJSON_AddNumberToObject(j, "lr", p.lr) != NULL;
     if (ok && p.batch != FIRST_PERSONALIZE_BATCH) ok = cJSON_AddNumberToObject(j, "batch", p.batch) != NULL;
-    if (ok && p.t_min != 0.0f) ok = cJSON_AddNumberToObject(j, "t_min", p.t_min) != NULL;
-    if (ok && p.t_max != 1.0f) ok = cJSON_AddNumberToObject(j, "t_max", p.t_max) != NULL;
+    if (ok && p.t_min != FIRST_PERSONALIZE_T_MIN) ok = cJSON_AddNumberToObject(j, "t_min", p.t_min) != NULL;
+    if (ok && p.t_max != FIRST_PERSONALIZE_T_MAX) ok = cJSON_AddNumberToObject(j, "t_max", p.t_max) != NULL;
     if (ok && !p.flip) ok = cJSON_AddBoolToObject(j, "flip", 0) != NULL;
     return ok ? ASPIRE_OK : aspire_error(ASPIRE_ERR_NOMEM, "out of memory");
 }
